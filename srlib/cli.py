@@ -1,0 +1,30 @@
+"""Command line: ``python -m srlib <command>`` (also installed as ``srlib``).
+
+Commands:
+    nb STAGE [--profile P] [-p name=value]   run a stage notebook with its params.yaml section (papermill)
+    weights list|verify|fetch [KEY...]       pretrained files: where they are, checks, downloads
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = ("nb", "weights")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "nb":
+        from srlib import nb
+
+        return nb.main(rest)
+    if cmd == "weights":
+        from srlib import weights
+
+        return weights.main(rest)
+    print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+    return 2

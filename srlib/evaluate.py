@@ -1,0 +1,146 @@
+"""Evaluation: model x benchmark -> per-image metrics, summary, sample crops.
+
+Protocol (SR papers, BasicSR): the ground truth is mod-cropped to the scale, the input is its 8-bit MATLAB-bicubic
+downscale, the output is clamped to [0, 1] and rounded to 8 bits before measuring, and PSNR/SSIM are computed on
+the Y channel (BT.601, 16-235) with ``crop_border = scale`` pixels removed on each side (see :mod:`srlib.metrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from srlib import degradations, metrics, tracking
+from srlib.data import save_image
+from srlib.models import ARCHS
+
+Upscaler = Callable[[torch.Tensor], torch.Tensor]  # lq (1, 3, h, w) -> sr (1, 3, sh, sw) in [0, 1]
+
+
+def bicubic_upscaler(scale: int) -> Upscaler:
+    """The baseline every SR table starts with: MATLAB bicubic upscaling of the 8-bit input."""
+    return lambda lq: degradations.imresize(lq, scale)
+
+
+def model_upscaler(model: nn.Module, device: torch.device | str = "cpu") -> Upscaler:
+    model = model.to(device).eval()
+
+    @torch.no_grad()
+    def run(lq: torch.Tensor) -> torch.Tensor:
+        return model(lq.to(device)).float().cpu()
+
+    return run
+
+
+def save_generator(path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None):
+    """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``."""
+    return tracking.save_checkpoint(
+        path, {"arch": arch, "arch_kwargs": dict(arch_kwargs), "state_dict": g.state_dict(), "meta": meta or {}}
+    )
+
+
+def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
+    state = tracking.load_checkpoint(path)
+    if not {"arch", "arch_kwargs", "state_dict"} <= set(state):
+        raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
+    if state["arch"] not in ARCHS:
+        raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
+    g = ARCHS[state["arch"]](**state["arch_kwargs"])
+    g.load_state_dict(state["state_dict"])
+    return g.eval(), state
+
+
+def measure(sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int) -> dict[str, float]:
+    """PSNR-Y and SSIM-Y of one 8-bit-quantised output against its ground truth."""
+    sr = degradations.quantize(sr.clamp(0, 1))
+    return {
+        "psnr_y": float(metrics.psnr(sr, gt, crop_border=crop_border, y_only=True)[0]),
+        "ssim_y": float(metrics.ssim(sr, gt, crop_border=crop_border, y_only=True)[0]),
+    }
+
+
+def evaluate(
+    upscalers: dict[str, Upscaler],
+    pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
+    *,
+    crop_border: int,
+    sample_dir: str | Path | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run every upscaler on every ``(name, lq, gt)`` pair; one row per (model, image).
+
+    With ``sample_dir``, each output is also written as ``<sample_dir>/<model>/<image>.png``.
+    """
+    rows = []
+    items = [(m, p) for m in upscalers for p in pairs]
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="evaluate")
+    for model_name, (img_name, lq, gt) in items:
+        sr = upscalers[model_name](lq[None])
+        if sr.shape[-2:] != gt.shape[-2:]:
+            raise ValueError(f"{model_name} on {img_name}: output {tuple(sr.shape[-2:])} != gt {tuple(gt.shape[-2:])}")
+        rows.append({"model": model_name, "image": img_name, "height": gt.shape[-2], "width": gt.shape[-1]}
+                    | measure(sr, gt[None], crop_border=crop_border))
+        if sample_dir is not None:
+            save_image(sr.clamp(0, 1), Path(sample_dir) / model_name / f"{img_name}.png")
+    return pd.DataFrame(rows)
+
+
+def summarize(per_image: pd.DataFrame, baseline: str = "bicubic") -> dict[str, dict[str, float]]:
+    """Mean (and std) per model; ``gain_db`` = mean PSNR-Y minus the baseline's on the same images."""
+    out: dict[str, dict[str, float]] = {}
+    base = per_image[per_image.model == baseline].set_index("image")["psnr_y"] if baseline else None
+    for model_name, grp in per_image.groupby("model", sort=False):
+        row = {
+            "psnr_y": float(grp.psnr_y.mean()),
+            "psnr_y_std": float(grp.psnr_y.std(ddof=0)),
+            "ssim_y": float(grp.ssim_y.mean()),
+            "ssim_y_std": float(grp.ssim_y.std(ddof=0)),
+            "n": int(len(grp)),
+        }
+        if base is not None and len(base):
+            row["gain_db"] = float((grp.set_index("image")["psnr_y"] - base).mean())
+        out[str(model_name)] = row
+    return out
+
+
+def center_crop(img: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    th, tw = min(size, h), min(size, w)
+    top, left = (h - th) // 2, (w - tw) // 2
+    return img[..., top : top + th, left : left + tw]
+
+
+def validation_fn(
+    pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
+    *,
+    scale: int,
+    crop_border: int,
+    crop: int = 192,
+    device: torch.device | str = "cpu",
+) -> Callable[[nn.Module], dict[str, float]]:
+    """A cheap validation for ``train.fit``: mean PSNR-Y on centre crops and the gain over bicubic (dB).
+
+    Crops keep it affordable on a CPU; the final evaluation uses whole images.
+    """
+    crops = []
+    for _name, _lq, gt in pairs:
+        gt_c = degradations.mod_crop(center_crop(gt, crop), scale)
+        lq_c = degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1))
+        crops.append((lq_c[None], gt_c[None]))
+    bicubic = [measure(bicubic_upscaler(scale)(lq), gt, crop_border=crop_border)["psnr_y"] for lq, gt in crops]
+    base = sum(bicubic) / len(bicubic)
+
+    def run(g: nn.Module) -> dict[str, float]:
+        vals = [measure(g(lq.to(device)).float().cpu(), gt, crop_border=crop_border) for lq, gt in crops]
+        psnr = sum(v["psnr_y"] for v in vals) / len(vals)
+        ssim = sum(v["ssim_y"] for v in vals) / len(vals)
+        return {"val_psnr_y": psnr, "val_ssim_y": ssim, "val_gain_db": psnr - base}
+
+    return run

@@ -1,0 +1,102 @@
+"""Canonical project paths.
+
+The repository root is found by walking up from the current directory (or this file) to the folder holding
+``dvc.yaml``, so notebooks work the same from JupyterLab, papermill (which runs them in ``notebooks/``) and tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def find_root(start: Path | None = None) -> Path:
+    """Return the first parent of ``start`` (default: cwd, then this file) that holds ``dvc.yaml``.
+
+    ``SRLIB_ROOT`` overrides the search (tests use it to run the pipeline in a temporary copy).
+    """
+    env = os.environ.get("SRLIB_ROOT")
+    if env:
+        return Path(env).resolve()
+    for base in ([Path(start)] if start else []) + [Path.cwd(), Path(__file__).resolve().parent]:
+        for p in [base.resolve(), *base.resolve().parents]:
+            if (p / "dvc.yaml").is_file():
+                return p
+    raise FileNotFoundError(
+        "could not find the srlib project root (a folder with dvc.yaml) above "
+        f"{Path.cwd()}; set SRLIB_ROOT to the repository root"
+    )
+
+
+def root() -> Path:
+    return find_root()
+
+
+def data_dir() -> Path:
+    return root() / "data"
+
+
+def models_dir() -> Path:
+    return root() / "models"
+
+
+def results_dir() -> Path:
+    return root() / "results"
+
+
+def metrics_dir() -> Path:
+    return results_dir() / "metrics"
+
+
+def figures_dir() -> Path:
+    return results_dir() / "figures"
+
+
+def tables_dir() -> Path:
+    return results_dir() / "tables"
+
+
+def plots_dir() -> Path:
+    return results_dir() / "plots"
+
+
+def references_dir() -> Path:
+    return root() / "references"
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """Resolve a params path: absolute paths stay, relative ones are relative to the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (root() / p)
+
+
+# Per-profile locations. Every stage writes under its profile, so the smoke run, a CPU run on the shared photos and a
+# paper run on a GPU host can sit side by side in results/ (dvc.yaml uses the same ${profile} templating).
+
+
+def data_manifest(profile: str) -> Path:
+    return data_dir() / profile / "manifest.json"
+
+
+def run_dir(profile: str, stage: str) -> Path:
+    return models_dir() / profile / stage
+
+
+def profile_results(profile: str) -> Path:
+    return results_dir() / profile
+
+
+def metrics_file(profile: str, stage: str) -> Path:
+    return profile_results(profile) / "metrics" / f"{stage}.json"
+
+
+def figure_file(profile: str, name: str) -> Path:
+    return profile_results(profile) / "figures" / name
+
+
+def table_file(profile: str, name: str) -> Path:
+    return profile_results(profile) / "tables" / name
+
+
+def rendered_notebook(profile: str, notebook: str) -> Path:
+    return profile_results(profile) / "notebooks" / Path(notebook).name

@@ -1,0 +1,150 @@
+"""Metrics files, training history and checkpoints.
+
+Every metrics JSON the study writes says **which data and which weights each number used**: the ``data`` block names
+the dataset (and whether it is a proxy), the ``weights`` block holds one :class:`srlib.weights.WeightStatus` per
+pretrained file involved, and ``comparable_with_paper`` is true only when both are the paper's. DVC reads the numeric
+leaves (``dvc metrics show``); ``history.csv`` feeds ``dvc plots``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import srlib
+from srlib.weights import WeightStatus
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """Write through a temporary file in the same folder, so a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return _atomic_write(Path(path), lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
+
+
+def write_metrics(
+    path: str | Path,
+    metrics: dict[str, Any],
+    *,
+    stage: str,
+    profile: str,
+    data: dict[str, Any],
+    weights: dict[str, WeightStatus | dict] | None = None,
+    labels: list[str] | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict:
+    """Write a metrics JSON with its provenance.
+
+    Args:
+        metrics: the numbers (nested dicts allowed; DVC shows numeric leaves).
+        stage, profile: which DVC stage and params profile produced them.
+        data: at least ``{"name": ..., "proxy": bool}``; say what stands in for the paper's dataset.
+        weights: weight statuses of every pretrained file the numbers depend on (``{}`` when none).
+        labels: free-text caveats shown next to the numbers (e.g. "bicubic skip: not Ledig's architecture").
+    """
+    if "name" not in data or "proxy" not in data:
+        raise ValueError("write_metrics: `data` must say at least its 'name' and whether it is a 'proxy'")
+    wdict = {k: (v.as_dict() if isinstance(v, WeightStatus) else dict(v)) for k, v in (weights or {}).items()}
+    random_weights = sorted(k for k, v in wdict.items() if not v.get("comparable", False))
+    labels = list(labels or [])
+    if data["proxy"]:
+        labels.append(f"PROXY DATA: {data['name']} stands in for the paper's dataset")
+    if random_weights:
+        labels.append(f"RANDOM WEIGHTS: {', '.join(random_weights)} not pretrained; dependent numbers not comparable")
+    payload = {
+        "stage": stage,
+        "profile": profile,
+        "comparable_with_paper": not data["proxy"] and not random_weights,
+        "labels": labels,
+        "data": data,
+        "weights": wdict,
+        "metrics": metrics,
+        "config": config or {},
+        "srlib_version": srlib.__version__,
+        "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    write_json(path, payload)
+    return payload
+
+
+def read_metrics(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"metrics file not found: {path}")
+    return json.loads(path.read_text())
+
+
+class History:
+    """Rows of ``{step, ...}`` logged during training, saved as CSV for ``dvc plots`` (x: step)."""
+
+    def __init__(self, rows: list[dict] | None = None):
+        self.rows = list(rows or [])
+
+    def log(self, step: int, **values) -> dict:
+        row = {"step": int(step), **{k: float(v) for k, v in values.items()}}
+        self.rows.append(row)
+        return row
+
+    def truncate(self, step: int) -> None:
+        """Drop rows after ``step`` (used on resume, so the history matches the checkpoint)."""
+        self.rows = [r for r in self.rows if r["step"] <= step]
+
+    def to_csv(self, path: str | Path) -> Path:
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [k for k in r if k not in cols]
+
+        def write(p: Path):
+            with open(p, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=cols or ["step"])
+                w.writeheader()
+                w.writerows(self.rows)
+
+        return _atomic_write(Path(path), write)
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> History:
+        path = Path(path)
+        if not path.is_file():
+            return cls()
+        with open(path, newline="") as f:
+            rows = [{k: (int(v) if k == "step" else float(v)) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+        return cls(rows)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows)
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    return _atomic_write(Path(path), lambda p: torch.save(state, p))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise OSError(f"cannot read checkpoint {path}: {exc}") from exc

@@ -1,0 +1,243 @@
+"""Training: explicit ``g_step`` / ``d_step`` functions and a ``fit`` loop with checkpoint + resume.
+
+No trainer object and nothing inside the ``nn.Module``s: ``fit`` owns the optimisers, calls one D step and one G step
+per iteration (Ledig §3.2: k = 1), logs an interval line (the durable record; the tqdm bar is optional), saves
+``last.pth`` every ``ckpt_interval`` steps, and resumes from it. Batches are pure functions of ``(seed, step)``
+(:class:`srlib.data.PairedPatches`) and learning rates pure functions of ``step``, so a resumed run reproduces the
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from srlib import losses, tracking
+from srlib.data import PairedPatches
+
+log = logging.getLogger("srlib.train")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def set_threads(num_threads: int) -> None:
+    """``num_threads > 0`` caps torch's CPU threads (0 keeps torch's default)."""
+    if num_threads > 0:
+        torch.set_num_threads(num_threads)
+
+
+def use_progress(progress: bool) -> bool:
+    """tqdm bars only when asked: DVC/papermill runs set `progress: false` (widgets do not render there, papermill#617)."""
+    return bool(progress)
+
+
+def g_step(
+    *,
+    g: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    lq: torch.Tensor,
+    gt: torch.Tensor,
+    d: nn.Module | None = None,
+    vgg: losses.VGGFeatures | None = None,
+    w_pix: float = 1.0,
+    w_percep: float = 0.0,
+    w_adv: float = 0.0,
+    vgg_rescale: float = 1 / 12.75,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One generator update: l_G = w_pix l_MSE + w_percep l_VGG + w_adv l_Gen. Returns (sr.detach(), logs)."""
+    opt_g.zero_grad(set_to_none=True)
+    sr = g(lq)
+    terms: dict[str, torch.Tensor] = {}
+    if w_pix:
+        terms["l_g_pix"] = w_pix * losses.pixel_mse(sr, gt)
+    if w_percep:
+        if vgg is None:
+            raise ValueError("w_percep > 0 needs a VGG feature extractor (vgg=...)")
+        terms["l_g_percep"] = w_percep * losses.perceptual_vgg(sr, gt, vgg, rescale=vgg_rescale)
+    if w_adv:
+        if d is None:
+            raise ValueError("w_adv > 0 needs a discriminator (d=...)")
+        for p in d.parameters():  # no D gradients from the G step
+            p.requires_grad_(False)
+        terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
+        for p in d.parameters():
+            p.requires_grad_(True)
+    if not terms:
+        raise ValueError("g_step: all loss weights are zero")
+    total = sum(terms.values())
+    total.backward()
+    opt_g.step()
+    return sr.detach(), {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
+
+
+def d_step(*, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
+    """One discriminator update on a real batch and the (detached) fake batch from the same iteration."""
+    opt_d.zero_grad(set_to_none=True)
+    real_logits, fake_logits = d(gt), d(sr.detach())
+    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
+    (l_real + l_fake).backward()
+    opt_d.step()
+    return {
+        "l_d_real": float(l_real),
+        "l_d_fake": float(l_fake),
+        "d_real": float(torch.sigmoid(real_logits).mean()),
+        "d_fake": float(torch.sigmoid(fake_logits).mean()),
+    }
+
+
+def step_decay(lr: float, decay_at: int | None, factor: float = 0.1) -> Callable[[int], float]:
+    """Learning rate as a pure function of the step: ``lr`` before ``decay_at``, ``lr * factor`` after."""
+    return lambda step: lr * (factor if decay_at is not None and step >= decay_at else 1.0)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+def fit(
+    *,
+    g: nn.Module,
+    data: PairedPatches,
+    iters: int,
+    run_dir: str | Path,
+    lr_g: Callable[[int], float] | float,
+    d: nn.Module | None = None,
+    lr_d: Callable[[int], float] | float | None = None,
+    betas: tuple[float, float] = (0.9, 0.999),
+    w_pix: float = 1.0,
+    w_percep: float = 0.0,
+    w_adv: float = 0.0,
+    vgg: losses.VGGFeatures | None = None,
+    vgg_rescale: float = 1 / 12.75,
+    log_interval: int = 100,
+    ckpt_interval: int = 1000,
+    val_interval: int = 0,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    resume: bool = True,
+    name: str = "train",
+    extra_state: dict | None = None,
+) -> tracking.History:
+    """Train ``g`` (and ``d`` when ``w_adv > 0``) for ``iters`` steps; return the history (also in run_dir).
+
+    ``run_dir`` receives ``last.pth`` (full state, for resume), ``history.csv`` and, at the end, ``generator.pth``.
+    With ``resume=True`` and an existing ``last.pth`` training continues from its step.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
+    lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
+    adversarial = w_adv > 0
+    if adversarial and (d is None or lr_d is None):
+        raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
+    g.to(device).train()
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
+    opt_d = None
+    if adversarial:
+        d.to(device).train()
+        opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
+    if vgg is not None:
+        vgg.to(device)
+
+    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
+    start, history = 0, tracking.History()
+    if resume and ckpt_path.is_file():
+        state = tracking.load_checkpoint(ckpt_path)
+        g.load_state_dict(state["g"])
+        opt_g.load_state_dict(state["opt_g"])
+        if adversarial:
+            d.load_state_dict(state["d"])
+            opt_d.load_state_dict(state["opt_d"])
+        start = int(state["step"])
+        history = tracking.History.from_csv(hist_path)
+        history.truncate(start)
+        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+
+    def checkpoint(step: int) -> None:
+        state = {"step": step, "g": g.state_dict(), "opt_g": opt_g.state_dict(), **(extra_state or {})}
+        if adversarial:
+            state |= {"d": d.state_dict(), "opt_d": opt_d.state_dict()}
+        tracking.save_checkpoint(ckpt_path, state)
+        history.to_csv(hist_path)
+
+    def validate(step: int) -> dict[str, float]:
+        g.eval()
+        with torch.no_grad():
+            vals = val_fn(g)
+        g.train()
+        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
+        return vals
+
+    if start == 0 and val_fn is not None and val_interval:
+        history.log(0, **validate(0))
+
+    bar = None
+    if use_progress(progress) and start < iters:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=iters, initial=start, desc=name)
+    t0, t_last, acc = time.perf_counter(), time.perf_counter(), {}
+    for step in range(start + 1, iters + 1):
+        _set_lr(opt_g, lr_g_fn(step - 1))
+        lq, gt = (t.to(device) for t in data.batch(step))
+        sr, logs = g_step(
+            g=g, opt_g=opt_g, lq=lq, gt=gt, d=d if adversarial else None, vgg=vgg,
+            w_pix=w_pix, w_percep=w_percep, w_adv=w_adv, vgg_rescale=vgg_rescale,
+        )
+        if adversarial:
+            _set_lr(opt_d, lr_d_fn(step - 1))
+            logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+        for k, v in logs.items():
+            acc[k] = acc.get(k, 0.0) + v
+        acc["_n"] = acc.get("_n", 0) + 1
+        if bar is not None:
+            bar.update(1)
+        row = {}
+        if step % log_interval == 0 or step == iters:
+            n = acc.pop("_n")
+            row = {k: v / n for k, v in acc.items()} | {"lr_g": lr_g_fn(step - 1)}
+            sec_it = (time.perf_counter() - t_last) / n
+            t_last, acc = time.perf_counter(), {}
+            log.info(
+                "[%s] step %d/%d %s lr_g=%.2e %.3f s/it eta %.1f min", name, step, iters,
+                " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith("l_")), row["lr_g"],
+                sec_it, sec_it * (iters - step) / 60,
+            )
+            row["sec_per_iter"] = sec_it
+        if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
+            row |= validate(step)
+        if row:
+            history.log(step, **row)
+        if step % ckpt_interval == 0 or step == iters:
+            checkpoint(step)
+    if bar is not None:
+        bar.close()
+    if start < iters:
+        log.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
+    history.to_csv(hist_path)
+    return history

@@ -1,0 +1,151 @@
+"""Figures (each function returns a matplotlib Figure; srlib never calls ``plt.show()``) and the notebook viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use(matplotlib.get_backend() if matplotlib.get_backend() else "Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+
+def to_numpy(img: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` / ``(1, 3, H, W)`` tensor in [0, 1] -> ``(H, W, 3)`` array."""
+    if img.ndim == 4:
+        img = img[0]
+    return img.detach().float().cpu().clamp(0, 1).numpy().transpose(1, 2, 0)
+
+
+def save(fig, path: str | Path, *, dpi: int = 120) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def busiest_box(gt: torch.Tensor, size: int) -> tuple[int, int]:
+    """Top-left of the ``size`` x ``size`` window with the most gradient energy: where SR methods differ most."""
+    gray = gt.mean(0) if gt.ndim == 3 else gt[0].mean(0)
+    grad = (gray[1:, :-1] - gray[:-1, :-1]).abs() + (gray[:-1, 1:] - gray[:-1, :-1]).abs()
+    pooled = torch.nn.functional.avg_pool2d(grad[None, None], size, stride=max(size // 4, 1))[0, 0]
+    idx = int(pooled.argmax())
+    stride = max(size // 4, 1)
+    return (idx // pooled.shape[1]) * stride, (idx % pooled.shape[1]) * stride
+
+
+def zoom_comparison(
+    images: dict[str, torch.Tensor],
+    *,
+    gt_key: str = "ground truth",
+    box: tuple[int, int] | None = None,
+    size: int = 96,
+    labels: dict[str, str] | None = None,
+    title: str | None = None,
+):
+    """Full ground truth with a box, then the same zoomed crop of every image (nearest-neighbour display)."""
+    gt = images[gt_key]
+    top, left = box if box is not None else busiest_box(gt, size)
+    n = len(images) + 1
+    fig, axes = plt.subplots(1, n, figsize=(3 * n, 3.4))
+    axes[0].imshow(to_numpy(gt))
+    axes[0].add_patch(Rectangle((left, top), size, size, fill=False, edgecolor="red", linewidth=1.5))
+    axes[0].set_title(gt_key)
+    for ax, (name, img) in zip(axes[1:], images.items()):
+        crop = img[..., top : top + size, left : left + size]
+        ax.imshow(to_numpy(crop), interpolation="nearest")
+        ax.set_title((labels or {}).get(name, name), fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def learning_curve(
+    history: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    x: str = "step",
+    title: str | None = None,
+    ylabel: str | None = None,
+    hline: float | None = None,
+    hline_label: str = "",
+    logy: bool = False,
+):
+    """Line plot of history columns (rows missing a column are skipped for that column)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for col in columns:
+        if col in history:
+            sub = history[[x, col]].dropna()
+            ax.plot(sub[x], sub[col], marker="o" if len(sub) < 40 else None, ms=3, label=col)
+    if hline is not None:
+        ax.axhline(hline, color="gray", ls="--", lw=1, label=hline_label or None)
+    ax.set_xlabel(x)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = None):
+    """Per-image metric, one bar group per image, one colour per model (seaborn)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * per_image.image.nunique() * per_image.model.nunique()), 3.8))
+    sns.barplot(data=per_image, x="image", y=metric, hue="model", ax=ax)
+    ax.tick_params(axis="x", rotation=75, labelsize=7)
+    lo = per_image[metric].min()
+    ax.set_ylim(bottom=max(0.0, lo - 0.1 * abs(lo)))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def crop_viewer(images: dict[str, dict[str, torch.Tensor]], *, size: int = 128):
+    """ipywidgets viewer for JupyterLab: pick an image, flip between methods, move the crop.
+
+    Args:
+        images: ``{image_name: {method: (3, H, W) tensor}}`` (all methods at the ground-truth size).
+    """
+    import ipywidgets as widgets
+
+    names = list(images)
+    methods = list(next(iter(images.values())))
+    pick = widgets.Dropdown(options=names, description="image")
+    method = widgets.ToggleButtons(options=methods, description="show")
+    h0, w0 = next(iter(images[names[0]].values())).shape[-2:]
+    top = widgets.IntSlider(0, 0, max(h0 - size, 0), description="top")
+    left = widgets.IntSlider(0, 0, max(w0 - size, 0), description="left")
+    out = widgets.Output()
+
+    def redraw(*_):
+        img = images[pick.value][method.value]
+        h, w = img.shape[-2:]
+        top.max, left.max = max(h - size, 0), max(w - size, 0)
+        with out:
+            out.clear_output(wait=True)
+            fig, ax = plt.subplots(figsize=(4, 4))
+            ax.imshow(to_numpy(img[..., top.value : top.value + size, left.value : left.value + size]),
+                      interpolation="nearest")
+            ax.set_title(f"{pick.value}: {method.value}")
+            ax.axis("off")
+            plt.show(fig)
+
+    for w in (pick, method, top, left):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([pick, method, widgets.HBox([top, left]), out])
