@@ -3,13 +3,14 @@
 Commands:
     nb STAGE [--profile P] [-p name=value]   run a stage notebook with its params.yaml section (papermill)
     weights list|verify|fetch [KEY...]       pretrained files: where they are, checks, downloads
+    data recipe|fetch NAME...                the papers' real datasets (networked GPU host)
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights")
+COMMANDS = ("nb", "weights", "data")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,5 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         from srlib import weights
 
         return weights.main(rest)
+    if cmd == "data":
+        from srlib import datasets
+
+        return datasets.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
     return 2

@@ -129,13 +129,13 @@ def embedded_sources(split: str) -> list[tuple[str, Path]]:
 
 @dataclass
 class PreparedSplit:
-    name: str  # 'embedded' or the folder's name
+    name: str  # label used in metrics and tables (e.g. 'bench-classic')
     folder: Path
     files: list[Path]
     source: str  # human-readable provenance, copied into every metrics file
 
 
-def prepare_split(split: str, source: str, out_dir: Path) -> PreparedSplit:
+def prepare_split(split: str, source: str, out_dir: Path, *, name: str) -> PreparedSplit:
     """Materialise one split: copy the embedded photos into ``out_dir`` or validate a user folder in place.
 
     Every image is decoded once here, so a corrupt file stops the pipeline at the first stage, named.
@@ -150,18 +150,19 @@ def prepare_split(split: str, source: str, out_dir: Path) -> PreparedSplit:
             dst = out_dir / f"{pkg}_{src.name}"
             shutil.copyfile(src, dst)
             files.append(dst)
-        prep = PreparedSplit("embedded", out_dir, files, "embedded default (photos shipped by pip packages)")
+        prep = PreparedSplit(name, out_dir, files, "embedded default (photos shipped by pip packages)")
     else:
         folder = Path(source).expanduser().resolve()
         files = list_images(folder)
-        prep = PreparedSplit(folder.name, folder, files, f"folder {folder}")
+        prep = PreparedSplit(name, folder, files, f"folder {folder}")
     for f in prep.files:
         load_image(f)  # raises ImageReadError naming the file
     return prep
 
 
-def write_manifest(path: Path, splits: dict[str, PreparedSplit]) -> dict:
-    manifest = {
+def write_manifest(path: Path, splits: dict[str, PreparedSplit], *, proxy: bool) -> dict:
+    """``{"proxy": bool, "splits": {split: {name, folder, source, files: [{file, sha256}]}}}``."""
+    manifest = {"proxy": bool(proxy), "splits": {
         name: {
             "name": s.name,
             "folder": str(s.folder),
@@ -169,7 +170,7 @@ def write_manifest(path: Path, splits: dict[str, PreparedSplit]) -> dict:
             "files": [{"file": str(f), "sha256": sha256_file(f)} for f in s.files],
         }
         for name, s in splits.items()
-    }
+    }}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -182,10 +183,14 @@ def read_manifest(path: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def split_info(manifest: dict, split: str) -> dict:
+    if split not in manifest["splits"]:
+        raise KeyError(f"split {split!r} not in manifest (has {', '.join(manifest['splits'])})")
+    return manifest["splits"][split]
+
+
 def split_files(manifest: dict, split: str) -> list[Path]:
-    if split not in manifest:
-        raise KeyError(f"split {split!r} not in manifest (has {', '.join(manifest)})")
-    return [Path(e["file"]) for e in manifest[split]["files"]]
+    return [Path(e["file"]) for e in split_info(manifest, split)["files"]]
 
 
 # -------------------------------------------------------------------------------------------- training pairs

@@ -144,3 +144,70 @@ def validation_fn(
         return {"val_psnr_y": psnr, "val_ssim_y": ssim, "val_gain_db": psnr - base}
 
     return run
+
+
+def sample_outputs(
+    upscalers: dict[str, Upscaler],
+    pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
+    names: Sequence[str] | None = None,
+) -> dict[str, dict[str, torch.Tensor]]:
+    """``{image: {method: output, ..., "ground truth": gt}}`` (8-bit quantised) for figures and the viewer."""
+    out = {}
+    for name, lq, gt in pairs:
+        if names is not None and name not in names:
+            continue
+        out[name] = {m: degradations.quantize(up(lq[None])[0].clamp(0, 1)) for m, up in upscalers.items()}
+        out[name]["ground truth"] = gt
+    return out
+
+
+def paper_table(
+    reference: pd.DataFrame,
+    ours: dict,
+    *,
+    ours_key: str = "models",
+    weights_by_method: dict[str, list[str]] | None = None,
+) -> pd.DataFrame:
+    """Join a typed-in reference table with our metrics file into "paper / ours / delta" rows.
+
+    Args:
+        reference: rows with at least ``dataset, method, metric, value, table, page``.
+        ours: a metrics payload written by :func:`srlib.tracking.write_metrics` whose ``metrics[ours_key]`` maps
+            method -> {metric: value}; its ``data`` and ``weights`` blocks label every row.
+        weights_by_method: which pretrained files each method's numbers depend on (e.g. ``{"srgan": ["vgg19"]}``:
+            SRGAN was trained with the VGG54 loss). A row is comparable only on the paper's data with those files.
+    """
+    need = {"dataset", "method", "metric", "value", "table", "page"}
+    missing = need - set(reference.columns)
+    if missing:
+        raise ValueError(f"reference table lacks columns {sorted(missing)}")
+    models = ours["metrics"][ours_key]
+    proxy = bool(ours["data"].get("proxy", True))
+    data_name = ours["data"]["name"] + (" (PROXY)" if proxy else "")
+    status = ours.get("weights", {})
+    rows = []
+    for r in reference.itertuples(index=False):
+        value = models.get(r.method, {}).get(r.metric)
+        deps = (weights_by_method or {}).get(r.method, [])
+        random_w = [k for k in deps if not status.get(k, {}).get("comparable", False)]
+        rows.append({
+            "method": r.method, "metric": r.metric, "paper dataset": r.dataset, "paper": r.value,
+            "ours dataset": data_name, "ours": value, "delta": None if value is None else value - r.value,
+            "source": f"{r.table}, p. {r.page}",
+            "weights": "none needed" if not deps else (f"RANDOM {', '.join(random_w)}" if random_w else "pretrained"),
+            "comparable": value is not None and not proxy and not random_w,
+        })
+    return pd.DataFrame(rows)
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    """A GitHub-flavoured markdown table (no extra dependency)."""
+    def cell(v):
+        if isinstance(v, float):
+            return "" if v != v else format(v, floatfmt)
+        return "" if v is None else str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "| " + " | ".join("---" for _ in df.columns) + " |"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"

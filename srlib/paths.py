@@ -90,12 +90,18 @@ def metrics_file(profile: str, stage: str) -> Path:
     return profile_results(profile) / "metrics" / f"{stage}.json"
 
 
+def _output(path: Path) -> Path:
+    """An output path whose folder exists (writers such as pandas do not create it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def figure_file(profile: str, name: str) -> Path:
-    return profile_results(profile) / "figures" / name
+    return _output(profile_results(profile) / "figures" / name)
 
 
 def table_file(profile: str, name: str) -> Path:
-    return profile_results(profile) / "tables" / name
+    return _output(profile_results(profile) / "tables" / name)
 
 
 def rendered_notebook(profile: str, notebook: str) -> Path:

@@ -149,3 +149,23 @@ def crop_viewer(images: dict[str, dict[str, torch.Tensor]], *, size: int = 128):
         w.observe(redraw, names="value")
     redraw()
     return widgets.VBox([pick, method, widgets.HBox([top, left]), out])
+
+
+def thumbnails(files: Sequence[str | Path], *, cols: int = 8, title: str | None = None):
+    """Grid of small previews of image files, captioned with their names."""
+    from PIL import Image
+
+    rows = max(1, -(-len(files) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.1 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, f in zip(axes.flat, files):
+        with Image.open(f) as im:
+            im = im.convert("RGB")
+            im.thumbnail((256, 256))
+            ax.imshow(np.asarray(im))
+        ax.set_title(Path(f).stem[:22], fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

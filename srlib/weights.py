@@ -46,21 +46,28 @@ WEIGHTS: dict[str, WeightFile] = {
         "vgg19",
         "vgg19-dcbb9e9d.pth",
         "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-        "dcbb9e9d",
+        # Full digest: stated, with the size 574,673,361 bytes, in >= 5 independent public projects' pinned-weight
+        # lists (GitHub code search; the tool did not name the repositories). torchvision publishes only the
+        # 8-digit prefix in the file name, which this digest matches.
+        "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
         "VGG19 perceptual losses (SRGAN VGG54, Real-ESRGAN, modified SRGAN)",
     ),
     "vgg16": WeightFile(
         "vgg16",
         "vgg16-397923af.pth",
         "https://download.pytorch.org/models/vgg16-397923af.pth",
-        "397923af",
+        # Full digest: stated in >= 6 public pinned-weight lists (GitHub code search), e.g. a Disco Diffusion
+        # fork's model downloader (`loadModels`, entry vgg16-397923af.pth), one with the size 553,433,881 bytes.
+        "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
         "LPIPS net='vgg' trunk",
     ),
     "alexnet": WeightFile(
         "alexnet",
         "alexnet-owt-7be5be79.pth",
         "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-        "7be5be79",
+        # Full digest: stated, with the size 244,408,911 bytes, in >= 6 independent public LPIPS setups that pin
+        # the AlexNet trunk (GitHub code search); torchvision publishes only the prefix.
+        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
         "LPIPS net='alex' trunk (the LPIPS default)",
     ),
     "fid_inception": WeightFile(
@@ -68,13 +75,18 @@ WEIGHTS: dict[str, WeightFile] = {
         "pt_inception-2015-12-05-6726825d.pth",
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
         "pt_inception-2015-12-05-6726825d.pth",
-        "6726825d",
+        # Full digest from genforce/genforce `metrics/inception.py` (`_MODEL_URL_SHA256['tf_inception_v3']`, the
+        # pytorch-fid release URL); size 95,628,359 bytes per other public notes. Same digest is pinned for
+        # torch-fidelity's re-upload `weights-inception-2015-12-05-6726825d.pth`.
+        "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
         "FID / KID Inception-v3 (pytorch-fid's port of the TF 2015-12-05 graph)",
     ),
     "realesrgan_x4plus": WeightFile(
         "realesrgan_x4plus",
         "RealESRGAN_x4plus.pth",
         "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
+        # Confirmed: the same digest for this URL is pinned in many independent public projects, e.g.
+        # sd-webui/stable-diffusion-webui's docker entrypoint (MODEL_FILES list); size 67,040,989 bytes.
         "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
         "Real-ESRGAN x4 generator (RRDBNet, key 'params_ema')",
     ),
@@ -217,3 +229,79 @@ def list_rows() -> list[dict]:
              "sha256": w.sha256, "used_by": w.used_by}
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# command line: ``python -m srlib weights list|verify|fetch [KEY...]`` (wired in srlib.cli)
+
+_USAGE = """usage: python -m srlib weights list|verify|fetch [KEY...]
+
+  list            every known file: present or not, where it goes, what uses it
+  verify [KEY...] sha256 of the cached files against the published digest (default: the files present;
+                  naming a missing KEY is a failure)
+  fetch [KEY...]  download into $TORCH_HOME/hub/checkpoints and check the hash (needs a network; default: all)
+
+Files live in {dir} (set TORCH_HOME to move it). Offline, copy each file there under its exact name.
+Exit status: 0 on success, 1 when a file is missing / mismatched / not fetched, 2 on usage errors."""
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
+
+
+def main(argv: list[str]) -> int:
+    """``weights list|verify|fetch [KEY...]``; prints a table and returns the exit status (see ``_USAGE``)."""
+    usage = _USAGE.format(dir=checkpoint_dir())
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage)
+        return 0 if argv else 2
+    cmd, keys = argv[0], argv[1:]
+    unknown = [k for k in keys if k not in WEIGHTS]
+    if cmd not in ("list", "verify", "fetch") or unknown:
+        print(f"unknown {'key(s) ' + ', '.join(unknown) if unknown else 'command ' + repr(cmd)}; "
+              f"known keys: {', '.join(WEIGHTS)}\n\n{usage}")
+        return 2
+
+    if cmd == "list":
+        rows = [[r["key"], "yes" if r["present"] else "no", r["file"], r["used_by"]] for r in list_rows()
+                if not keys or r["key"] in keys]
+        print(f"checkpoint folder: {checkpoint_dir()}")
+        print(_table(rows, ["key", "present", "file", "used by"]))
+        missing = [r[0] for r in rows if r[1] == "no"]
+        if missing:
+            print(f"\nmissing: {', '.join(missing)} -- `fetch` them on a networked host, or copy the files "
+                  f"(URLs: `verify KEY`) into {checkpoint_dir()}")
+        return 0
+
+    if cmd == "verify":
+        todo = keys or [k for k in WEIGHTS if local_path(k).is_file()]
+        if not todo:
+            print(f"no weight files in {checkpoint_dir()}; nothing to verify")
+            return 0
+        rows, failed = [], False
+        for key in todo:
+            if not local_path(key).is_file():
+                rows.append([key, "MISSING", where_to_put(key)])
+                failed = True
+                continue
+            ok, _msg = verify(key)
+            digest = sha256_of(local_path(key))
+            rows.append([key, "ok" if ok else "MISMATCH", f"sha256 {digest}" + ("" if ok else f" != {WEIGHTS[key].sha256}")])
+            failed |= not ok
+        print(_table(rows, ["key", "status", "detail"]))
+        return 1 if failed else 0
+
+    rows, failed = [], False
+    for key in keys or list(WEIGHTS):
+        try:
+            path = fetch(key)
+            ok, _msg = verify(key)
+            rows.append([key, "ok" if ok else "MISMATCH", str(path)])
+            failed |= not ok
+        except WeightsUnavailable as exc:
+            rows.append([key, "FAILED", str(exc)])
+            failed = True
+    print(_table(rows, ["key", "status", "detail"]))
+    return 1 if failed else 0

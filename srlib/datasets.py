@@ -1,0 +1,133 @@
+"""The papers' real datasets: recipes for a networked GPU host, and helpers for data sources in params.
+
+None of these archives can be downloaded on the study's CI machines, so the pipeline's default is the embedded proxy
+(:mod:`srlib.data`). On a networked host::
+
+    python -m srlib data fetch div2k_train_hr          # download, check sha256, extract under data/raw/
+    dvc add data/raw/DIV2K_train_HR                     # track the extracted folder with DVC
+    dvc exp run -S profile=paper -S data_prepare.train_dir=data/raw/DIV2K_train_HR \\
+                -S data_prepare.bench_dir=data/raw/benchmark/Set5/HR
+
+``sha256`` is the digest of the archive. Where no digest is published (the DIV2K and EDSR pages give none),
+it is ``None``: ``fetch`` then prints the digest it computed, to be typed in here on first download, and ``dvc add``
+pins the extracted content from then on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image
+
+from srlib import paths
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    url: str
+    sha256: str | None
+    extracts_to: str  # folder under data/raw/ after extraction
+    used_for: str
+    size: str
+
+
+RECIPES: dict[str, Recipe] = {
+    "div2k_train_hr": Recipe(
+        "div2k_train_hr", "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", None,
+        "DIV2K_train_HR", "training HR photos (800, 2K) for SRResNet/SRGAN/Real-ESRGAN", "3.5 GB",
+    ),
+    "div2k_valid_hr": Recipe(
+        "div2k_valid_hr", "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", None,
+        "DIV2K_valid_HR", "validation HR photos (100)", "0.4 GB",
+    ),
+    # EDSR's benchmark archive: Set5, Set14, B100 (= BSD100) and Urban100, HR plus bicubic LR x2/x3/x4.
+    "sr_benchmark": Recipe(
+        "sr_benchmark", "https://cv.snu.ac.kr/research/EDSR/benchmark.tar", None,
+        "benchmark", "Set5 / Set14 / BSD100 (B100) / Urban100 test sets (use the HR folders)", "0.2 GB",
+    ),
+}
+
+
+def raw_dir() -> Path:
+    return paths.data_dir() / "raw"
+
+
+def source(value: str) -> str:
+    """A ``train_dir`` / ``bench_dir`` parameter: ``'embedded'`` stays, a path resolves against the repo root."""
+    if value == "embedded":
+        return value
+    folder = paths.resolve(value)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder not found: {value!r} (resolved to {folder})")
+    return str(folder)
+
+
+def describe(manifest: dict) -> pd.DataFrame:
+    """One row per image of a manifest: split, file, width, height."""
+    rows = []
+    for split, entry in manifest["splits"].items():
+        for f in entry["files"]:
+            with Image.open(f["file"]) as im:
+                w, h = im.size
+            rows.append({"split": split, "file": Path(f["file"]).name, "width": w, "height": h})
+    return pd.DataFrame(rows)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(name: str, dest: Path | None = None) -> Path:
+    """Download, check and extract a recipe's archive under ``data/raw/`` (needs a network)."""
+    import torch.hub
+
+    if name not in RECIPES:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(RECIPES)}")
+    r = RECIPES[name]
+    dest = Path(dest) if dest else raw_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / Path(r.url).name
+    if not archive.is_file():
+        torch.hub.download_url_to_file(r.url, str(archive), progress=True)
+    digest = _sha256(archive)
+    if r.sha256 and digest != r.sha256:
+        raise ValueError(f"{archive}: sha256 {digest} != expected {r.sha256}; delete it and fetch again")
+    if not r.sha256:
+        print(f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.datasets.RECIPES)")
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(dest)
+    else:
+        with tarfile.open(archive) as t:
+            t.extractall(dest, filter="data")
+    return dest / r.extracts_to
+
+
+def recipe_text() -> str:
+    lines = ["Real datasets (fetch on a networked host, then `dvc add` the extracted folder):"]
+    for r in RECIPES.values():
+        lines.append(f"  {r.name:16s} {r.size:>7s}  {r.url}\n{'':20s}sha256: {r.sha256 or 'not published'}; "
+                     f"{r.used_for}\n{'':20s}python -m srlib data fetch {r.name} && dvc add data/raw/{r.extracts_to}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] == "recipe":
+        print(recipe_text())
+        return 0
+    if argv[0] == "fetch" and len(argv) > 1:
+        for name in argv[1:]:
+            print(fetch(name))
+        return 0
+    print("usage: python -m srlib data recipe | fetch NAME...")
+    return 2

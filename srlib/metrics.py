@@ -1,0 +1,287 @@
+"""Full-reference image metrics (PSNR, SSIM, RMSE, MAE, NCC) under the conventions of SR paper tables.
+
+Pure tensor math: no model loading, no file I/O (LPIPS / FID / KID live in :mod:`srlib.perceptual`). The conventions
+follow BasicSR (``basicsr/metrics/psnr_ssim.py`` and its ``metrics/README.md``), which reproduces the MATLAB code
+behind the SRGAN / ESRGAN / Real-ESRGAN tables:
+
+* **Input.** Float tensors ``(B, C, H, W)`` or ``(C, H, W)``, **RGB**, values in ``[0, data_range]`` (default
+  ``[0, 1]``), on any device. ``sr`` and ``gt`` must have the same shape. A ``(C, H, W)`` input is treated as a batch
+  of one image.
+* **Output.** One value **per image**: a float64 tensor of shape ``(B,)`` on the input's device, so notebooks can draw
+  histograms and report mean ± std. Nothing is averaged over the batch.
+* **Precision.** Everything after the input is float64 (BasicSR computes the metric in float64 as well; its Y
+  conversion runs in float32, ours in float64).
+* **Order of operations** (as BasicSR): ``crop_border`` pixels are removed from each of the four edges first (by
+  convention ``crop_border = scale``), then the optional Y conversion, then the metric.
+* **Rounding.** The metrics do *not* quantise. BasicSR quantises the network output to uint8 before measuring
+  (``tensor2img``: clamp to [0, 1], ``(x * 255).round()``); call :func:`quantize_8bit` on ``sr`` first to reproduce
+  paper tables. Ground truth loaded from 8-bit files is already on that grid.
+* **Y channel** (``y_only=True``): BT.601 "studio swing" luma, exactly MATLAB ``rgb2ycbcr`` and BasicSR
+  ``rgb2ycbcr(..., y_only=True)``: ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` with R, G, B in [0, 1], i.e. Y in
+  [16, 235] on the 255 scale. :func:`rgb_to_y` returns that value divided by 255 (so in [16/255, 235/255]); Y is
+  *not* rounded (MATLAB's uint8 path would round it; BasicSR does not).
+* **255 scale.** PSNR and SSIM are computed on the 255 scale like BasicSR: the input is multiplied by
+  ``255 / data_range`` (after the Y conversion), so ``data_range`` only states what range the input is in.
+* **PSNR** ``= 10 log10(255² / MSE)``, MSE over all pixels and channels of one image (after crop / Y). Identical
+  images give ``+inf`` (BasicSR's numpy version does the same; its ``_pt`` variant adds 1e-8 to the MSE instead,
+  which caps PSNR near 128 dB -- we keep ``inf`` so identical pairs are visible; drop or clip them before averaging).
+* **SSIM**: Wang et al. (2004) as in their ``ssim_index.m`` and BasicSR: 11×11 Gaussian window with σ = 1.5
+  (normalised to sum 1), "valid" filtering (no padding; the map is (H-10)×(W-10)), K1 = 0.01, K2 = 0.03, dynamic
+  range L = 255 (C1 = (K1 L)², C2 = (K2 L)²), population (not sample) variances, mean of the map per channel, then the
+  mean over channels. No down-sampling (the later ``ssim.m`` down-samples by ``round(min(H, W) / 256)``; SR papers
+  do not). This equals ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, data_range=255, channel_axis=...)``: skimage filters with reflect padding and then
+  crops (win - 1) / 2 = 5 pixels per side before the mean, which leaves exactly the valid region (tested to 1e-6).
+* **RMSE / MAE** are reported in the units of ``out_range`` (default 1.0: the [0, 1] scale; ``out_range=255`` gives
+  8-bit levels), over all pixels and channels of one image (or Y with ``y_only``).
+* **NCC** is the zero-mean normalised cross-correlation (ZNCC), i.e. Pearson's r between the two images flattened
+  over all channels and pixels: ``Σ(a-ā)(b-b̄) / sqrt(Σ(a-ā)² Σ(b-b̄)²)`` in [-1, 1]. It is invariant to gain and
+  offset (``ncc(a x + b, x) = 1`` for a > 0). It is undefined when either image is constant; we return **NaN** for
+  that image (also when both are constant and equal -- a flat patch carries no correlation information; ``nanmean``
+  or pandas' default ``skipna`` leave it out of averages).
+
+**The BasicSR BGR gotcha.** BasicSR's numpy functions (``calculate_psnr`` / ``calculate_ssim``) take HWC images in
+[0, 255] in **BGR** order, because they read files with ``cv2.imread``, and convert with ``bgr2ycbcr``. Our functions
+take RGB. RGB PSNR / SSIM do not depend on the channel order (they average over channels), but the **Y channel
+does**: feeding BGR data to an RGB ``rgb2ycbcr`` swaps the R and B coefficients (65.481 vs 24.966) and silently
+changes every ``psnr_y`` / ``ssim_y``. Convert cv2 images with ``img[..., ::-1]`` before building tensors.
+
+**GPU.** BasicSR reports that its float32 GPU path differs from MATLAB by ~0.003 dB on Y; here everything runs in
+float64, so CPU and CUDA agree to round-off. (MPS has no float64: move tensors to the CPU first.)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "Y_COEFFS",
+    "Y_OFFSET",
+    "quantize_8bit",
+    "rgb_to_y",
+    "psnr",
+    "ssim",
+    "rmse",
+    "mae",
+    "ncc",
+]
+
+# BT.601 studio-swing luma for R, G, B in [0, 1], result on the 255 scale (MATLAB rgb2ycbcr, BasicSR rgb2ycbcr).
+Y_COEFFS = (65.481, 128.553, 24.966)
+Y_OFFSET = 16.0
+
+# SSIM constants (Wang et al. 2004, BasicSR `_ssim`).
+_SSIM_WIN, _SSIM_SIGMA, _K1, _K2 = 11, 1.5, 0.01, 0.03
+# Work on this many pixels (times 4 filtered maps) at once in SSIM: keeps the working set in cache on CPUs.
+_SSIM_CHUNK_PX = {"cpu": 1 << 18, "other": 1 << 24}
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _batch(img: torch.Tensor, name: str) -> torch.Tensor:
+    if not torch.is_tensor(img):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(img).__name__}")
+    if img.ndim == 3:
+        img = img.unsqueeze(0)
+    if img.ndim != 4:
+        raise ValueError(f"{name} must be (B, C, H, W) or (C, H, W), got shape {tuple(img.shape)}")
+    if not img.is_floating_point():
+        raise TypeError(f"{name} must be a float tensor with values in [0, data_range], got {img.dtype}")
+    return img
+
+
+def _prepare(
+    sr: torch.Tensor, gt: torch.Tensor, crop_border: int, y_only: bool, data_range: float, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shape checks, crop, optional Y, then float64 on the ``scale`` scale (255 for PSNR / SSIM)."""
+    sr, gt = _batch(sr, "sr"), _batch(gt, "gt")
+    if sr.shape != gt.shape:
+        raise ValueError(f"sr and gt shapes differ: {tuple(sr.shape)} vs {tuple(gt.shape)}")
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border}")
+    if crop_border:
+        if min(sr.shape[-2:]) <= 2 * crop_border:
+            raise ValueError(f"crop_border={crop_border} leaves nothing of a {tuple(sr.shape[-2:])} image")
+        sr = sr[..., crop_border:-crop_border, crop_border:-crop_border]
+        gt = gt[..., crop_border:-crop_border, crop_border:-crop_border]
+    sr = sr.to(torch.float64) / data_range
+    gt = gt.to(torch.float64) / data_range
+    if y_only:
+        sr, gt = rgb_to_y(sr), rgb_to_y(gt)
+    return sr * scale, gt * scale
+
+
+def _gaussian_1d() -> list[float]:
+    x = torch.arange(_SSIM_WIN, dtype=torch.float64) - (_SSIM_WIN - 1) / 2
+    g = torch.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
+    return (g / g.sum()).tolist()
+
+
+def _filter_valid(s: torch.Tensor, k: list[float]) -> torch.Tensor:
+    """Separable 'valid' correlation of the last two dims with the 1-D kernel ``k`` (float64 shifted FMAs).
+
+    Faster than float64 ``conv2d`` on the CPU (which has no optimised double path) and exact to round-off.
+    """
+    n = len(k)
+    w = s.shape[-1] - n + 1
+    o = torch.mul(s[..., 0:w], k[0])
+    for i in range(1, n):
+        o.add_(s[..., i : i + w], alpha=k[i])
+    h = s.shape[-2] - n + 1
+    p = torch.mul(o[..., 0:h, :], k[0])
+    for i in range(1, n):
+        p.add_(o[..., i : i + h, :], alpha=k[i])
+    return p
+
+
+def _ssim_map_sum(x: torch.Tensor, y: torch.Tensor, k: list[float]) -> torch.Tensor:
+    """Sum of the SSIM map of planes ``x``, ``y`` (P, H, W) on the 255 scale -> (P,)."""
+    c1, c2 = (_K1 * 255) ** 2, (_K2 * 255) ** 2
+    # vx + vy needs only filter(x² + y²): four filtered maps instead of the usual five.
+    ux, uy, uss, uxy = _filter_valid(torch.stack([x, y, x * x + y * y, x * y], -3), k).unbind(-3)
+    uxuy = ux * uy
+    u2 = torch.addcmul(ux * ux, uy, uy)  # ux² + uy²
+    num = (2 * uxuy + c1).mul_((uxy - uxuy).mul_(2).add_(c2))  # (2 ux uy + C1)(2 σxy + C2)
+    den = (u2 + c1).mul_((uss - u2).add_(c2))  # (ux² + uy² + C1)(σx² + σy² + C2)
+    return num.div_(den).sum((-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# public API
+
+
+def quantize_8bit(img: torch.Tensor) -> torch.Tensor:
+    """Round to the 8-bit grid like BasicSR ``tensor2img``: clamp to [0, 1], ``round(x * 255) / 255``.
+
+    Apply to ``sr`` before :func:`psnr` / :func:`ssim` to reproduce published tables (they measure saved PNGs).
+    """
+    return (img.clamp(0, 1) * 255).round() / 255
+
+
+def rgb_to_y(img: torch.Tensor) -> torch.Tensor:
+    """BT.601 studio-swing luma of RGB in [0, 1]: ``(16 + 65.481 R + 128.553 G + 24.966 B) / 255``.
+
+    Args:
+        img: ``(B, 3, H, W)`` or ``(3, H, W)`` RGB in [0, 1].
+
+    Returns:
+        Y with the channel dim kept (``(B, 1, H, W)`` / ``(1, H, W)``) in [16/255, 235/255], not rounded, in float64
+        unless the input is float64 already (then same dtype). Multiply by 255 for the MATLAB ``rgb2ycbcr`` value.
+    """
+    if img.shape[-3] != 3:
+        raise ValueError(f"rgb_to_y needs 3 channels (RGB), got {img.shape[-3]}")
+    img = img.to(torch.float64)
+    r, g, b = img.unbind(-3)
+    y = (Y_OFFSET + Y_COEFFS[0] * r + Y_COEFFS[1] * g + Y_COEFFS[2] * b) / 255.0
+    return y.unsqueeze(-3)
+
+
+def psnr(
+    sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int = 0, y_only: bool = False, data_range: float = 1.0
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image, in dB, on the 255 scale (BasicSR ``calculate_psnr``).
+
+    Args:
+        sr: network output, ``(B, C, H, W)`` / ``(C, H, W)``, values in [0, data_range].
+        gt: ground truth, same shape.
+        crop_border: pixels removed from each edge before measuring (``scale`` by convention).
+        y_only: measure the BT.601 Y channel only (``psnr_y``); needs RGB input.
+        data_range: the range the inputs are in (1.0 for [0, 1] tensors, 255 for 8-bit values).
+
+    Returns:
+        ``(B,)`` float64; ``+inf`` for identical images.
+    """
+    x, y = _prepare(sr, gt, crop_border, y_only, data_range, 255.0)
+    mse = (x - y).pow_(2).mean(dim=(1, 2, 3))
+    return 10 * torch.log10(255.0**2 / mse)
+
+
+def ssim(sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int = 0, y_only: bool = False) -> torch.Tensor:
+    """Structural similarity per image (Wang et al. 2004 / BasicSR ``calculate_ssim``), inputs in [0, 1].
+
+    11×11 Gaussian (σ 1.5) window, valid region, K1 = 0.01, K2 = 0.03, L = 255, per-channel map means averaged over
+    channels. Batched float64 separable filtering, chunked so that the working set stays small.
+
+    Args:
+        sr: network output, ``(B, C, H, W)`` / ``(C, H, W)``, values in [0, 1].
+        gt: ground truth, same shape.
+        crop_border: pixels removed from each edge before measuring.
+        y_only: measure the BT.601 Y channel only (``ssim_y``).
+
+    Returns:
+        ``(B,)`` float64.
+    """
+    x, y = _prepare(sr, gt, crop_border, y_only, 1.0, 255.0)
+    b, c, h, w = x.shape
+    if min(h, w) < _SSIM_WIN:
+        raise ValueError(f"SSIM needs at least {_SSIM_WIN}x{_SSIM_WIN} pixels after cropping, got {h}x{w}")
+    k = _gaussian_1d()
+    xp, yp = x.reshape(b * c, h, w), y.reshape(b * c, h, w)
+    budget = _SSIM_CHUNK_PX["cpu" if x.device.type == "cpu" else "other"]
+    step = max(1, budget // (h * w))
+    sums = torch.cat([_ssim_map_sum(xp[i : i + step], yp[i : i + step], k) for i in range(0, b * c, step)])
+    n_valid = (h - _SSIM_WIN + 1) * (w - _SSIM_WIN + 1)
+    return (sums / n_valid).reshape(b, c).mean(dim=1)
+
+
+def rmse(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    *,
+    crop_border: int = 0,
+    y_only: bool = False,
+    data_range: float = 1.0,
+    out_range: float = 1.0,
+) -> torch.Tensor:
+    """Root-mean-square error per image, in units of ``out_range`` (default: the [0, 1] scale).
+
+    Args:
+        sr, gt: ``(B, C, H, W)`` / ``(C, H, W)`` in [0, data_range].
+        crop_border: pixels removed from each edge first.
+        y_only: on the BT.601 Y channel (Y / 255, see :func:`rgb_to_y`).
+        data_range: the range the inputs are in.
+        out_range: report on the [0, out_range] scale (255 for 8-bit levels).
+
+    Returns:
+        ``(B,)`` float64.
+    """
+    x, y = _prepare(sr, gt, crop_border, y_only, data_range, out_range)
+    return (x - y).pow_(2).mean(dim=(1, 2, 3)).sqrt()
+
+
+def mae(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    *,
+    crop_border: int = 0,
+    y_only: bool = False,
+    data_range: float = 1.0,
+    out_range: float = 1.0,
+) -> torch.Tensor:
+    """Mean absolute error per image, in units of ``out_range`` (default: the [0, 1] scale); args as :func:`rmse`."""
+    x, y = _prepare(sr, gt, crop_border, y_only, data_range, out_range)
+    return (x - y).abs_().mean(dim=(1, 2, 3))
+
+
+def ncc(sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int = 0, y_only: bool = False) -> torch.Tensor:
+    """Zero-mean normalised cross-correlation (Pearson r over all channels and pixels) per image.
+
+    Args:
+        sr, gt: ``(B, C, H, W)`` / ``(C, H, W)``; the range does not matter (gain / offset invariant).
+        crop_border: pixels removed from each edge first.
+        y_only: on the BT.601 Y channel.
+
+    Returns:
+        ``(B,)`` float64 in [-1, 1]; NaN where either image is constant (r is undefined there).
+    """
+    x, y = _prepare(sr, gt, crop_border, y_only, 1.0, 1.0)
+    x, y = x.flatten(1), y.flatten(1)
+    constant = (x.amax(1) == x.amin(1)) | (y.amax(1) == y.amin(1))
+    xc, yc = x - x.mean(1, keepdim=True), y - y.mean(1, keepdim=True)
+    r = (xc * yc).sum(1) / torch.sqrt((xc * xc).sum(1) * (yc * yc).sum(1))
+    r = r.clamp(-1.0, 1.0)  # round-off can step just outside [-1, 1]
+    return torch.where(constant, torch.full_like(r, math.nan), r)
