@@ -37,14 +37,15 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, *, layer: str | int = "features.35", weights_mode: str = "auto", normalize: bool = True):
         super().__init__()
-        from torchvision.models import vgg19
+        from torchvision.models.vgg import cfgs, make_layers
 
         index = int(str(layer).split(".")[-1])
-        net = vgg19(weights=None)
+        # Only torchvision's VGG19 `features` trunk is built: the 120 M-parameter classifier is never used.
+        features = make_layers(cfgs["E"], batch_norm=False)
         state, self.status = weights.load_state_dict("vgg19", weights_mode)
         if state is not None:
-            net.load_state_dict(state)
-        self.features = net.features[: index + 1].eval()
+            features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+        self.features = features[: index + 1].eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
         self.normalize = normalize

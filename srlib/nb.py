@@ -49,7 +49,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise config.ParamsError(f"override {text!r} is not of the form name=value")
     name, value = text.split("=", 1)
-    return name.strip(), yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    return name.strip(), parsed
 
 
 def stage_notebook(stage: str) -> Path:

@@ -116,8 +116,23 @@ def random_fid_inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     return net.state_dict()
 
 
-@functools.lru_cache(maxsize=4)
-def _build_inception(dims: int, source: str, seed: int, device: str, file_id: tuple) -> torch.nn.Module:
+_NETS: dict[tuple, object] = {}  # (what, *key) -> built network; one per process and configuration
+
+
+def _resolve_quietly(key: str, mode: str) -> tuple[WeightStatus, list[warnings.WarningMessage]]:
+    """``weights.resolve`` with its warning held back, so it is shown once per network built, not once per call."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status = weights.resolve(key, mode)
+    return status, caught
+
+
+def _reemit(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=3)
+
+
+def _build_inception(dims: int, source: str, seed: int, device: str) -> torch.nn.Module:
     from pytorch_fid.inception import InceptionV3
 
     block = InceptionV3.BLOCK_INDEX_BY_DIM[dims]
@@ -147,9 +162,14 @@ def fid_inception(
 
     if dims not in InceptionV3.BLOCK_INDEX_BY_DIM:
         raise ValueError(f"dims must be one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}")
-    status = weights.resolve("fid_inception", mode)
+    status, caught = _resolve_quietly("fid_inception", mode)
+    device = str(torch.device(device))
     file_id = _file_identity(status.path) if status.source == "file" else ()
-    return _build_inception(dims, status.source, seed, str(torch.device(device)), file_id), status
+    key = ("inception", dims, mode, status.source, seed if status.source != "file" else None, device, file_id)
+    if key not in _NETS:
+        _reemit(caught)
+        _NETS[key] = (_build_inception(dims, status.source, seed, device), status)
+    return _NETS[key]
 
 
 def _file_identity(path: str | None) -> tuple:
@@ -514,11 +534,9 @@ def _copy_trunk(trunk: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     trunk.load_state_dict(mapped, strict=True)
 
 
-@functools.lru_cache(maxsize=4)
-def _build_lpips(net: str, mode: str, source: str, seed: int, device: str, file_id: tuple) -> LPIPSModel:
+def _build_lpips(net: str, state: dict | None, status: WeightStatus, seed: int, device: str) -> LPIPSModel:
     import lpips
 
-    state, status = weights.load_state_dict(_LPIPS_TRUNK[net], mode)
     with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         warnings.filterwarnings("ignore", category=UserWarning)  # torchvision's `pretrained=` deprecation
         torch.manual_seed(seed)
@@ -543,11 +561,15 @@ def load_lpips(
     net = {"vgg16": "vgg"}.get(net, net)
     if net not in _LPIPS_TRUNK:
         raise ValueError(f"net must be one of {sorted(_LPIPS_TRUNK)}, got {net!r}")
-    status = weights.resolve(_LPIPS_TRUNK[net], mode)
+    status, caught = _resolve_quietly(_LPIPS_TRUNK[net], mode)
+    device = str(torch.device(device))
     file_id = _file_identity(status.path) if status.source == "file" else ()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # resolve() already warned once above
-        return _build_lpips(net, mode, status.source, seed, str(torch.device(device)), file_id)
+    key = ("lpips", net, mode, status.source, seed if status.source != "file" else None, device, file_id)
+    if key not in _NETS:
+        _reemit(caught)
+        state, _ = weights.load_state_dict(_LPIPS_TRUNK[net], mode) if status.source == "file" else (None, None)
+        _NETS[key] = _build_lpips(net, state, status, seed, device)
+    return _NETS[key]
 
 
 def lpips_distance(

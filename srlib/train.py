@@ -10,7 +10,6 @@ uninterrupted one.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -100,10 +99,10 @@ def d_step(*, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: 
     (l_real + l_fake).backward()
     opt_d.step()
     return {
-        "l_d_real": float(l_real),
-        "l_d_fake": float(l_fake),
-        "d_real": float(torch.sigmoid(real_logits).mean()),
-        "d_fake": float(torch.sigmoid(fake_logits).mean()),
+        "l_d_real": l_real.item(),
+        "l_d_fake": l_fake.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
     }
 
 

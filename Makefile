@@ -1,0 +1,25 @@
+# The two entry points of the README. Both create the virtual environment when it is missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: repro test venv lint
+
+venv: $(VENV)/.installed
+
+# plain venv + pip: pip takes the pinned torch/torchvision wheels from local disk where they lie there (uv/poetry do not)
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+repro: venv  ## the whole study in the params.yaml profile (smoke by default: CPU, minutes, embedded photos)
+	dvc repro
+
+test: venv  ## unit tests + papermill smoke runs of every notebook
+	python -m pytest
+
+lint: venv
+	ruff check srlib tests benchmarks notebooks

@@ -1,0 +1,86 @@
+"""Shared fixtures.
+
+``torch_home``: a temporary ``TORCH_HOME`` (set with monkeypatch) in which tests place random-initialised state dicts
+under the exact published file names, so the real loading paths (``srlib.weights``, torch.hub, torchvision,
+pytorch-fid) run offline. Each file is generated once per session and hard-linked into every test's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from srlib import weights
+
+
+def _random_state(key: str, seed: int) -> dict[str, torch.Tensor]:
+    """A random-initialised state dict with the layout of the published file ``key``."""
+    import torchvision
+
+    if key == "fid_inception":
+        from srlib.perceptual import random_fid_inception_state_dict
+
+        return random_fid_inception_state_dict(seed)
+    builders: dict[str, Callable[[], torch.nn.Module]] = {
+        "alexnet": lambda: torchvision.models.alexnet(weights=None),
+        "vgg16": lambda: torchvision.models.vgg16(weights=None),
+        "vgg19": lambda: torchvision.models.vgg19(weights=None),
+    }
+    if key not in builders:
+        raise KeyError(f"no random builder for {key!r}; pass state_dict= to torch_home.put")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builders[key]().state_dict()
+
+
+class _Store:
+    """Session store of generated files: ``(key, seed) -> path``."""
+
+    def __init__(self, root: Path):
+        self.root, self.files = root, {}
+
+    def get(self, key: str, seed: int) -> Path:
+        if (key, seed) not in self.files:
+            path = self.root / f"{seed}-{weights.WEIGHTS[key].filename}"
+            torch.save(_random_state(key, seed), path)
+            self.files[key, seed] = path
+        return self.files[key, seed]
+
+
+@pytest.fixture(scope="session")
+def _weight_store(tmp_path_factory) -> _Store:
+    return _Store(tmp_path_factory.mktemp("random-weights"))
+
+
+class TorchHome:
+    """A temporary torch cache: ``root`` (= ``$TORCH_HOME``) and ``checkpoints`` (``hub/checkpoints``)."""
+
+    def __init__(self, root: Path, store: _Store):
+        self.root, self.checkpoints, self._store = root, root / "hub" / "checkpoints", store
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+
+    def put(self, key: str, *, seed: int = 0, state_dict: dict | None = None) -> Path:
+        """Place a state dict under ``key``'s published file name (random-initialised unless given) -> its path."""
+        dest = self.checkpoints / weights.WEIGHTS[key].filename
+        dest.unlink(missing_ok=True)
+        if state_dict is not None:
+            torch.save(state_dict, dest)
+            return dest
+        src = self._store.get(key, seed)
+        try:
+            os.link(src, dest)
+        except OSError:  # another file system
+            shutil.copyfile(src, dest)
+        return dest
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch, _weight_store) -> TorchHome:
+    home = tmp_path / "torch"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    return TorchHome(home, _weight_store)

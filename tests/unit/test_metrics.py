@@ -1,0 +1,164 @@
+"""srlib.metrics against scikit-image / an independent BasicSR-style cv2 SSIM / closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from skimage.color import rgb2ycbcr
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from srlib import metrics as M
+
+
+def _pair(b=3, h=40, w=48, noise=30, seed=0):
+    """uint8-derived RGB pairs in [0, 1]: gt random levels, sr = gt + integer noise, clipped."""
+    g = torch.Generator().manual_seed(seed)
+    gt = torch.randint(0, 256, (b, 3, h, w), generator=g).double()
+    sr = (gt + torch.randint(-noise, noise + 1, gt.shape, generator=g)).clamp(0, 255)
+    return sr / 255, gt / 255
+
+
+def _np_view(img: torch.Tensor, crop: int, y_only: bool) -> np.ndarray:
+    """(3, H, W) in [0, 1] -> HWC (or HW for Y) on the 255 scale, cropped, for the reference implementations."""
+    if crop:
+        img = img[:, crop:-crop, crop:-crop]
+    hwc = img.permute(1, 2, 0).numpy()
+    if y_only:
+        return rgb2ycbcr(hwc)[..., 0]  # skimage: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R,G,B in [0, 1]
+    return hwc * 255
+
+
+@pytest.mark.parametrize("crop_border", [0, 4])
+@pytest.mark.parametrize("y_only", [False, True])
+def test_psnr_ssim_match_skimage(crop_border, y_only):
+    sr, gt = _pair()
+    p = M.psnr(sr, gt, crop_border=crop_border, y_only=y_only)
+    s = M.ssim(sr, gt, crop_border=crop_border, y_only=y_only)
+    assert p.shape == s.shape == (3,) and p.dtype == s.dtype == torch.float64
+    for i in range(3):
+        a, b = _np_view(sr[i], crop_border, y_only), _np_view(gt[i], crop_border, y_only)
+        ref_p = peak_signal_noise_ratio(b, a, data_range=255)
+        ref_s = structural_similarity(
+            a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+            channel_axis=None if y_only else -1,
+        )
+        assert abs(p[i].item() - ref_p) < 1e-6
+        assert abs(s[i].item() - ref_s) < 1e-6
+
+
+def test_ssim_matches_basicsr_formula_with_cv2():
+    """Independent check of the BasicSR recipe: cv2 Gaussian 11/1.5, filter2D, [5:-5] crop, per-channel mean."""
+    cv2 = pytest.importorskip("cv2")
+    sr, gt = _pair(b=2, h=33, w=29, seed=1)
+    k = cv2.getGaussianKernel(11, 1.5)
+    win = k @ k.T
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def ssim_1ch(x, y):
+        mx, my = cv2.filter2D(x, -1, win)[5:-5, 5:-5], cv2.filter2D(y, -1, win)[5:-5, 5:-5]
+        sxx = cv2.filter2D(x * x, -1, win)[5:-5, 5:-5] - mx**2
+        syy = cv2.filter2D(y * y, -1, win)[5:-5, 5:-5] - my**2
+        sxy = cv2.filter2D(x * y, -1, win)[5:-5, 5:-5] - mx * my
+        return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))).mean()
+
+    ours = M.ssim(sr, gt)
+    for i in range(2):
+        x, y = (sr[i] * 255).numpy(), (gt[i] * 255).numpy()
+        ref = np.mean([ssim_1ch(x[c], y[c]) for c in range(3)])
+        assert abs(ours[i].item() - ref) < 1e-6
+
+
+def test_rgb_to_y_coefficients():
+    eye = torch.eye(3, dtype=torch.float64).view(3, 3, 1, 1)  # pure R, G, B
+    y = M.rgb_to_y(eye).flatten() * 255
+    assert torch.allclose(y, torch.tensor([16 + 65.481, 16 + 128.553, 16 + 24.966], dtype=torch.float64))
+    assert M.rgb_to_y(torch.zeros(3, 1, 1)).item() * 255 == pytest.approx(16)
+    assert M.rgb_to_y(torch.ones(3, 1, 1)).item() * 255 == pytest.approx(235, abs=1e-9)
+    rgb = torch.rand(3, 5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    r, g, b = rgb
+    expected = (16 + 65.481 * r + 128.553 * g + 24.966 * b) / 255
+    out = M.rgb_to_y(rgb)
+    assert out.shape == (1, 5, 7)
+    assert torch.allclose(out[0], expected, atol=1e-15)
+    assert np.allclose(out[0].numpy() * 255, rgb2ycbcr(rgb.permute(1, 2, 0).numpy())[..., 0], atol=1e-9)
+
+
+def test_bgr_gotcha_changes_y_only():
+    sr, gt = _pair(seed=3)
+    flip = [2, 1, 0]
+    assert torch.allclose(M.psnr(sr[:, flip], gt[:, flip]), M.psnr(sr, gt), atol=1e-12)
+    assert torch.allclose(M.ssim(sr[:, flip], gt[:, flip]), M.ssim(sr, gt), atol=1e-12)
+    assert not torch.allclose(M.psnr(sr[:, flip], gt[:, flip], y_only=True), M.psnr(sr, gt, y_only=True))
+
+
+def test_psnr_inf_range_and_closed_form():
+    sr, gt = _pair(b=2)
+    assert torch.isinf(M.psnr(gt, gt)).all()
+    assert torch.allclose(M.psnr(sr * 255, gt * 255, data_range=255), M.psnr(sr, gt), atol=1e-9)
+    # constant error of one 8-bit level: MSE = 1, PSNR = 20 log10(255)
+    g = torch.full((1, 3, 8, 8), 100 / 255, dtype=torch.float64)
+    assert M.psnr(g + 1 / 255, g).item() == pytest.approx(20 * math.log10(255), abs=1e-9)
+    assert M.ssim(gt, gt).tolist() == pytest.approx([1.0, 1.0], abs=1e-12)
+
+
+def test_shapes_and_errors():
+    sr, gt = _pair(b=1)
+    single = M.psnr(sr[0], gt[0])
+    assert single.shape == (1,) and single.item() == M.psnr(sr, gt).item()
+    assert M.psnr(sr.float(), gt.float()).dtype == torch.float64
+    with pytest.raises(ValueError, match="differ"):
+        M.psnr(sr, gt[..., :-1])
+    with pytest.raises(ValueError, match="crop_border"):
+        M.ssim(sr, gt, crop_border=30)
+    with pytest.raises(ValueError, match="at least 11"):
+        M.ssim(sr[..., :10, :10], gt[..., :10, :10])
+    with pytest.raises(ValueError, match="3 channels"):
+        M.psnr(sr[:, :1], gt[:, :1], y_only=True)
+    with pytest.raises(TypeError):
+        M.psnr((sr * 255).to(torch.uint8), gt)
+
+
+def test_ssim_chunking_is_invisible():
+    """Many small planes go through in chunks; the values equal per-image calls."""
+    sr, gt = _pair(b=70, h=16, w=16, seed=4)
+    batched = M.ssim(sr, gt)
+    single = torch.cat([M.ssim(sr[i], gt[i]) for i in range(0, 70, 23)])
+    assert torch.allclose(batched[::23], single, atol=1e-14)
+
+
+def test_rmse_mae():
+    sr, gt = _pair(b=2, seed=5)
+    d = (sr - gt).numpy().reshape(2, -1)
+    assert np.allclose(M.rmse(sr, gt).numpy(), np.sqrt((d**2).mean(1)), atol=1e-14)
+    assert np.allclose(M.mae(sr, gt).numpy(), np.abs(d).mean(1), atol=1e-14)
+    rmse255 = M.rmse(sr, gt, out_range=255)
+    assert torch.allclose(rmse255, 255 * M.rmse(sr, gt))
+    assert torch.allclose(M.psnr(sr, gt), 20 * torch.log10(255 / rmse255), atol=1e-9)
+    assert torch.allclose(M.mae(sr * 255, gt * 255, data_range=255), M.mae(sr, gt), atol=1e-12)
+    assert M.rmse(sr, gt, y_only=True, crop_border=2).shape == (2,)
+
+
+def test_ncc():
+    sr, gt = _pair(b=2, seed=6)
+    assert torch.allclose(M.ncc(0.3 * gt + 0.2, gt), torch.ones(2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(M.ncc(-gt, gt), -torch.ones(2, dtype=torch.float64), atol=1e-12)
+    ref = [np.corrcoef(sr[i].flatten().numpy(), gt[i].flatten().numpy())[0, 1] for i in range(2)]
+    assert np.allclose(M.ncc(sr, gt).numpy(), ref, atol=1e-12)
+    flat = torch.full_like(gt, 0.5)
+    assert torch.isnan(M.ncc(flat, gt)).all()  # one constant image: undefined
+    assert torch.isnan(M.ncc(flat, flat.clone())).all()  # both constant and equal: also NaN (documented)
+
+
+def test_quantize_8bit():
+    x = torch.tensor([-0.1, 0.0, 0.5, 0.2 + 0.4 / 255, 1.3])
+    q = M.quantize_8bit(x)
+    assert torch.equal(q * 255, (q * 255).round())
+    assert q.tolist() == pytest.approx([0, 0, 128 / 255, 51 / 255, 1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    sr, gt = _pair(b=2)
+    for f in (M.psnr, M.ssim):
+        assert torch.allclose(f(sr.cuda(), gt.cuda(), y_only=True).cpu(), f(sr, gt, y_only=True), atol=1e-10)

@@ -1,0 +1,78 @@
+"""Metrics files carry provenance; history CSVs; evaluation and the paper table."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from srlib import evaluate, tracking
+from srlib.models import SRResNet
+from srlib.weights import WeightStatus
+
+
+def test_metrics_file_labels_proxy_and_random_weights(tmp_path):
+    status = WeightStatus("vgg19", "auto", "random-init", None, "random")
+    out = tracking.write_metrics(tmp_path / "m.json", {"psnr_y": 30.0}, stage="s", profile="smoke",
+                                 data={"name": "embedded-bench", "proxy": True}, weights={"vgg19": status})
+    on_disk = json.loads((tmp_path / "m.json").read_text())
+    assert on_disk == json.loads(json.dumps(out))
+    assert on_disk["comparable_with_paper"] is False
+    assert on_disk["weights"]["vgg19"]["source"] == "random-init"
+    assert any("PROXY" in s for s in on_disk["labels"]) and any("RANDOM" in s for s in on_disk["labels"])
+
+
+def test_metrics_file_requires_data_provenance(tmp_path):
+    with pytest.raises(ValueError, match="proxy"):
+        tracking.write_metrics(tmp_path / "m.json", {}, stage="s", profile="p", data={"name": "x"})
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_history_roundtrip_and_truncate(tmp_path):
+    h = tracking.History()
+    h.log(1, l_g_pix=0.5)
+    h.log(2, l_g_pix=0.25, val_psnr_y=30.0)
+    h.to_csv(tmp_path / "h.csv")
+    back = tracking.History.from_csv(tmp_path / "h.csv")
+    assert back.rows == h.rows
+    back.truncate(1)
+    assert back.rows == [{"step": 1, "l_g_pix": 0.5}]
+
+
+def test_generator_file_roundtrip(tmp_path):
+    g = SRResNet(num_feat=8, num_block=1, scale=2)
+    evaluate.save_generator(tmp_path / "g.pth", g, arch="srresnet", arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
+    g2, meta = evaluate.load_generator(tmp_path / "g.pth")
+    x = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(g.eval()(x), g2(x))
+    torch.save({"foo": 1}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="bad.pth"):
+        evaluate.load_generator(tmp_path / "bad.pth")
+
+
+def test_evaluate_and_summarize_gain_over_bicubic():
+    gen = torch.Generator().manual_seed(0)
+    gt = (torch.rand(3, 32, 32, generator=gen) * 255).round() / 255  # 8-bit ground truth, as loaded from files
+    lq = torch.rand(3, 8, 8, generator=gen)
+    ups = {"bicubic": evaluate.bicubic_upscaler(4), "oracle": lambda x: gt[None]}
+    df = evaluate.evaluate(ups, [("img", lq, gt)], crop_border=4)
+    assert set(df.model) == {"bicubic", "oracle"}
+    assert df[df.model == "oracle"].psnr_y.item() == float("inf")
+    s = evaluate.summarize(df[df.model == "bicubic"])
+    assert s["bicubic"]["gain_db"] == 0.0 and s["bicubic"]["n"] == 1
+
+
+def test_paper_table_marks_rows_not_comparable_on_proxy():
+    ref = pd.DataFrame([
+        {"dataset": "Set5", "method": "srresnet", "metric": "psnr_y", "value": 32.05, "table": "Table 2", "page": 8},
+        {"dataset": "Set5", "method": "srgan", "metric": "psnr_y", "value": 29.40, "table": "Table 2", "page": 8},
+    ])
+    ours = {"metrics": {"models": {"srresnet": {"psnr_y": 30.0}, "srgan": {"psnr_y": 28.0}}},
+            "data": {"name": "bench", "proxy": False}, "comparable_with_paper": False,
+            "weights": {"vgg19": {"comparable": False}}}
+    t = evaluate.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
+    assert t.delta.tolist() == pytest.approx([-2.05, -1.40])
+    assert t.comparable.tolist() == [True, False]
+    assert t.weights.tolist() == ["none needed", "RANDOM vgg19"]
+    md = evaluate.markdown_table(t)
+    assert md.count("\n") == 4 and "| srgan | psnr_y |" in md
