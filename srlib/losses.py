@@ -5,6 +5,8 @@ Key names in training logs follow BasicSR: ``l_g_pix``, ``l_g_percep``, ``l_g_ga
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,25 +29,37 @@ def pixel_l1(sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
 
 
 class VGGFeatures(nn.Module):
-    """Frozen torchvision VGG19 truncated after ``layer`` (e.g. ``features.35`` = conv5_4 after ReLU).
+    """Frozen torchvision VGG19 ``features`` trunk, returning the maps after the requested layers.
 
     Args:
-        layer: last ``features`` index kept, as ``'features.N'`` or ``N``.
+        layer: one ``features`` index (``'features.35'`` = conv5_4 after ReLU, SRGAN's VGG54); or
+        layers: several indices (e.g. Real-ESRGAN's pre-ReLU conv1_2..conv5_4 = 2, 7, 16, 25, 34); ``forward`` then
+            returns a list in that order. Use one of the two.
         weights_mode: ``pretrained | auto | random`` (see :mod:`srlib.weights`); ``self.status`` records the outcome.
         normalize: apply ImageNet mean/std to [0, 1] inputs (torchvision weights were trained that way).
     """
 
-    def __init__(self, *, layer: str | int = "features.35", weights_mode: str = "auto", normalize: bool = True):
+    def __init__(
+        self,
+        *,
+        layer: str | int | None = None,
+        layers: Sequence[str | int] | None = None,
+        weights_mode: str = "auto",
+        normalize: bool = True,
+    ):
         super().__init__()
         from torchvision.models.vgg import cfgs, make_layers
 
-        index = int(str(layer).split(".")[-1])
+        if (layer is None) == (layers is None):
+            raise ValueError("VGGFeatures: give exactly one of `layer` or `layers`")
+        self.single = layer is not None
+        self.indices = [int(str(x).split(".")[-1]) for x in ([layer] if self.single else layers)]
         # Only torchvision's VGG19 `features` trunk is built: the 120 M-parameter classifier is never used.
         features = make_layers(cfgs["E"], batch_norm=False)
         state, self.status = weights.load_state_dict("vgg19", weights_mode)
         if state is not None:
             features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
-        self.features = features[: index + 1].eval()
+        self.features = features[: max(self.indices) + 1].eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
         self.normalize = normalize
@@ -57,10 +71,16 @@ class VGGFeatures(nn.Module):
         self.features.eval()
         return self
 
-    def forward(self, x):  # (B, 3, H, W) in [0, 1] -> (B, 512, H/16, W/16) for features.35
+    def forward(self, x):  # (B, 3, H, W) in [0, 1] -> (B, 512, H/16, W/16) for features.35, or a list
         if self.normalize:
             x = (x - self.mean) / self.std
-        return self.features(x)
+        wanted, outs = set(self.indices), {}
+        for i, module in enumerate(self.features):
+            x = module(x)
+            if i in wanted:
+                # ReLUs run in place: clone a pre-ReLU map so the next layer does not overwrite it
+                outs[i] = x.clone() if i + 1 < len(self.features) else x
+        return outs[self.indices[0]] if self.single else [outs[i] for i in self.indices]
 
 
 def perceptual_vgg(sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, rescale: float = 1 / 12.75):

@@ -109,3 +109,15 @@ def test_verify_checks_the_hash_prefix(tmp_path, monkeypatch):
     path.write_bytes(b"not the real file")
     ok, msg = weights.verify("alexnet")
     assert not ok and "MISMATCH" in msg
+
+
+def test_multi_layer_features_keep_pre_relu_maps(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(0)
+    vgg = losses.VGGFeatures(layers=["features.2", 3, 7], weights_mode="random")
+    pre, post, pre2 = vgg(torch.rand(1, 3, 16, 16))
+    assert pre.min() < 0, "conv1_2 before ReLU must keep negative values (in-place ReLU must not leak)"
+    torch.testing.assert_close(post, pre.clamp(min=0))
+    assert pre2.shape == (1, 128, 8, 8)
+    with pytest.raises(ValueError, match="exactly one"):
+        losses.VGGFeatures(layer=3, layers=[3], weights_mode="random")
