@@ -115,40 +115,54 @@ def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = Non
     return fig
 
 
-def crop_viewer(images: dict[str, dict[str, torch.Tensor]], *, size: int = 128):
-    """ipywidgets viewer for JupyterLab: pick an image, flip between methods, move the crop.
+def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
+    """ipywidgets viewer for JupyterLab: pick a benchmark image, flip between methods, move the crop.
+
+    Outputs are computed when an image is first shown (and cached), so opening the viewer costs one image. The crop
+    is shown through an ``Image`` widget (PNG bytes, nearest-neighbour zoom) rather than an ``Output`` widget, which
+    can deadlock headless executions (nbclient/papermill).
 
     Args:
-        images: ``{image_name: {method: (3, H, W) tensor}}`` (all methods at the ground-truth size).
+        pairs: ``(name, lq, gt)`` triples as from :func:`srlib.data.benchmark_pairs`.
+        upscalers: ``{method: lq (1, 3, h, w) -> sr}``, e.g. bicubic and the trained generators.
     """
-    import ipywidgets as widgets
+    import io
 
-    names = list(images)
-    methods = list(next(iter(images.values())))
-    pick = widgets.Dropdown(options=names, description="image")
-    method = widgets.ToggleButtons(options=methods, description="show")
-    h0, w0 = next(iter(images[names[0]].values())).shape[-2:]
-    top = widgets.IntSlider(0, 0, max(h0 - size, 0), description="top")
-    left = widgets.IntSlider(0, 0, max(w0 - size, 0), description="left")
-    out = widgets.Output()
+    import ipywidgets as widgets
+    from PIL import Image
+
+    by_name = {name: (lq, gt) for name, lq, gt in pairs}
+    cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    def outputs(name: str) -> dict[str, torch.Tensor]:
+        if name not in cache:
+            lq, gt = by_name[name]
+            cache[name] = {m: up(lq[None])[0].clamp(0, 1) for m, up in upscalers.items()} | {"ground truth": gt}
+        return cache[name]
+
+    pick = widgets.Dropdown(options=list(by_name), description="image")
+    method = widgets.ToggleButtons(options=[*upscalers, "ground truth"], description="show")
+    top = widgets.IntSlider(0, 0, 1, description="top")
+    left = widgets.IntSlider(0, 0, 1, description="left")
+    view = widgets.Image(format="png")
+    caption = widgets.Label()
 
     def redraw(*_):
-        img = images[pick.value][method.value]
+        img = outputs(pick.value)[method.value]
         h, w = img.shape[-2:]
-        top.max, left.max = max(h - size, 0), max(w - size, 0)
-        with out:
-            out.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4, 4))
-            ax.imshow(to_numpy(img[..., top.value : top.value + size, left.value : left.value + size]),
-                      interpolation="nearest")
-            ax.set_title(f"{pick.value}: {method.value}")
-            ax.axis("off")
-            plt.show(fig)
+        top.max, left.max = max(h - size, 1), max(w - size, 1)
+        crop = to_numpy(img[..., top.value : top.value + size, left.value : left.value + size])
+        pil = Image.fromarray((crop * 255).round().astype(np.uint8))
+        pil = pil.resize((pil.width * zoom, pil.height * zoom), Image.NEAREST)
+        buf = io.BytesIO()
+        pil.save(buf, format="PNG")
+        view.value = buf.getvalue()
+        caption.value = f"{pick.value}: {method.value} (crop {size}px at {top.value},{left.value}; x{zoom} nearest)"
 
     for w in (pick, method, top, left):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([pick, method, widgets.HBox([top, left]), out])
+    return widgets.VBox([pick, method, widgets.HBox([top, left]), caption, view])
 
 
 def thumbnails(files: Sequence[str | Path], *, cols: int = 8, title: str | None = None):
