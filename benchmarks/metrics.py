@@ -10,8 +10,9 @@
 
 Runs are interleaved A B A B and the median of ``--repeats`` is reported (the machine may be shared).
 
-    python benchmarks/metrics.py --quick     # ~1-2 min: 8 pairs of 256², FID dims 64 on 16 images
-    python benchmarks/metrics.py             # 64 pairs of 512², FID dims 2048 on 64 images (several minutes)
+    python benchmarks/metrics.py --quick     # ~1-2 min: 8 pairs of 256², FID dims 64 on 16 images (3 repeats)
+    python benchmarks/metrics.py             # 64 pairs of 512², FID dims 2048 on 64 images (1 repeat; ~10 min
+                                             # on 2 cores, both FIDs dominated by the 2048² sqrtm)
 """
 
 from __future__ import annotations
@@ -46,20 +47,29 @@ def _median_times(fns: dict, repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_psnr_ssim(pairs: int, size: int, repeats: int) -> None:
+def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int]) -> None:
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     g = torch.Generator().manual_seed(0)
     gt8 = torch.randint(0, 256, (pairs, 3, size, size), generator=g, dtype=torch.int16)
     sr8 = (gt8 + torch.randint(-20, 21, gt8.shape, generator=g, dtype=torch.int16)).clamp(0, 255)
     gt, sr = (gt8.float() / 255), (sr8.float() / 255)  # srlib convention: float RGB in [0, 1]
-    gt_np = [x.permute(1, 2, 0).numpy().astype(np.uint8) for x in gt8]  # skimage: HWC uint8, data_range=255
+    gt_np = [
+        x.permute(1, 2, 0).numpy().astype(np.uint8) for x in gt8
+    ]  # skimage: HWC uint8, data_range=255
     sr_np = [x.permute(1, 2, 0).numpy().astype(np.uint8) for x in sr8]
 
     def sk_ssim():
         return [
-            structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                  data_range=255, channel_axis=-1)
+            structural_similarity(
+                a,
+                b,
+                gaussian_weights=True,
+                sigma=1.5,
+                use_sample_covariance=False,
+                data_range=255,
+                channel_axis=-1,
+            )
             for a, b in zip(sr_np, gt_np)
         ]
 
@@ -68,19 +78,27 @@ def bench_psnr_ssim(pairs: int, size: int, repeats: int) -> None:
 
     d_ssim = np.abs(metrics.ssim(sr, gt).numpy() - np.array(sk_ssim())).max()
     d_psnr = np.abs(metrics.psnr(sr, gt).numpy() - np.array(sk_psnr())).max()
-    print(f"\n== PSNR / SSIM: {pairs} pairs of {size}x{size} RGB, median of {repeats} (interleaved) ==")
+    print(
+        f"\n== PSNR / SSIM: {pairs} pairs of {size}x{size} RGB, median of {repeats} (interleaved) =="
+    )
     print(f"max |delta| vs skimage: SSIM {d_ssim:.2e}, PSNR {d_psnr:.2e} dB")
     all_threads = torch.get_num_threads()
-    for threads in sorted({1, all_threads}):
+    for threads in thread_counts:
         torch.set_num_threads(threads)
         t = _median_times(
-            {"ours_ssim": lambda: metrics.ssim(sr, gt), "sk_ssim": sk_ssim,
-             "ours_psnr": lambda: metrics.psnr(sr, gt), "sk_psnr": sk_psnr},
+            {
+                "ours_ssim": lambda: metrics.ssim(sr, gt),
+                "sk_ssim": sk_ssim,
+                "ours_psnr": lambda: metrics.psnr(sr, gt),
+                "sk_psnr": sk_psnr,
+            },
             repeats,
         )
-        print(f"torch threads={threads}: SSIM ours {t['ours_ssim']:.3f} s, skimage {t['sk_ssim']:.3f} s "
-              f"-> {t['sk_ssim'] / t['ours_ssim']:.1f}x | PSNR ours {t['ours_psnr']:.4f} s, skimage "
-              f"{t['sk_psnr']:.4f} s -> {t['sk_psnr'] / t['ours_psnr']:.1f}x")
+        print(
+            f"torch threads={threads}: SSIM ours {t['ours_ssim']:.3f} s, skimage {t['sk_ssim']:.3f} s "
+            f"-> {t['sk_ssim'] / t['ours_ssim']:.1f}x | PSNR ours {t['ours_psnr']:.4f} s, skimage "
+            f"{t['sk_psnr']:.4f} s -> {t['sk_psnr'] / t['ours_psnr']:.1f}x"
+        )
     torch.set_num_threads(all_threads)
 
 
@@ -117,11 +135,25 @@ def bench_fid(n: int, size: int, dims: int, repeats: int) -> None:
         a, b = tmp / "a", tmp / "b"
         _write_pngs(a, n, size, seed=1)
         _write_pngs(b, n, size, seed=2)
-        env = os.environ | {"TORCH_HOME": str(home), "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+        env = os.environ | {
+            "TORCH_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONWARNINGS": "ignore",
+        }
         dims_arg = [] if dims == 2048 else ["--dims", str(dims)]
-        ref_cmd = [sys.executable, "-m", "pytorch_fid", str(a), str(b), "--device", "cpu", *dims_arg]
+        ref_cmd = [
+            sys.executable,
+            "-m",
+            "pytorch_fid",
+            str(a),
+            str(b),
+            "--device",
+            "cpu",
+            *dims_arg,
+        ]
         ours_cmd = [
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "from srlib.perceptual import fid; "
             f"r = fid({str(a)!r}, {str(b)!r}, dims={dims}, mode='pretrained', device='cpu'); "
             "print('FID:', repr(r['value']), r['weights']['source'])",
@@ -135,34 +167,69 @@ def bench_fid(n: int, size: int, dims: int, repeats: int) -> None:
                 values[name] = value
         t_ours, t_ref = statistics.median(times["ours"]), statistics.median(times["pytorch-fid"])
         rel = abs(values["ours"] - values["pytorch-fid"]) / max(abs(values["pytorch-fid"]), 1e-300)
-        print(f"\n== FID end to end: 2 x {n} PNGs of {size}x{size}, dims {dims}, random-init Inception file, "
-              f"median of {repeats} subprocess runs (interleaved) ==")
-        print(f"values: ours {values['ours']:.10g}, pytorch-fid {values['pytorch-fid']:.10g} (relative delta {rel:.1e})")
-        print(f"time: ours {t_ours:.1f} s, pytorch-fid CLI {t_ref:.1f} s -> pytorch-fid / ours = {t_ref / t_ours:.2f}x")
+        print(
+            f"\n== FID end to end: 2 x {n} PNGs of {size}x{size}, dims {dims}, random-init Inception file, "
+            f"median of {repeats} subprocess runs (interleaved) =="
+        )
+        print(
+            f"values: ours {values['ours']:.10g}, pytorch-fid {values['pytorch-fid']:.10g} (relative delta {rel:.1e})"
+        )
+        print(
+            f"time: ours {t_ours:.1f} s, pytorch-fid CLI {t_ref:.1f} s -> pytorch-fid / ours = {t_ref / t_ours:.2f}x"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small sizes (overrides the size defaults)")
-    p.add_argument("--pairs", type=int, default=None, help="image pairs for PSNR/SSIM (default 64, quick 8)")
-    p.add_argument("--size", type=int, default=None, help="PSNR/SSIM image side (default 512, quick 256)")
-    p.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 5, quick 3)")
-    p.add_argument("--fid-images", type=int, default=None, help="PNGs per folder (default 64, quick 16)")
+    p.add_argument(
+        "--pairs", type=int, default=None, help="image pairs for PSNR/SSIM (default 64, quick 8)"
+    )
+    p.add_argument(
+        "--size", type=int, default=None, help="PSNR/SSIM image side (default 512, quick 256)"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help="interleaved repeats (default 5, quick 3)"
+    )
+    p.add_argument(
+        "--fid-images", type=int, default=None, help="PNGs per folder (default 64, quick 16)"
+    )
     p.add_argument("--fid-size", type=int, default=64, help="PNG side (default 64)")
-    p.add_argument("--fid-dims", type=int, default=None, help="Inception dims (default 2048, quick 64)")
-    p.add_argument("--fid-repeats", type=int, default=None, help="FID subprocess repeats (default 3, quick 1)")
+    p.add_argument(
+        "--fid-dims", type=int, default=None, help="Inception dims (default 2048, quick 64)"
+    )
+    p.add_argument(
+        "--fid-repeats", type=int, default=None, help="FID subprocess repeats (default 1: ~5 min at dims 2048 on 2 cores; quick 3)"
+    )
+    p.add_argument(
+        "--threads",
+        default=None,
+        help="comma-separated torch thread counts for PSNR/SSIM (default: 1,all)",
+    )
     p.add_argument("--skip-fid", action="store_true")
     p.add_argument("--skip-ssim", action="store_true")
     args = p.parse_args(argv)
     q = args.quick
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     if not args.skip_ssim:
-        bench_psnr_ssim(pick(args.pairs, 64, 8), pick(args.size, 512, 256), pick(args.repeats, 5, 3))
+        n_all = torch.get_num_threads()
+        threads = [int(t) for t in args.threads.split(",")] if args.threads else sorted({1, n_all})
+        bench_psnr_ssim(
+            pick(args.pairs, 64, 8), pick(args.size, 512, 256), pick(args.repeats, 5, 3), threads
+        )
     if not args.skip_fid:
-        bench_fid(pick(args.fid_images, 64, 16), args.fid_size, pick(args.fid_dims, 2048, 64),
-                  pick(args.fid_repeats, 3, 1))
+        bench_fid(
+            pick(args.fid_images, 64, 16),
+            args.fid_size,
+            pick(args.fid_dims, 2048, 64),
+            pick(args.fid_repeats, 1, 3),
+        )
     return 0
 
 

@@ -18,6 +18,10 @@ is for the network and the preprocessing, so numbers match ``python -m pytorch_f
 * distance: :func:`frechet_distance`, ``scipy.linalg.sqrtm`` of Σ1 Σ2 with pytorch-fid's fallback (1e-6 added to the
   diagonals when the root is not finite; ValueError on an imaginary diagonal beyond 1e-3).
 
+Random-initialised Inception features are nearly zero (PyTorch's default init shrinks activations layer by layer and
+the BatchNorm running statistics are the identity), so random-init FIDs are tiny (≈ 1e-15 at dims 2048): they
+exercise the plumbing and the parity checks, nothing else.
+
 FID is biased upward roughly as FID∞ + k / N (Chong & Forsyth 2020), and with N ≤ dims the covariance has rank
 ≤ N - 1 < dims (singular): values from a few hundred images are only comparable at the same N and never with
 published 50k numbers. :func:`fid` returns these caveats in ``warnings``. **KID** (Bińkowski et al. 2018, unbiased MMD²
@@ -67,7 +71,17 @@ __all__ = [
     "diversity",
 ]
 
-IMAGE_EXTENSIONS = {"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp"}  # as pytorch-fid
+IMAGE_EXTENSIONS = {
+    "bmp",
+    "jpg",
+    "jpeg",
+    "pgm",
+    "png",
+    "ppm",
+    "tif",
+    "tiff",
+    "webp",
+}  # as pytorch-fid
 _PREPROCESS_TAG = "pytorch-fid-0.3.0:PIL-RGB/ToTensor:bilinear299:[-1,1]"
 
 Images = str | os.PathLike | torch.Tensor | Iterable[torch.Tensor]
@@ -116,7 +130,9 @@ def random_fid_inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     return net.state_dict()
 
 
-_NETS: dict[tuple, object] = {}  # (what, *key) -> built network; one per process and configuration
+_NETS: dict[
+    tuple, tuple | LPIPSModel
+] = {}  # (what, *key) -> built network; one per process and configuration
 
 
 def _resolve_quietly(key: str, mode: str) -> tuple[WeightStatus, list[warnings.WarningMessage]]:
@@ -132,18 +148,25 @@ def _reemit(caught: list[warnings.WarningMessage]) -> None:
         warnings.warn(w.message, w.category, stacklevel=3)
 
 
-def _build_inception(dims: int, source: str, seed: int, device: str) -> torch.nn.Module:
-    from pytorch_fid.inception import InceptionV3
+def _build_inception(dims: int, status: WeightStatus, seed: int, device: str) -> torch.nn.Module:
+    from pytorch_fid import inception as pfi
 
-    block = InceptionV3.BLOCK_INDEX_BY_DIM[dims]
+    block = pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
-        if source == "file":  # pytorch-fid's own loader reads $TORCH_HOME/hub/checkpoints/pt_inception-...pth
-            net = InceptionV3([block], resize_input=True, normalize_input=True)
+        if status.source == "file":
+            # pytorch-fid's own loader (torch.hub.load_state_dict_from_url on FID_WEIGHTS_URL) finds the file in
+            # $TORCH_HOME/hub/checkpoints; model_dir pins it to the folder srlib.weights resolved, in case
+            # torch.hub.set_dir() pointed torch elsewhere.
+            loader = functools.partial(
+                pfi.load_state_dict_from_url, model_dir=str(Path(status.path).parent)
+            )
+            with mock.patch.object(pfi, "load_state_dict_from_url", loader):
+                net = pfi.InceptionV3([block], resize_input=True, normalize_input=True)
         else:
             with torch.random.fork_rng(devices=[]), _random_init_loader():
                 torch.manual_seed(seed)
-                net = InceptionV3([block], resize_input=True, normalize_input=True)
+                net = pfi.InceptionV3([block], resize_input=True, normalize_input=True)
     return net.to(device).eval()
 
 
@@ -161,14 +184,24 @@ def fid_inception(
     from pytorch_fid.inception import InceptionV3
 
     if dims not in InceptionV3.BLOCK_INDEX_BY_DIM:
-        raise ValueError(f"dims must be one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}")
+        raise ValueError(
+            f"dims must be one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}"
+        )
     status, caught = _resolve_quietly("fid_inception", mode)
     device = str(torch.device(device))
     file_id = _file_identity(status.path) if status.source == "file" else ()
-    key = ("inception", dims, mode, status.source, seed if status.source != "file" else None, device, file_id)
+    key = (
+        "inception",
+        dims,
+        mode,
+        status.source,
+        seed if status.source != "file" else None,
+        device,
+        file_id,
+    )
     if key not in _NETS:
         _reemit(caught)
-        _NETS[key] = (_build_inception(dims, status.source, seed, device), status)
+        _NETS[key] = (_build_inception(dims, status, seed, device), status)
     return _NETS[key]
 
 
@@ -193,7 +226,9 @@ def _weights_tag(status: WeightStatus, seed: int) -> str:
 
 
 def _list_images(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix[1:].lower() in IMAGE_EXTENSIONS)
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix[1:].lower() in IMAGE_EXTENSIONS
+    )
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {folder}")
     return files
@@ -204,7 +239,8 @@ def _load_image(path: Path) -> torch.Tensor:
     from torchvision.transforms.functional import to_tensor
 
     with Image.open(path) as img:
-        return to_tensor(img.convert("RGB"))  # (3, H, W) float32 = uint8 / 255, as pytorch-fid's ToTensor
+        # (3, H, W) float32 = uint8 / 255, as pytorch-fid's ImagePathDataset + ToTensor
+        return to_tensor(img.convert("RGB"))
 
 
 def _content_hash(images: str | os.PathLike | torch.Tensor) -> str:
@@ -241,7 +277,9 @@ def _batches(images: Images, batch_size: int) -> Iterable[torch.Tensor]:
     for t in images:
         t = t.unsqueeze(0) if t.ndim == 3 else t
         if t.ndim != 4 or t.shape[1] not in (1, 3) or not t.is_floating_point():
-            raise ValueError(f"expected float (N, 3, H, W) RGB tensors in [0, 1], got {t.dtype} {tuple(t.shape)}")
+            raise ValueError(
+                f"expected float (N, 3, H, W) RGB tensors in [0, 1], got {t.dtype} {tuple(t.shape)}"
+            )
         t = t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
         for i in range(0, t.shape[0], batch_size):
             yield t[i : i + batch_size]
@@ -338,7 +376,13 @@ def inception_stats(
             n = int(f["n"]) if "n" in f.files else None
             return f["mu"].astype(np.float64), f["sigma"].astype(np.float64), n
     feats, _ = inception_features(
-        images, dims=dims, mode=mode, device=device, batch_size=batch_size, cache_dir=cache_dir, seed=seed
+        images,
+        dims=dims,
+        mode=mode,
+        device=device,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+        seed=seed,
     )
     mu, sigma = _stats(feats)
     return mu, sigma, feats.shape[0]
@@ -354,10 +398,18 @@ def frechet_distance(
     round-off is dropped; an imaginary diagonal beyond 1e-3 raises ``ValueError``. The result can be slightly
     negative (≈ -1e-6) for identical statistics.
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    mu1, mu2 = (
+        np.atleast_1d(np.asarray(mu1, np.float64)),
+        np.atleast_1d(np.asarray(mu2, np.float64)),
+    )
+    s1, s2 = (
+        np.atleast_2d(np.asarray(sigma1, np.float64)),
+        np.atleast_2d(np.asarray(sigma2, np.float64)),
+    )
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
-        raise ValueError(f"shape mismatch: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}")
+        raise ValueError(
+            f"shape mismatch: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}"
+        )
     root = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(root).all():
         warnings.warn(
@@ -371,7 +423,9 @@ def frechet_distance(
     if np.iscomplexobj(root):
         imag = np.abs(np.diagonal(root).imag).max()
         if imag > 1e-3:
-            raise ValueError(f"frechet_distance: imaginary component {imag:.3g} in sqrtm(sigma1 @ sigma2)")
+            raise ValueError(
+                f"frechet_distance: imaginary component {imag:.3g} in sqrtm(sigma1 @ sigma2)"
+            )
         root = root.real
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(root))
@@ -387,7 +441,9 @@ def _sample_warnings(n_a: int | None, n_b: int | None, dims: int) -> list[str]:
                 f"images and dims 2048). Report KID alongside."
             )
     if n_a is not None and n_b is not None and n_a != n_b:
-        out.append(f"N_a={n_a} != N_b={n_b}: FID's bias depends on N (~ k/N); compare FIDs only at equal N.")
+        out.append(
+            f"N_a={n_a} != N_b={n_b}: FID's bias depends on N (~ k/N); compare FIDs only at equal N."
+        )
     return out
 
 
@@ -408,7 +464,9 @@ def fid(
         ``{"value", "n_a", "n_b", "dims", "weights": WeightStatus.as_dict(), "warnings": [...]}``. ``warnings`` lists
         every caveat: random-initialised features, N <= dims (singular covariance), N_a != N_b, the sqrtm fallback.
     """
-    kw = dict(dims=dims, mode=mode, device=device, batch_size=batch_size, cache_dir=cache_dir, seed=seed)
+    kw = dict(
+        dims=dims, mode=mode, device=device, batch_size=batch_size, cache_dir=cache_dir, seed=seed
+    )
     mu1, s1, n_a = inception_stats(a, **kw)
     mu2, s2, n_b = inception_stats(b, **kw)
     if mu1.shape[0] != dims or mu2.shape[0] != dims:
@@ -416,15 +474,30 @@ def fid(
     _, status = fid_inception(dims, mode, device=device, seed=seed)
     notes = []
     if not status.comparable:
-        notes.append(f"features from a RANDOM-INITIALISED Inception ({status.message}); NOT comparable with papers")
+        notes.append(
+            f"features from a RANDOM-INITIALISED Inception ({status.message}); NOT comparable with papers"
+        )
     notes += _sample_warnings(n_a, n_b, dims)
+    for name, x in (("a", a), ("b", b)):
+        if isinstance(x, str | os.PathLike) and str(x).endswith(".npz"):
+            notes.append(
+                f"{name} is a statistics file ({x}): its Inception weights and preprocessing are not "
+                "checked; it must come from the same network for the value to mean anything"
+            )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = frechet_distance(mu1, s1, mu2, s2)
     notes += [str(w.message) for w in caught]
     for note in notes:
         warnings.warn(note, stacklevel=2)
-    return {"value": value, "n_a": n_a, "n_b": n_b, "dims": dims, "weights": status.as_dict(), "warnings": notes}
+    return {
+        "value": value,
+        "n_a": n_a,
+        "n_b": n_b,
+        "dims": dims,
+        "weights": status.as_dict(),
+        "warnings": notes,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -474,20 +547,34 @@ def kid(
 ) -> dict:
     """KID between two image sets; returns ``{"value", "std", "n_a", "n_b", "subset_size", "dims", "weights",
     "warnings"}`` (``value`` is the mean over subsets; published KIDs are often ×1000)."""
-    kw = dict(dims=dims, mode=mode, device=device, batch_size=batch_size, cache_dir=cache_dir, seed=seed)
+    kw = dict(
+        dims=dims, mode=mode, device=device, batch_size=batch_size, cache_dir=cache_dir, seed=seed
+    )
     fa, status = inception_features(a, **kw)
     fb, _ = inception_features(b, **kw)
     value, std = kid_from_features(fa, fb, n_subsets=n_subsets, subset_size=subset_size, seed=seed)
     notes = []
     if not status.comparable:
-        notes.append(f"features from a RANDOM-INITIALISED Inception ({status.message}); NOT comparable with papers")
+        notes.append(
+            f"features from a RANDOM-INITIALISED Inception ({status.message}); NOT comparable with papers"
+        )
     m = min(subset_size, fa.shape[0], fb.shape[0])
     if m < subset_size:
-        notes.append(f"subset size {m} < {subset_size} (small sets): KID is unbiased but its variance is larger")
+        notes.append(
+            f"subset size {m} < {subset_size} (small sets): KID is unbiased but its variance is larger"
+        )
     for note in notes:
         warnings.warn(note, stacklevel=2)
-    return {"value": value, "std": std, "n_a": fa.shape[0], "n_b": fb.shape[0], "subset_size": m, "dims": dims,
-            "weights": status.as_dict(), "warnings": notes}
+    return {
+        "value": value,
+        "std": std,
+        "n_a": fa.shape[0],
+        "n_b": fb.shape[0],
+        "subset_size": m,
+        "dims": dims,
+        "weights": status.as_dict(),
+        "warnings": notes,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -499,7 +586,9 @@ _LPIPS_TRUNK = {"alex": "alexnet", "vgg": "vgg16"}
 class LPIPSModel:
     """An ``lpips.LPIPS`` network (v0.1) plus the :class:`WeightStatus` of its trunk; call it on ``(sr, gt)``."""
 
-    def __init__(self, net: str, model: torch.nn.Module, status: WeightStatus, device: torch.device):
+    def __init__(
+        self, net: str, model: torch.nn.Module, status: WeightStatus, device: torch.device
+    ):
         self.net, self.model, self.status, self.device = net, model, status, device
 
     @torch.inference_mode()
@@ -508,7 +597,9 @@ class LPIPSModel:
         sr = sr.unsqueeze(0) if sr.ndim == 3 else sr
         gt = gt.unsqueeze(0) if gt.ndim == 3 else gt
         if sr.shape != gt.shape or sr.ndim != 4 or sr.shape[1] != 3:
-            raise ValueError(f"need two (B, 3, H, W) tensors of one shape, got {tuple(sr.shape)} and {tuple(gt.shape)}")
+            raise ValueError(
+                f"need two (B, 3, H, W) tensors of one shape, got {tuple(sr.shape)} and {tuple(gt.shape)}"
+            )
         out = [
             self.model(
                 sr[i : i + batch_size].to(self.device, torch.float32),
@@ -534,11 +625,15 @@ def _copy_trunk(trunk: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
     trunk.load_state_dict(mapped, strict=True)
 
 
-def _build_lpips(net: str, state: dict | None, status: WeightStatus, seed: int, device: str) -> LPIPSModel:
+def _build_lpips(
+    net: str, state: dict | None, status: WeightStatus, seed: int, device: str
+) -> LPIPSModel:
     import lpips
 
     with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
-        warnings.filterwarnings("ignore", category=UserWarning)  # torchvision's `pretrained=` deprecation
+        warnings.filterwarnings(
+            "ignore", category=UserWarning
+        )  # torchvision's `pretrained=` deprecation
         torch.manual_seed(seed)
         model = lpips.LPIPS(pretrained=True, net=net, version="0.1", pnet_rand=True, verbose=False)
     if state is not None:
@@ -564,10 +659,22 @@ def load_lpips(
     status, caught = _resolve_quietly(_LPIPS_TRUNK[net], mode)
     device = str(torch.device(device))
     file_id = _file_identity(status.path) if status.source == "file" else ()
-    key = ("lpips", net, mode, status.source, seed if status.source != "file" else None, device, file_id)
+    key = (
+        "lpips",
+        net,
+        mode,
+        status.source,
+        seed if status.source != "file" else None,
+        device,
+        file_id,
+    )
     if key not in _NETS:
         _reemit(caught)
-        state, _ = weights.load_state_dict(_LPIPS_TRUNK[net], mode) if status.source == "file" else (None, None)
+        state, _ = (
+            weights.load_state_dict(_LPIPS_TRUNK[net], mode)
+            if status.source == "file"
+            else (None, None)
+        )
         _NETS[key] = _build_lpips(net, state, status, seed, device)
     return _NETS[key]
 
@@ -608,7 +715,9 @@ def diversity(
     if samples.ndim == 4:
         samples = samples.unsqueeze(0)
     if samples.ndim != 5 or samples.shape[1] < 2:
-        raise ValueError(f"need (K, 3, H, W) or (N, K, 3, H, W) with K >= 2, got {tuple(samples.shape)}")
+        raise ValueError(
+            f"need (K, 3, H, W) or (N, K, 3, H, W) with K >= 2, got {tuple(samples.shape)}"
+        )
     model = model or load_lpips(net, mode, device=samples.device)
     n, k = samples.shape[:2]
     i, j = torch.triu_indices(k, k, offset=1)

@@ -24,8 +24,15 @@ __all__ = ["HIGHER_IS_BETTER", "summary_table", "histograms", "paired_comparison
 
 # Direction of the metrics the study reports (prefix match: "psnr_y" -> "psnr").
 HIGHER_IS_BETTER = {
-    "psnr": True, "ssim": True, "ncc": True,
-    "lpips": False, "rmse": False, "mae": False, "fid": False, "kid": False, "niqe": False,
+    "psnr": True,
+    "ssim": True,
+    "ncc": True,
+    "lpips": False,
+    "rmse": False,
+    "mae": False,
+    "fid": False,
+    "kid": False,
+    "niqe": False,
 }
 
 
@@ -33,11 +40,17 @@ def _direction(metric: str) -> bool:
     for name, higher in HIGHER_IS_BETTER.items():
         if metric.lower().startswith(name):
             return higher
-    raise ValueError(f"don't know whether higher {metric!r} is better; pass higher_is_better=True/False")
+    raise ValueError(
+        f"don't know whether higher {metric!r} is better; pass higher_is_better=True/False"
+    )
 
 
 def summary_table(
-    df: pd.DataFrame, by: str = "phase", metrics: list[str] | None = None, *, decimals: int | dict[str, int] = 4
+    df: pd.DataFrame,
+    by: str = "phase",
+    metrics: list[str] | None = None,
+    *,
+    decimals: int | dict[str, int] = 4,
 ) -> pd.DataFrame:
     """Mean ± std and N of each metric per group (rows in order of first appearance).
 
@@ -62,8 +75,13 @@ def summary_table(
             mean = float(finite.mean()) if finite.size else math.nan
             std = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
             d = decimals.get(m, 4) if isinstance(decimals, dict) else decimals
-            row |= {f"{m}_mean": mean, f"{m}_std": std, f"{m}_n": int(finite.size),
-                    f"{m}_dropped": int(values.size - finite.size), m: f"{mean:.{d}f} ± {std:.{d}f}"}
+            row |= {
+                f"{m}_mean": mean,
+                f"{m}_std": std,
+                f"{m}_n": int(finite.size),
+                f"{m}_dropped": int(values.size - finite.size),
+                m: f"{mean:.{d}f} ± {std:.{d}f}",
+            }
         rows[group] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = by
@@ -82,8 +100,18 @@ def histograms(df: pd.DataFrame, metric: str, by: str = "phase", *, bins: int | 
     keep = np.isfinite(values.to_numpy(dtype=float))
     data = df.loc[keep, [by, metric]].assign(**{metric: values[keep]})
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.histplot(data=data, x=metric, hue=by, bins=bins, stat="density", common_norm=False, element="step",
-                 fill=True, alpha=0.25, ax=ax)
+    sns.histplot(
+        data=data,
+        x=metric,
+        hue=by,
+        bins=bins,
+        stat="density",
+        common_norm=False,
+        element="step",
+        fill=True,
+        alpha=0.25,
+        ax=ax,
+    )
     dropped = int((~keep).sum())
     ax.set_title(f"{metric} per image" + (f" ({dropped} non-finite left out)" if dropped else ""))
     fig.tight_layout()
@@ -133,9 +161,17 @@ def paired_comparison(
     else:
         a_higher = lo > 0
         verdict = "A better" if a_higher == higher_is_better else "B better"
-    return {"n": int(n), "n_dropped": int((~keep).sum()), "mean_a": float(a.mean()), "mean_b": float(b.mean()),
-            "mean_diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "p_wilcoxon": p,
-            "verdict": verdict}
+    return {
+        "n": int(n),
+        "n_dropped": int((~keep).sum()),
+        "mean_a": float(a.mean()),
+        "mean_b": float(b.mean()),
+        "mean_diff": float(d.mean()),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "p_wilcoxon": p,
+        "verdict": verdict,
+    }
 
 
 def compare_models(
@@ -162,6 +198,11 @@ def compare_models(
     if missing:
         raise ValueError(f"no rows with {by} in {sorted(missing)}")
     wide = wide[[a, b]].dropna(how="any")
-    res = paired_comparison(wide[a].to_numpy(), wide[b].to_numpy(), higher_is_better=higher_is_better,
-                            n_boot=n_boot, seed=seed)
+    res = paired_comparison(
+        wide[a].to_numpy(),
+        wide[b].to_numpy(),
+        higher_is_better=higher_is_better,
+        n_boot=n_boot,
+        seed=seed,
+    )
     return {"metric": metric, "a": a, "b": b, "higher_is_better": higher_is_better} | res

@@ -25,7 +25,9 @@ def _np_view(img: torch.Tensor, crop: int, y_only: bool) -> np.ndarray:
         img = img[:, crop:-crop, crop:-crop]
     hwc = img.permute(1, 2, 0).numpy()
     if y_only:
-        return rgb2ycbcr(hwc)[..., 0]  # skimage: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R,G,B in [0, 1]
+        return rgb2ycbcr(hwc)[
+            ..., 0
+        ]  # skimage: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R,G,B in [0, 1]
     return hwc * 255
 
 
@@ -40,7 +42,12 @@ def test_psnr_ssim_match_skimage(crop_border, y_only):
         a, b = _np_view(sr[i], crop_border, y_only), _np_view(gt[i], crop_border, y_only)
         ref_p = peak_signal_noise_ratio(b, a, data_range=255)
         ref_s = structural_similarity(
-            a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+            a,
+            b,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=255,
             channel_axis=None if y_only else -1,
         )
         assert abs(p[i].item() - ref_p) < 1e-6
@@ -60,7 +67,9 @@ def test_ssim_matches_basicsr_formula_with_cv2():
         sxx = cv2.filter2D(x * x, -1, win)[5:-5, 5:-5] - mx**2
         syy = cv2.filter2D(y * y, -1, win)[5:-5, 5:-5] - my**2
         sxy = cv2.filter2D(x * y, -1, win)[5:-5, 5:-5] - mx * my
-        return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))).mean()
+        return (
+            ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx**2 + my**2 + c1) * (sxx + syy + c2))
+        ).mean()
 
     ours = M.ssim(sr, gt)
     for i in range(2):
@@ -72,7 +81,9 @@ def test_ssim_matches_basicsr_formula_with_cv2():
 def test_rgb_to_y_coefficients():
     eye = torch.eye(3, dtype=torch.float64).view(3, 3, 1, 1)  # pure R, G, B
     y = M.rgb_to_y(eye).flatten() * 255
-    assert torch.allclose(y, torch.tensor([16 + 65.481, 16 + 128.553, 16 + 24.966], dtype=torch.float64))
+    assert torch.allclose(
+        y, torch.tensor([16 + 65.481, 16 + 128.553, 16 + 24.966], dtype=torch.float64)
+    )
     assert M.rgb_to_y(torch.zeros(3, 1, 1)).item() * 255 == pytest.approx(16)
     assert M.rgb_to_y(torch.ones(3, 1, 1)).item() * 255 == pytest.approx(235, abs=1e-9)
     rgb = torch.rand(3, 5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
@@ -81,7 +92,9 @@ def test_rgb_to_y_coefficients():
     out = M.rgb_to_y(rgb)
     assert out.shape == (1, 5, 7)
     assert torch.allclose(out[0], expected, atol=1e-15)
-    assert np.allclose(out[0].numpy() * 255, rgb2ycbcr(rgb.permute(1, 2, 0).numpy())[..., 0], atol=1e-9)
+    assert np.allclose(
+        out[0].numpy() * 255, rgb2ycbcr(rgb.permute(1, 2, 0).numpy())[..., 0], atol=1e-9
+    )
 
 
 def test_bgr_gotcha_changes_y_only():
@@ -89,7 +102,9 @@ def test_bgr_gotcha_changes_y_only():
     flip = [2, 1, 0]
     assert torch.allclose(M.psnr(sr[:, flip], gt[:, flip]), M.psnr(sr, gt), atol=1e-12)
     assert torch.allclose(M.ssim(sr[:, flip], gt[:, flip]), M.ssim(sr, gt), atol=1e-12)
-    assert not torch.allclose(M.psnr(sr[:, flip], gt[:, flip], y_only=True), M.psnr(sr, gt, y_only=True))
+    assert not torch.allclose(
+        M.psnr(sr[:, flip], gt[:, flip], y_only=True), M.psnr(sr, gt, y_only=True)
+    )
 
 
 def test_psnr_inf_range_and_closed_form():
@@ -119,12 +134,28 @@ def test_shapes_and_errors():
         M.psnr((sr * 255).to(torch.uint8), gt)
 
 
-def test_ssim_chunking_is_invisible():
-    """Many small planes go through in chunks; the values equal per-image calls."""
+def test_chunking_is_invisible(monkeypatch):
+    """Groups of small images and row blocks (with their 10-row halo) of large ones give the per-image values."""
     sr, gt = _pair(b=70, h=16, w=16, seed=4)
     batched = M.ssim(sr, gt)
     single = torch.cat([M.ssim(sr[i], gt[i]) for i in range(0, 70, 23)])
     assert torch.allclose(batched[::23], single, atol=1e-14)
+    sr, gt = _pair(b=2, h=47, w=33, seed=7)
+    whole = M.ssim(sr, gt, y_only=True), M.ssim(sr, gt)
+    monkeypatch.setitem(
+        M._CHUNK_PX, "cpu", 3 * 33 * 30
+    )  # -> blocks of 20 output rows + a 17-row remainder
+    assert torch.allclose(M.ssim(sr, gt, y_only=True), whole[0], atol=1e-14)
+    assert torch.allclose(M.ssim(sr, gt), whole[1], atol=1e-14)
+
+
+def test_inputs_are_not_modified():
+    sr, gt = _pair(b=2, seed=8)
+    sr0, gt0 = sr.clone(), gt.clone()
+    for f in (M.psnr, M.ssim, M.rmse, M.mae, M.ncc):
+        f(sr, gt)
+        f(sr, gt, y_only=True, crop_border=2)
+    assert torch.equal(sr, sr0) and torch.equal(gt, gt0)
 
 
 def test_rmse_mae():
@@ -147,18 +178,15 @@ def test_ncc():
     assert np.allclose(M.ncc(sr, gt).numpy(), ref, atol=1e-12)
     flat = torch.full_like(gt, 0.5)
     assert torch.isnan(M.ncc(flat, gt)).all()  # one constant image: undefined
-    assert torch.isnan(M.ncc(flat, flat.clone())).all()  # both constant and equal: also NaN (documented)
-
-
-def test_quantize_8bit():
-    x = torch.tensor([-0.1, 0.0, 0.5, 0.2 + 0.4 / 255, 1.3])
-    q = M.quantize_8bit(x)
-    assert torch.equal(q * 255, (q * 255).round())
-    assert q.tolist() == pytest.approx([0, 0, 128 / 255, 51 / 255, 1])
+    assert torch.isnan(
+        M.ncc(flat, flat.clone())
+    ).all()  # both constant and equal: also NaN (documented)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     sr, gt = _pair(b=2)
     for f in (M.psnr, M.ssim):
-        assert torch.allclose(f(sr.cuda(), gt.cuda(), y_only=True).cpu(), f(sr, gt, y_only=True), atol=1e-10)
+        assert torch.allclose(
+            f(sr.cuda(), gt.cuda(), y_only=True).cpu(), f(sr, gt, y_only=True), atol=1e-10
+        )

@@ -31,7 +31,9 @@ def _gaussian_stats(n, d, seed, shift=0.0):
 # Fréchet distance
 
 
-@pytest.mark.filterwarnings("ignore:The `disp` argument is deprecated:DeprecationWarning")  # pytorch-fid on scipy 1.17
+@pytest.mark.filterwarnings(
+    "ignore:The `disp` argument is deprecated:DeprecationWarning"
+)  # pytorch-fid on scipy 1.17
 @pytest.mark.parametrize("n", [500, 20])  # full rank, and N < d (singular covariances)
 def test_frechet_distance_matches_pytorch_fid(n):
     from pytorch_fid.fid_score import calculate_frechet_distance
@@ -47,7 +49,9 @@ def test_frechet_distance_matches_pytorch_fid(n):
 def test_frechet_distance_closed_form():
     """Identity covariances: FID = ‖μ1 - μ2‖² (pytorch-fid's own test case)."""
     mu1, mu2 = np.zeros(16), np.arange(16) / 4
-    assert P.frechet_distance(mu1, np.eye(16), mu2, np.eye(16)) == pytest.approx(float(mu2 @ mu2), rel=1e-12)
+    assert P.frechet_distance(mu1, np.eye(16), mu2, np.eye(16)) == pytest.approx(
+        float(mu2 @ mu2), rel=1e-12
+    )
     mu, s = _gaussian_stats(300, 32, seed=3)
     assert abs(P.frechet_distance(mu, s, mu, s)) < 1e-6
     with pytest.raises(ValueError, match="shape"):
@@ -90,7 +94,9 @@ def test_fid_inception_file_path_is_pytorch_fids_loader(torch_home):
     assert status_rand.source == "random-init" and net_file is not net_rand
     x = _images(3)
     with torch.inference_mode():
-        assert torch.equal(net_file(x)[0], net_rand(x)[0])  # same weights: the file's, via the real loader
+        assert torch.equal(
+            net_file(x)[0], net_rand(x)[0]
+        )  # same weights: the file's, via the real loader
     first_conv = net_file.blocks[0][0].conv.weight
     assert torch.equal(first_conv, torch.load(path, weights_only=True)["Conv2d_1a_3x3.conv.weight"])
 
@@ -126,9 +132,15 @@ def test_folder_equals_tensor_and_cache(tmp_path, monkeypatch):
     f_again, _ = P.inception_features(folder, dims=64, mode="random", cache_dir=cache)
     assert np.array_equal(f_again, f_dir)
     mu, sigma, n = P.inception_stats(folder, dims=64, mode="random", cache_dir=cache)
-    assert n == 4 and np.allclose(mu, f_dir.mean(0)) and np.allclose(sigma, np.cov(f_dir, rowvar=False))
+    assert (
+        n == 4
+        and np.allclose(mu, f_dir.mean(0))
+        and np.allclose(sigma, np.cov(f_dir, rowvar=False))
+    )
     monkeypatch.undo()
-    P.inception_features(folder, dims=64, mode="random", cache_dir=cache, seed=1)  # other weights: new entry
+    P.inception_features(
+        folder, dims=64, mode="random", cache_dir=cache, seed=1
+    )  # other weights: new entry
     assert len(list(cache.glob("*.npz"))) == 2
 
 
@@ -150,16 +162,24 @@ def test_kid_from_features():
     x, y, d = a[:50], c[:50], 32
     k = lambda u, v: (u @ v.T / d + 1) ** 3  # noqa: E731
     m = 50
-    ref = ((k(x, x).sum() - np.trace(k(x, x))) + (k(y, y).sum() - np.trace(k(y, y)))) / (m * (m - 1))
+    ref = ((k(x, x).sum() - np.trace(k(x, x))) + (k(y, y).sum() - np.trace(k(y, y)))) / (
+        m * (m - 1)
+    )
     ref -= 2 * k(x, y).mean()
-    assert P.kid_from_features(x, y, n_subsets=1, subset_size=50)[0] == pytest.approx(ref, rel=1e-12)
+    assert P.kid_from_features(x, y, n_subsets=1, subset_size=50)[0] == pytest.approx(
+        ref, rel=1e-12
+    )
 
 
 def test_kid_end_to_end():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = P.kid(_images(6, seed=1), _images(6, seed=2), dims=64, mode="random", n_subsets=5)
-    assert np.isfinite(res["value"]) and res["subset_size"] == 6 and res["weights"]["source"] == "random-init"
+    assert (
+        np.isfinite(res["value"])
+        and res["subset_size"] == 6
+        and res["weights"]["source"] == "random-init"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -180,7 +200,9 @@ def test_lpips_matches_package_with_same_trunk_file(torch_home):
     ours = P.lpips_distance(sr, gt, model=model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref_net = lpips.LPIPS(net="alex", version="0.1", verbose=False)  # torchvision loads the file via torch.hub
+        ref_net = lpips.LPIPS(
+            net="alex", version="0.1", verbose=False
+        )  # torchvision loads the file via torch.hub
     with torch.no_grad():
         ref = ref_net(sr, gt, normalize=True).flatten().double()
     assert ours.shape == (3,) and ours.dtype == torch.float64
@@ -211,7 +233,9 @@ def test_diversity():
     samples = _images(4, size=32, seed=12)
     div = P.diversity(samples, model=model)
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
-    manual = torch.stack([P.lpips_distance(samples[i], samples[j], model=model)[0] for i, j in pairs]).mean()
+    manual = torch.stack(
+        [P.lpips_distance(samples[i], samples[j], model=model)[0] for i, j in pairs]
+    ).mean()
     assert div.shape == (1,) and div.item() == pytest.approx(manual.item(), abs=1e-6)
     same = samples[:1].expand(3, -1, -1, -1)
     batch = torch.stack([samples[:3], same])  # (N=2, K=3, 3, H, W)
@@ -233,7 +257,9 @@ def test_weights_cli(torch_home, monkeypatch, capsys):
     assert weights.main(["verify", "alexnet"]) == 1  # named but missing
     assert "alexnet-owt-7be5be79.pth" in capsys.readouterr().out
     torch_home.put("alexnet", state_dict={"x": torch.zeros(1)})
-    assert weights.main(["verify", "alexnet"]) == 1  # a random file cannot match the published digest
+    assert (
+        weights.main(["verify", "alexnet"]) == 1
+    )  # a random file cannot match the published digest
     assert "MISMATCH" in capsys.readouterr().out
 
     def offline(key, **kw):
@@ -251,5 +277,7 @@ def test_published_digests_are_full_and_match_file_names():
         w = weights.WEIGHTS[key]
         assert len(w.sha256) == 64
         prefix = w.filename.rsplit("-", 1)[-1].removesuffix(".pth")
-        if key != "realesrgan_x4plus":  # torchvision / pytorch-fid names carry the first 8 hex digits
+        if (
+            key != "realesrgan_x4plus"
+        ):  # torchvision / pytorch-fid names carry the first 8 hex digits
             assert w.sha256.startswith(prefix)

@@ -19,14 +19,19 @@ def _per_image(seed=0, n=40, shift=0.5):
     for model, delta in (("bicubic", 0.0), ("srgan", shift)):
         psnr = base + delta + rng.normal(0, 0.2, n)
         lpips = 0.3 - delta / 10 + rng.normal(0, 0.01, n)
-        rows += [{"model": model, "image": f"img{i:03d}", "psnr_y": psnr[i], "lpips": lpips[i]} for i in range(n)]
+        rows += [
+            {"model": model, "image": f"img{i:03d}", "psnr_y": psnr[i], "lpips": lpips[i]}
+            for i in range(n)
+        ]
     return pd.DataFrame(rows)
 
 
 def test_summary_table():
     df = _per_image()
     df.loc[0, "psnr_y"] = math.inf  # identical pair: left out and counted
-    table = stats.summary_table(df, by="model", metrics=["psnr_y", "lpips"], decimals={"psnr_y": 2, "lpips": 4})
+    table = stats.summary_table(
+        df, by="model", metrics=["psnr_y", "lpips"], decimals={"psnr_y": 2, "lpips": 4}
+    )
     assert list(table.index) == ["bicubic", "srgan"] and table.index.name == "model"
     sub = df[df.model == "srgan"].psnr_y
     assert table.loc["srgan", "psnr_y_mean"] == pytest.approx(sub.mean())
@@ -35,7 +40,9 @@ def test_summary_table():
     assert table.loc["bicubic", "psnr_y_dropped"] == 1
     assert table.loc["srgan", "psnr_y"] == f"{sub.mean():.2f} ± {sub.std(ddof=1):.2f}"
     assert " ± " in table.loc["srgan", "lpips"]
-    default = stats.summary_table(df.rename(columns={"model": "phase"}))  # by="phase", all numeric metrics
+    default = stats.summary_table(
+        df.rename(columns={"model": "phase"})
+    )  # by="phase", all numeric metrics
     assert {"psnr_y", "lpips"} <= set(default.columns)
 
 
@@ -59,7 +66,9 @@ def test_paired_comparison_ci_contains_true_shift_and_verdicts():
     res = stats.paired_comparison(a, b, higher_is_better=True, n_boot=4000, seed=0)
     assert res["ci_low"] < 0.5 < res["ci_high"]
     assert res["verdict"] == "A better" and res["p_wilcoxon"] < 1e-6 and res["n"] == 60
-    assert stats.paired_comparison(a, b, higher_is_better=False, n_boot=500)["verdict"] == "B better"
+    assert (
+        stats.paired_comparison(a, b, higher_is_better=False, n_boot=500)["verdict"] == "B better"
+    )
     assert stats.paired_comparison(b, a, higher_is_better=True, n_boot=500)["verdict"] == "B better"
     again = stats.paired_comparison(a, b, higher_is_better=True, n_boot=4000, seed=0)
     assert again == res  # seeded
@@ -95,7 +104,9 @@ def test_compare_models():
     df = _per_image(shift=1.0)
     res = stats.compare_models(df, "psnr_y", "srgan", "bicubic", True, n_boot=2000)
     assert res["verdict"] == "A better" and res["a"] == "srgan" and res["n"] == 40
-    lp = stats.compare_models(df, "lpips", "srgan", "bicubic", n_boot=2000)  # direction looked up: lower is better
+    lp = stats.compare_models(
+        df, "lpips", "srgan", "bicubic", n_boot=2000
+    )  # direction looked up: lower is better
     assert lp["higher_is_better"] is False and lp["verdict"] == "A better"
     partial = df.drop(index=df[(df.model == "srgan") & (df.image == "img000")].index)
     assert stats.compare_models(partial, "psnr_y", "srgan", "bicubic", True, n_boot=200)["n"] == 39
