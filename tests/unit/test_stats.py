@@ -114,3 +114,10 @@ def test_compare_models():
         stats.compare_models(df, "psnr_y", "esrgan", "bicubic", True)
     with pytest.raises(ValueError, match="higher_is_better"):
         stats.compare_models(df.rename(columns={"psnr_y": "score"}), "score", "srgan", "bicubic")
+
+
+def test_few_images_give_inconclusive_not_better():
+    a = np.array([30.1, 28.2, 31.3, 27.4])
+    res = stats.paired_comparison(a + 0.1, a, n_boot=500)
+    assert res["ci_low"] > 0 and res["p_wilcoxon"] >= 0.05
+    assert res["verdict"] == "inconclusive"
