@@ -51,6 +51,12 @@ RECIPES: dict[str, Recipe] = {
         "sr_benchmark", "https://cv.snu.ac.kr/research/EDSR/benchmark.tar", None,
         "benchmark", "Set5 / Set14 / BSD100 (B100) / Urban100 test sets (use the HR folders)", "0.2 GB",
     ),
+    # pix2pix's night2day (Transient Attributes webcams): AB files 512x256, night left / day right, in
+    # night2day/{train,val,test}/; srlib.night2day pools them and re-splits 80/10/10 as Abedjooy & Ebrahimi did.
+    "night2day": Recipe(
+        "night2day", "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/night2day.tar.gz", None,
+        "night2day", "night->day multi-modality SR (issue 6): ~20K night/day AB pairs", "unknown",
+    ),
 }
 
 
