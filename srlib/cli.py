@@ -4,13 +4,14 @@ Commands:
     nb STAGE [--profile P] [-p name=value]   run a stage notebook with its params.yaml section (papermill)
     weights list|verify|fetch [KEY...]       pretrained files: where they are, checks, downloads
     data recipe|fetch NAME...                the papers' real datasets (networked GPU host)
+    upscale IN... -o OUT --checkpoint CKPT   upscale images/folders of any size with a trained generator (tiled)
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data")
+COMMANDS = ("nb", "weights", "data", "upscale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,5 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         from srlib import datasets
 
         return datasets.main(rest)
+    if cmd == "upscale":
+        from srlib import upscale_cli
+
+        return upscale_cli.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
     return 2

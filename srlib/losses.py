@@ -104,3 +104,107 @@ def gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[to
     l_real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     l_fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
     return l_real, l_fake
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Modified SRGAN (vTuanpham/SRGAN_Reimplementation_modified): equal-weight MSE on three VGG19 maps
+
+# The seed's content network is ``keras.applications.VGG19(include_top=False).layers[i] for i in (10, 5, 8)``.
+# Keras' layer list starts with the InputLayer and has no separate ReLU layers (its convs apply the ReLU), so the
+# indices name block3_conv4, block2_conv2 and block3_conv2, after their ReLU. torchvision's ``vgg19().features``
+# follows every conv with its own ReLU module; the same post-ReLU maps are the outputs of modules 17, 8 and 13:
+#   Keras  1 block1_conv1  2 block1_conv2  3 pool  4 block2_conv1  5 block2_conv2  6 pool  7 block3_conv1 ...
+#   torch  0,1 conv1_1     2,3 conv1_2     4 pool  5,6 conv2_1     7,8 conv2_2     9 pool 10,11 conv3_1 ...
+KERAS_VGG19_TO_TORCHVISION = {5: 8, 8: 13, 10: 17}  # block2_conv2, block3_conv2, block3_conv4 (post-ReLU)
+SEED_CONTENT_LAYERS = (8, 13, 17)  # the seed's three maps as torchvision `features` indices (shallow to deep)
+
+
+def multi_layer_content(
+    sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, layer_weights: Sequence[float] | None = None
+) -> torch.Tensor:
+    """l_content = sum_k w_k mean (phi_k(gt) - phi_k(sr))^2 over the maps of ``vgg`` (built with ``layers=[...]``).
+
+    The seed compiles Keras ``mse`` on each of the three feature outputs with loss weight 1: an equal-weight sum of
+    per-layer means (w_k = 1; no 1/12.75 rescale as in Ledig). The ground-truth features carry no gradient.
+    """
+    with torch.no_grad():
+        f_gt = vgg(gt)
+    f_sr = vgg(sr)
+    if not isinstance(f_sr, list):
+        raise ValueError("multi_layer_content needs VGGFeatures(layers=[...]) (a list of maps)")
+    w = [1.0] * len(f_sr) if layer_weights is None else list(layer_weights)
+    if len(w) != len(f_sr):
+        raise ValueError(f"{len(w)} layer weights for {len(f_sr)} feature maps")
+    return sum(wk * F.mse_loss(a, b) for wk, a, b in zip(w, f_sr, f_gt))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Real-ESRGAN perceptual loss (BasicSR PerceptualLoss, train_realesrgan_x4plus.yml)
+
+# VGG19 ``features`` indices of the convs *before* their ReLU (Real-ESRGAN uses pre-activation maps, ESRGAN §3.3:
+# post-ReLU maps are sparse and give weaker supervision), and the published layer weights.
+VGG19_PRE_RELU = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
+REALESRGAN_LAYER_WEIGHTS = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+
+
+def perceptual_l1(
+    sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, layer_weights: Sequence[float]
+) -> torch.Tensor:
+    """l_percep = sum_k w_k mean |phi_k(sr) - phi_k(gt)| over the maps of ``vgg`` (built with ``layers=[...]``).
+
+    BasicSR's PerceptualLoss with ``criterion: l1``, ``use_input_norm: true`` (ImageNet mean/std, which
+    :class:`VGGFeatures` applies), ``perceptual_weight: 1``, ``style_weight: 0``. Real-ESRGAN: ``layers`` =
+    ``VGG19_PRE_RELU`` values and ``layer_weights`` = ``REALESRGAN_LAYER_WEIGHTS`` values (0.1, 0.1, 1, 1, 1).
+    The ground-truth features carry no gradient.
+    """
+    with torch.no_grad():
+        f_gt = vgg(gt)
+    f_sr = vgg(sr)
+    if not isinstance(f_sr, list):
+        raise ValueError("perceptual_l1 needs VGGFeatures(layers=[...]) (a list of maps)")
+    if len(layer_weights) != len(f_sr):
+        raise ValueError(f"{len(layer_weights)} layer weights for {len(f_sr)} feature maps")
+    return sum(wk * F.l1_loss(a, b) for wk, a, b in zip(layer_weights, f_sr, f_gt))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CUT (Park et al., ECCV 2020): LSGAN and PatchNCE
+
+
+def lsgan_g_loss(fake_pred: torch.Tensor) -> torch.Tensor:
+    """l_G = mean (D(G(x)) - 1)^2 (LSGAN, Mao et al. 2017; CUT's ``gan_mode lsgan``), over every PatchGAN output."""
+    return F.mse_loss(fake_pred, torch.ones_like(fake_pred))
+
+
+def lsgan_d_loss(real_pred: torch.Tensor, fake_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D minimises mean (D(y) - 1)^2 and mean D(G(x))^2; returned as (l_d_real, l_d_fake). CUT averages them."""
+    return F.mse_loss(real_pred, torch.ones_like(real_pred)), F.mse_loss(fake_pred, torch.zeros_like(fake_pred))
+
+
+def patch_nce(feat_q: torch.Tensor, feat_k: torch.Tensor, *, tau: float = 0.07) -> torch.Tensor:
+    """PatchNCE (CUT eq. 2-3): InfoNCE over patches, negatives from the same image.
+
+    For image b and patch i, with unit-norm features (query q from G(x), key k from x at the same location)::
+
+        logits_i = [q_i . k_i, q_i . k_1, ..., q_i . k_P] / tau,   the (i, i) negative set to -10 / tau
+        l = mean over (b, i) of cross-entropy(logits_i, target 0) = -log softmax(logits_i)[0]
+
+    The masked diagonal repeats the positive, so CUT fills it with -10 before dividing by tau (e^-10/tau ~ 0).
+    The keys are detached. Negatives from other images of the batch are not used (CUT and FastCUT default).
+
+    Args:
+        feat_q: ``(B, P, C)`` query features, L2-normalised (:class:`srlib.models.cut.PatchSampleF`).
+        feat_k: ``(B, P, C)`` key features at the same P locations.
+        tau: temperature (``nce_T`` 0.07).
+
+    Returns:
+        The mean loss over the B * P patches (a scalar).
+    """
+    b, p, _ = feat_q.shape
+    feat_k = feat_k.detach()
+    l_pos = (feat_q * feat_k).sum(-1, keepdim=True)  # (B, P, 1)
+    l_neg = torch.bmm(feat_q, feat_k.transpose(1, 2))  # (B, P, P)
+    diagonal = torch.eye(p, dtype=torch.bool, device=feat_q.device)[None]
+    l_neg = l_neg.masked_fill(diagonal, -10.0)
+    logits = torch.cat((l_pos, l_neg), dim=2).flatten(0, 1) / tau  # (B*P, 1+P)
+    return F.cross_entropy(logits, torch.zeros(b * p, dtype=torch.long, device=feat_q.device))

@@ -23,6 +23,8 @@ STAGES: dict[str, str] = {
     "data_prepare": "notebooks/00_data_prepare.ipynb",
     "srgan_train": "notebooks/10_srgan_train.ipynb",
     "srgan_evaluate": "notebooks/11_srgan_evaluate.ipynb",
+    "srgan_modified_train": "notebooks/20_srgan_modified_train.ipynb",
+    "srgan_modified_postprocess": "notebooks/21_srgan_modified_postprocess.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 

@@ -1,0 +1,270 @@
+"""The modified SRGAN's fixes, measured: bicubic, network, + each fix, + all fixes, x faithful vs blended tiling.
+
+The report behind the seed (vTuanpham/SRGAN_Reimplementation_modified) shows pictures only. Here every variant is
+scored on a benchmark with PSNR-Y / SSIM-Y (:mod:`srlib.metrics` conventions via :func:`srlib.evaluate.measure`),
+LPIPS (:mod:`srlib.perceptual`; label the trunk's weights) and a seam score (:func:`srlib.inference.seam_score`).
+
+Variants (``method`` column):
+
+* ``bicubic``: MATLAB bicubic x scale, the baseline of every SR table;
+* ``network``: untiled inference (the reference the tilings are compared with);
+* for each tiling ``faithful`` (the seed's 64-px tiles, no overlap, white padding) and ``blend`` (overlap +
+  feathered weights): ``network`` alone, ``+ match`` (histogram matching to the LR input), ``+ low-pass``
+  (FFT low-pass, clean filter: real part, clamped), ``+ all`` (:func:`srlib.postprocess.seed_postprocess`:
+  match -> low-pass -> match with the seed's magnitude/min-max quirks);
+* ``network, zero padding [faithful]`` (with ``g_zero``): the report's seam comparison, a zero-padded network on the
+  same faithful tiles;
+* ``seed as coded``: the seed's whole chain as ``loadh5baend.py`` runs it: [30, 255] input stretch, faithful tiles,
+  min-max -> low-pass -> match.
+
+Seam scores are measured at each tiling's own seam lines; untiled outputs and bicubic at the faithful tile borders
+(their score is the level of "no seam" on that image content).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.patches import Circle
+
+from srlib import degradations, evaluate, inference, postprocess, viz
+
+TILINGS = ("faithful", "blend")
+FIXES = {"network": "", "+ match": "match", "+ low-pass": "lowpass", "+ all": "seed"}
+METRICS = ("psnr_y", "ssim_y", "lpips", "seam")
+
+
+def variants(g, lq: torch.Tensor, *, scale: int, tile: int, overlap: int, radius: float = 0.23, g_zero=None,
+             device="cpu") -> dict[str, tuple[str, torch.Tensor]]:
+    """``{method: (tiling, sr)}`` for one LR image ``(3, h, w)``; ``g`` (and ``g_zero``) in eval mode."""
+    up = dict(scale=scale, device=device)
+    out = {"bicubic": ("none", degradations.imresize(lq[None], scale)[0]),
+           "network": ("none", inference.upscale(g, lq, tile=0, **up))}
+    for tiling in TILINGS:
+        net = inference.upscale(g, lq, tile=tile, overlap=overlap if tiling == "blend" else 0, mode=tiling, **up)
+        for fix, steps in FIXES.items():
+            out[f"{fix} [{tiling}]"] = (tiling, postprocess.apply_steps(net, lq, steps, radius=radius) if steps else net)
+    if g_zero is not None:  # the report's comparison: the same tiles with a zero-padded network
+        out["network, zero padding [faithful]"] = ("faithful", inference.upscale(g_zero, lq, tile=tile,
+                                                                                 mode="faithful", **up))
+    stretched = inference.upscale(g, inference.stretch_30_255(lq), tile=tile, mode="faithful", **up)
+    out["seed as coded [faithful]"] = ("faithful", postprocess.seed_postprocess(stretched, lq, radius=radius,
+                                                                                as_coded=True))
+    return out
+
+
+def center_pairs(pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], size: int, scale: int):
+    """Centre-crop each ground truth to ``size`` (mod ``scale``) and remake its 8-bit bicubic LR input (0: keep)."""
+    if not size:
+        return list(pairs)
+    out = []
+    for name, _lq, gt in pairs:
+        gt_c = degradations.mod_crop(evaluate.center_crop(gt, size), scale)
+        out.append((name, degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1)), gt_c))
+    return out
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.clamp(0, 1) - b.clamp(0, 1)).double() ** 2).mean())
+    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+
+
+def run(
+    g,
+    pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
+    *,
+    scale: int,
+    crop_border: int,
+    tile: int = 64,
+    overlap: int = 16,
+    radius: float = 0.23,
+    lpips_model=None,
+    g_zero=None,
+    device="cpu",
+    progress: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every variant on every ``(name, lq, gt)``: (per-image metrics, tiled-vs-untiled agreement per image).
+
+    The second frame holds, per image, the PSNR (RGB, float outputs clamped to [0, 1]) of each tiling's raw network
+    output against untiled inference: the "blended tiles reproduce the untiled output" check.
+    """
+    g = g.to(device).eval()
+    g_zero = None if g_zero is None else g_zero.to(device).eval()
+    rows, agree = [], []
+    items = pairs
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(pairs, desc="ablation")
+    for name, lq, gt in items:
+        outs = variants(g, lq, scale=scale, tile=tile, overlap=overlap, radius=radius, g_zero=g_zero, device=device)
+        h, w = lq.shape[-2:]
+        lines = {t: inference.seam_lines(h, w, scale=scale, tile=tile, overlap=overlap if t == "blend" else 0,
+                                         mode=t) for t in TILINGS}
+        lines["none"] = lines["faithful"]
+        ref = outs["network"][1]
+        agree.append({"image": name, **{f"psnr_{t}_vs_untiled": _psnr(outs[f"network [{t}]"][1], ref)
+                                        for t in TILINGS}})
+        for method, (tiling, sr) in outs.items():
+            sr = degradations.quantize(sr.clamp(0, 1))  # what a saved 8-bit PNG holds
+            row = {"method": method, "tiling": tiling, "image": name}
+            row |= evaluate.measure(sr[None], gt[None], crop_border=crop_border)
+            if lpips_model is not None:
+                row["lpips"] = float(lpips_model(sr, gt)[0])
+            row["seam"] = inference.seam_score(sr, *lines[tiling])
+            rows.append(row)
+    return pd.DataFrame(rows), pd.DataFrame(agree)
+
+
+def agreement(agree: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Mean / min / count of the tiled-vs-untiled PSNR over images where tiling changed anything (finite PSNR)."""
+    out = {}
+    for c in agree.columns.drop("image"):
+        v = agree[c].replace(np.inf, np.nan).dropna()
+        out[c] = {"mean": float(v.mean()) if len(v) else float("nan"), "min": float(v.min()) if len(v) else
+                  float("nan"), "n": int(len(v)), "identical": int(len(agree) - len(v))}
+    return out
+
+
+def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Mean per method (in run order) plus deltas against ``network`` with the same tiling (untiled for bicubic)."""
+    cols = [c for c in METRICS if c in per_image]
+    mean = per_image.groupby("method", sort=False)[cols].mean()
+    tiling = per_image.groupby("method", sort=False)["tiling"].first()
+    out = mean.copy()
+    out.insert(0, "tiling", tiling)
+    for c in ("psnr_y", "ssim_y", "lpips"):
+        if c not in mean:
+            continue
+        base = [mean.loc[f"network [{t}]" if t in TILINGS else "network", c] for t in tiling]
+        out[f"d_{c}"] = mean[c].to_numpy() - np.array(base)
+    return out
+
+
+def _verdict(d_psnr: float, d_lpips: float | None) -> str:
+    if d_lpips is None or np.isnan(d_lpips):
+        return "helps" if d_psnr > 0.05 else ("hurts" if d_psnr < -0.05 else "changes little")
+    if d_psnr > 0.05 and d_lpips < 0.002:
+        return "helps"
+    if d_psnr < -0.05 and d_lpips > -0.002:
+        return "hurts"
+    if abs(d_psnr) <= 0.05 and abs(d_lpips) <= 0.002:
+        return "changes little"
+    return "trades one metric for the other"
+
+
+def conclusions(summary: pd.DataFrame, agree: pd.DataFrame | None = None) -> list[str]:
+    """Plain sentences, with the numbers, about what each fix and each tiling does (from :func:`summarize`)."""
+    s = summary
+    lp = "lpips" in s
+    out = []
+    net, bic = s.loc["network"], s.loc["bicubic"]
+    out.append(f"Network vs bicubic (untiled): PSNR-Y {net.psnr_y:.2f} vs {bic.psnr_y:.2f} dB "
+               f"({net.psnr_y - bic.psnr_y:+.2f} dB), SSIM-Y {net.ssim_y:.4f} vs {bic.ssim_y:.4f}"
+               + (f", LPIPS {net.lpips:.4f} vs {bic.lpips:.4f}." if lp else "."))
+    f, b = s.loc["network [faithful]"], s.loc["network [blend]"]
+    text = (f"Tiling: the seed's faithful 64-px tiles give a seam score of {f.seam:.2f} against {b.seam:.2f} for "
+            f"blended tiles (untiled output on the same lines: {net.seam:.2f}; 1 = no seam), and PSNR-Y "
+            f"{f.psnr_y:.2f} vs {b.psnr_y:.2f} dB")
+    tiled = agreement(agree) if agree is not None and len(agree) else {}
+    if tiled.get("psnr_blend_vs_untiled", {}).get("n"):
+        bl, fa = tiled["psnr_blend_vs_untiled"], tiled["psnr_faithful_vs_untiled"]
+        text += (f"; against untiled inference the blended output reaches {bl['mean']:.1f} dB PSNR (min "
+                 f"{bl['min']:.1f}, {bl['n']} images with more than one tile), the faithful one {fa['mean']:.1f} dB")
+    out.append(text + ".")
+    if "network, zero padding [faithful]" in s.index:
+        z = s.loc["network, zero padding [faithful]"]
+        out.append(f"Padding (faithful tiles): seam score {z.seam:.2f} with zero padding vs {f.seam:.2f} with reflect "
+                   f"padding (PSNR-Y {z.psnr_y:.2f} vs {f.psnr_y:.2f} dB); blended tiles (reflect) reach {b.seam:.2f}.")
+    for tiling in TILINGS:
+        for fix in ("+ match", "+ low-pass", "+ all"):
+            r = s.loc[f"{fix} [{tiling}]"]
+            d_lp = r.d_lpips if lp else None
+            out.append(f"{fix[2:]} ({tiling} tiles): {_verdict(r.d_psnr_y, d_lp)} -- PSNR-Y {r.d_psnr_y:+.2f} dB, "
+                       f"SSIM-Y {r.d_ssim_y:+.4f}" + (f", LPIPS {r.d_lpips:+.4f}" if lp else "")
+                       + f", seam {r.seam:.2f}.")
+    sc = s.loc["seed as coded [faithful]"]
+    out.append(f"The seed's chain as coded (stretch, faithful tiles, min-max -> low-pass -> match): PSNR-Y "
+               f"{sc.psnr_y:.2f} dB ({sc.psnr_y - net.psnr_y:+.2f} vs untiled network)"
+               + (f", LPIPS {sc.lpips:.4f}" if lp else "") + f", seam {sc.seam:.2f}.")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# figures (each returns a Figure)
+
+
+def seam_figure(images: dict[str, torch.Tensor], lines: tuple[list[int], list[int]], *, size: int = 128,
+                scores: dict[str, float] | None = None, title: str | None = None):
+    """The same crop (around a tile corner) of several outputs, tile borders marked at the image edge."""
+    ys, xs = lines
+    first = next(iter(images.values()))
+    cy = ys[0] if ys else first.shape[-2] // 2
+    cx = xs[0] if xs else first.shape[-1] // 2
+    top, left = max(cy - size // 2, 0), max(cx - size // 2, 0)
+    fig, axes = plt.subplots(1, len(images), figsize=(3.2 * len(images), 3.6))
+    for ax, (name, img) in zip(np.atleast_1d(axes), images.items()):
+        ax.imshow(viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest")
+        for y in ys:
+            if top <= y < top + size:
+                ax.plot([-0.5, 6], [y - top - 0.5] * 2, color="red", lw=2)
+        for x in xs:
+            if left <= x < left + size:
+                ax.plot([x - left - 0.5] * 2, [-0.5, 6], color="red", lw=2)
+        label = name if not scores else f"{name}\nseam score {scores[name]:.2f}"
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _log_spectrum(img: torch.Tensor) -> np.ndarray:
+    gray = img.double().mean(0)
+    return torch.log1p(torch.fft.fftshift(torch.fft.fft2(gray)).abs()).numpy()
+
+
+def lowpass_figure(before: torch.Tensor, after: torch.Tensor, *, radius: float = 0.23, size: int = 128,
+                   title: str | None = None):
+    """Crop and centred log-spectrum before / after the low-pass, with the kept disc drawn on the spectrum."""
+    h, w = before.shape[-2:]
+    size = min(size, h - 1, w - 1)  # busiest_box pools the (h-1, w-1) gradient map
+    top, left = viz.busiest_box(before, size)
+    r = int(max(h, w) * radius)
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    for i, (name, img) in enumerate((("before", before), ("after", after))):
+        axes[i].imshow(viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest")
+        axes[i].set_title(f"{name} low-pass (crop)")
+        axes[2 + i].imshow(_log_spectrum(img), cmap="magma")
+        axes[2 + i].add_patch(Circle((w // 2, h // 2), r, fill=False, edgecolor="cyan", lw=1))
+        axes[2 + i].set_title(f"log |FFT| {name} (disc r={r})")
+    for ax in axes:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(lq: torch.Tensor, sr: torch.Tensor, matched: torch.Tensor, *, title: str | None = None):
+    """Per-channel histograms of the LR input, the network output and the matched output, plus the three images."""
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    for ax, (name, img) in zip(axes[0], (("LR input", lq), ("network output", sr), ("histogram-matched", matched))):
+        ax.imshow(viz.to_numpy(img))
+        ax.set_title(name)
+        ax.axis("off")
+    for c, (ax, color) in enumerate(zip(axes[1], ("red", "green", "blue"))):
+        for name, img, style in (("LR input", lq, "-"), ("network", sr, ":"), ("matched", matched, "--")):
+            hist, edges = np.histogram(img[c].clamp(0, 1).numpy(), bins=64, range=(0, 1), density=True)
+            ax.plot((edges[1:] + edges[:-1]) / 2, hist, style, color=color, label=name)
+        ax.set_title(f"{color} channel")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,454 @@
+"""Real-ESRGAN's second-order degradation model, on batched torch tensors (CPU or GPU).
+
+Wang et al., "Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data", ICCV-W 2021
+(https://arxiv.org/abs/2107.10833), §3.1-3.2 and Fig. 2. Settings: ``options/train_realesrgan_x4plus.yml``;
+behaviour read in ``realesrgan/models/realesrgan_model.py`` (``feed_data``), ``realesrgan/data/realesrgan_dataset.py``
+and BasicSR ``basicsr/data/degradations.py`` / ``basicsr/utils/img_process_util.py``. The defaults of
+:class:`RealESRGANDegradationConfig` are the yml's.
+
+Pipeline (:func:`degrade`), on ``gt`` (B, 3, H, W) in [0, 1]::
+
+    gt_usm = usm_sharp(gt)                       # the first stage starts from the sharpened GT, as upstream
+    stage 1: blur(k1) -> resize(up/down/keep) -> Gaussian|Poisson noise -> clamp -> JPEG
+    stage 2: blur(k2) w.p. 0.8 -> resize to (H/4*s, W/4*s) -> noise -> 50/50 either
+             [resize to H/4 + final sinc] -> JPEG   or   JPEG -> [resize to H/4 + final sinc]
+    lq = round(clamp(out) * 255) / 255
+
+Per image: blur kernels (type, size 7..21, sigma, rotation, beta), sinc cutoffs, noise sigma / scale, grey-noise
+flag, JPEG quality. Per batch (upstream draws these once per batch; the training-pair pool mixes batches): resize
+direction, factor and mode, Gaussian vs Poisson, whether the second blur runs, the order of the last two steps.
+
+Differences from upstream, on purpose and documented:
+
+* **JPEG** is a per-image OpenCV round trip on the CPU (:func:`srlib.degradations.jpeg`) with the drawn quality
+  rounded to an integer, instead of BasicSR's ``DiffJPEG(differentiable=False)`` on the GPU. Both use the IJG
+  quantisation tables and 4:2:0 chroma; they differ in DCT rounding and chroma filtering. On a GPU this costs a
+  device round trip per JPEG step.
+* **Randomness** comes from one explicit ``torch.Generator`` (upstream mixes Python ``random``, NumPy and torch's
+  global RNG), so a batch is a pure function of the generator's seed. Noise is drawn on the generator's device.
+* **Training pairs** (GT crops, the paired crop, the 180-pair pool) live in :mod:`srlib.data_realesrgan`.
+* **Borders**: filters pad by reflection like upstream; when an image is smaller than the kernel radius (only
+  possible with crops far below the paper's 400x400), replicate padding is used instead of failing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from srlib import degradations
+
+KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
+RESIZE_MODES = ("area", "bilinear", "bicubic")
+
+
+@dataclass
+class RealESRGANDegradationConfig:
+    """``train_realesrgan_x4plus.yml`` (identical in ``train_realesrnet_x4plus.yml``); names as in the yml."""
+
+    scale: int = 4
+    gt_size: int = 256  # training crop of the GT (lq crop = gt_size / scale)
+    crop_pad_size: int = 400  # GT is reflect-101 padded / randomly cropped to this before degrading (dataset)
+    use_hflip: bool = True
+    queue_size: int = 180  # training-pair pool
+    # first degradation
+    blur_kernel_size: int = 21  # largest kernel; sizes are drawn from 7, 9, ..., 21 and zero-padded to 21
+    kernel_list: tuple[str, ...] = KERNEL_TYPES
+    kernel_prob: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+    sinc_prob: float = 0.1
+    blur_sigma: tuple[float, float] = (0.2, 3.0)
+    betag_range: tuple[float, float] = (0.5, 4.0)
+    betap_range: tuple[float, float] = (1.0, 2.0)
+    resize_prob: tuple[float, float, float] = (0.2, 0.7, 0.1)  # up, down, keep
+    resize_range: tuple[float, float] = (0.15, 1.5)
+    gaussian_noise_prob: float = 0.5
+    noise_range: tuple[float, float] = (1.0, 30.0)  # sigma in 8-bit units
+    poisson_scale_range: tuple[float, float] = (0.05, 3.0)
+    gray_noise_prob: float = 0.4
+    jpeg_range: tuple[float, float] = (30.0, 95.0)
+    # second degradation
+    second_blur_prob: float = 0.8
+    kernel_list2: tuple[str, ...] = KERNEL_TYPES
+    kernel_prob2: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+    sinc_prob2: float = 0.1
+    blur_sigma2: tuple[float, float] = (0.2, 1.5)
+    betag_range2: tuple[float, float] = (0.5, 4.0)
+    betap_range2: tuple[float, float] = (1.0, 2.0)
+    resize_prob2: tuple[float, float, float] = (0.3, 0.4, 0.3)
+    resize_range2: tuple[float, float] = (0.3, 1.2)
+    gaussian_noise_prob2: float = 0.5
+    noise_range2: tuple[float, float] = (1.0, 25.0)
+    poisson_scale_range2: tuple[float, float] = (0.05, 2.5)
+    gray_noise_prob2: float = 0.4
+    jpeg_range2: tuple[float, float] = (30.0, 95.0)
+    final_sinc_prob: float = 0.8
+
+
+# ---- random draws from an explicit generator ----------------------------------------------------
+
+
+def _uniform(g: torch.Generator, lo: float, hi: float, n: int | None = None):
+    u = torch.rand(n or 1, generator=g, dtype=torch.float64, device=g.device).cpu()
+    v = lo + (hi - lo) * u
+    return v if n else float(v)
+
+
+def _choice(g: torch.Generator, probs: Sequence[float]) -> int:
+    p = torch.as_tensor(probs, dtype=torch.float64, device=g.device)
+    return int(torch.multinomial(p, 1, generator=g))
+
+
+# ---- blur kernels (all normalised to sum to 1, float64, CPU) -------------------------------------
+
+
+def mesh_grid(kernel_size: int) -> Tensor:
+    """``(k, k, 2)`` grid of ``(x, y)`` offsets from the centre; x runs along columns."""
+    ax = torch.arange(-(kernel_size // 2), kernel_size // 2 + 1, dtype=torch.float64)
+    yy, xx = torch.meshgrid(ax, ax, indexing="ij")
+    return torch.stack((xx, yy), dim=-1)
+
+
+def _quadratic_form(kernel_size: int, sig_x: float, sig_y: float, theta: float, isotropic: bool) -> Tensor:
+    """``q = p^T Sigma^-1 p`` on the grid, ``Sigma = R diag(sig_x^2, sig_y^2) R^T`` (R rotates by theta)."""
+    if isotropic:
+        sig_y, theta = sig_x, 0.0
+    c, s = math.cos(theta), math.sin(theta)
+    rot = torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+    sigma = rot @ torch.diag(torch.tensor([sig_x**2, sig_y**2], dtype=torch.float64)) @ rot.T
+    p = mesh_grid(kernel_size)  # (k, k, 2)
+    return ((p @ torch.linalg.inv(sigma)) * p).sum(-1)  # (k, k)
+
+
+def bivariate_gaussian(
+    kernel_size: int, sig_x: float, sig_y: float = 0.0, theta: float = 0.0, *, isotropic: bool = True
+) -> Tensor:
+    """``exp(-q / 2)``: isotropic (``sig_x`` only) or anisotropic rotated Gaussian."""
+    k = torch.exp(-0.5 * _quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic))
+    return k / k.sum()
+
+
+def bivariate_generalized_gaussian(
+    kernel_size: int, sig_x: float, sig_y: float, theta: float, beta: float, *, isotropic: bool = True
+) -> Tensor:
+    """``exp(-q^beta / 2)`` (generalized Gaussian, Real-ESRGAN eq. 2); beta = 1 is the Gaussian."""
+    k = torch.exp(-0.5 * _quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic).pow(beta))
+    return k / k.sum()
+
+
+def bivariate_plateau(
+    kernel_size: int, sig_x: float, sig_y: float, theta: float, beta: float, *, isotropic: bool = True
+) -> Tensor:
+    """``1 / (1 + q^beta)`` (plateau-shaped kernel, Real-ESRGAN eq. 3)."""
+    k = 1.0 / (_quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic).pow(beta) + 1.0)
+    return k / k.sum()
+
+
+def sinc_kernel(cutoff: float, kernel_size: int, pad_to: int = 0) -> Tensor:
+    """Circularly symmetric ideal low-pass filter (Real-ESRGAN eq. 4), truncated to ``kernel_size``.
+
+    ``k(i, j) = cutoff * J1(cutoff * r) / (2 pi r)``, ``r`` the distance to the centre, with the limit
+    ``cutoff^2 / (4 pi)`` at ``r = 0``; normalised to sum 1 and zero-padded to ``pad_to``. ``cutoff`` is in radians
+    per pixel (pi = Nyquist). It models ringing and overshoot artifacts.
+    """
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+    r = mesh_grid(kernel_size).norm(dim=-1)
+    safe_r = torch.where(r > 0, r, torch.ones_like(r))
+    k = cutoff * torch.special.bessel_j1(cutoff * safe_r) / (2 * math.pi * safe_r)
+    k = torch.where(r > 0, k, torch.full_like(k, cutoff**2 / (4 * math.pi)))
+    k = k / k.sum()
+    return _pad_kernel(k, pad_to)
+
+
+def _pad_kernel(k: Tensor, size: int) -> Tensor:
+    p = (size - k.shape[-1]) // 2
+    return F.pad(k, (p, p, p, p)) if p > 0 else k
+
+
+def random_mixed_kernel(
+    *,
+    kernel_list: Sequence[str],
+    kernel_prob: Sequence[float],
+    kernel_size: int,
+    sigma_range: tuple[float, float],
+    betag_range: tuple[float, float],
+    betap_range: tuple[float, float],
+    generator: torch.Generator,
+    rotation_range: tuple[float, float] = (-math.pi, math.pi),
+) -> tuple[Tensor, str]:
+    """One kernel of a randomly chosen type (BasicSR ``random_mixed_kernels``, no multiplicative noise)."""
+    kind = kernel_list[_choice(generator, kernel_prob)]
+    isotropic = kind.endswith("iso") and not kind.endswith("aniso")
+    sig_x = _uniform(generator, *sigma_range)
+    sig_y, theta = sig_x, 0.0
+    if not isotropic:
+        sig_y = _uniform(generator, *sigma_range)
+        theta = _uniform(generator, *rotation_range)
+    if kind in ("iso", "aniso"):
+        return bivariate_gaussian(kernel_size, sig_x, sig_y, theta, isotropic=isotropic), kind
+    # beta is drawn from [lo, 1] or [1, hi] with equal odds (so beta < 1 and beta > 1 are equally likely)
+    lo, hi = betag_range if kind.startswith("generalized") else betap_range
+    beta = _uniform(generator, lo, 1.0) if _uniform(generator, 0, 1) < 0.5 else _uniform(generator, 1.0, hi)
+    fn = bivariate_generalized_gaussian if kind.startswith("generalized") else bivariate_plateau
+    return fn(kernel_size, sig_x, sig_y, theta, beta, isotropic=isotropic), kind
+
+
+def random_blur_kernel(
+    *,
+    kernel_list: Sequence[str],
+    kernel_prob: Sequence[float],
+    sinc_prob: float,
+    sigma_range: tuple[float, float],
+    betag_range: tuple[float, float],
+    betap_range: tuple[float, float],
+    generator: torch.Generator,
+    max_size: int = 21,
+) -> tuple[Tensor, str]:
+    """A stage's blur kernel: size from {7, 9, ..., max_size}; sinc w.p. ``sinc_prob``, else a mixed kernel.
+
+    Returns the ``(max_size, max_size)`` kernel (zero-padded) and its type. The sinc cutoff is drawn from
+    U[pi/3, pi] for sizes < 13 and U[pi/5, pi] otherwise (a wide kernel can represent a lower cutoff).
+    """
+    sizes = list(range(7, max_size + 1, 2))
+    size = sizes[int(torch.randint(len(sizes), (1,), generator=generator, device=generator.device))]
+    if _uniform(generator, 0, 1) < sinc_prob:
+        cutoff = _uniform(generator, math.pi / 3 if size < 13 else math.pi / 5, math.pi)
+        return sinc_kernel(cutoff, size, pad_to=max_size), "sinc"
+    k, kind = random_mixed_kernel(
+        kernel_list=kernel_list, kernel_prob=kernel_prob, kernel_size=size, sigma_range=sigma_range,
+        betag_range=betag_range, betap_range=betap_range, generator=generator,
+    )
+    return _pad_kernel(k, max_size), kind
+
+
+def random_final_sinc(p: float, generator: torch.Generator, max_size: int = 21) -> tuple[Tensor, str]:
+    """Final sinc w.p. ``p`` (size 7..21, cutoff U[pi/3, pi]), else a pulse (identity) kernel."""
+    if _uniform(generator, 0, 1) < p:
+        sizes = list(range(7, max_size + 1, 2))
+        size = sizes[int(torch.randint(len(sizes), (1,), generator=generator, device=generator.device))]
+        return sinc_kernel(_uniform(generator, math.pi / 3, math.pi), size, pad_to=max_size), "sinc"
+    pulse = torch.zeros(max_size, max_size, dtype=torch.float64)
+    pulse[max_size // 2, max_size // 2] = 1.0
+    return pulse, "pulse"
+
+
+# ---- filtering and sharpening --------------------------------------------------------------------
+
+
+def filter2d(img: Tensor, kernel: Tensor) -> Tensor:
+    """Correlate each image with its kernel: ``kernel`` is ``(k, k)`` (shared) or ``(B, k, k)``; k odd.
+
+    Reflect padding by ``k // 2`` (BasicSR ``filter2D``); replicate when the image is too small to reflect.
+    """
+    b, c, h, w = img.shape
+    k = kernel.shape[-1]
+    if k % 2 == 0:
+        raise ValueError(f"kernel size must be odd, got {k}")
+    p = k // 2
+    mode = "reflect" if p < min(h, w) else "replicate"
+    x = F.pad(img, (p, p, p, p), mode=mode)  # (B, C, H+2p, W+2p)
+    kernel = kernel.to(img.device, img.dtype)
+    if kernel.dim() == 2:
+        weight = kernel.expand(c, 1, k, k)
+        return F.conv2d(x, weight, groups=c)
+    weight = kernel.view(b, 1, k, k).repeat_interleave(c, dim=0)  # (B*C, 1, k, k)
+    return F.conv2d(x.reshape(1, b * c, h + 2 * p, w + 2 * p), weight, groups=b * c).view(b, c, h, w)
+
+
+def _gaussian_blur_separable(img: Tensor, kernel1d: Tensor) -> Tensor:
+    c, k = img.shape[1], kernel1d.numel()
+    p = k // 2
+    mode = "reflect" if p < min(img.shape[-2:]) else "replicate"
+    kernel1d = kernel1d.to(img.device, img.dtype)
+    x = F.pad(img, (p, p, p, p), mode=mode)
+    x = F.conv2d(x, kernel1d.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    return F.conv2d(x, kernel1d.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+
+
+def usm_sharp(img: Tensor, *, weight: float = 0.5, radius: int = 50, threshold: float = 10) -> Tensor:
+    """Unsharp masking of the GT (Real-ESRGAN §4.1: sharper outputs without visible overshoot).
+
+    ``blur`` = Gaussian of side ``radius`` (made odd: 51) and OpenCV's default sigma for that side
+    (``0.3 * ((k - 1) / 2 - 1) + 0.8`` = 8); ``residual = img - blur``; ``mask = |residual| * 255 > threshold``,
+    softened by the same blur; ``out = soft_mask * clamp(img + weight * residual, 0, 1) + (1 - soft_mask) * img``.
+    The 2-D Gaussian is applied as two 1-D passes (separable; same result up to float rounding).
+    """
+    k = radius + 1 if radius % 2 == 0 else radius
+    sigma = 0.3 * ((k - 1) * 0.5 - 1) + 0.8
+    x = torch.arange(k, dtype=torch.float64) - (k - 1) / 2
+    g = torch.exp(-(x * x) / (2 * sigma * sigma))
+    g = g / g.sum()
+    residual = img - _gaussian_blur_separable(img, g)
+    mask = (residual.abs() * 255 > threshold).to(img.dtype)
+    soft_mask = _gaussian_blur_separable(mask, g)
+    sharp = (img + weight * residual).clamp(0, 1)
+    return soft_mask * sharp + (1 - soft_mask) * img
+
+
+# ---- resize, noise, JPEG -------------------------------------------------------------------------
+
+
+def random_resize(
+    img: Tensor, *, mode: str, scale: float | None = None, size: tuple[int, int] | None = None
+) -> Tensor:
+    """``F.interpolate`` by ``scale`` (output ``floor(H * scale)``) or to ``size``; area / bilinear / bicubic."""
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale or size")
+    if size is not None:
+        return F.interpolate(img, size=tuple(int(s) for s in size), mode=mode)
+    return F.interpolate(img, scale_factor=scale, mode=mode)
+
+
+def _rgb_to_gray(img: Tensor) -> Tensor:  # (B, 3, H, W) -> (B, 1, H, W), torchvision's weights
+    return (0.2989 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]).unsqueeze(1)
+
+
+def add_gaussian_noise_pt(img: Tensor, sigma: Tensor, gray: Tensor, *, generator: torch.Generator) -> Tensor:
+    """``img + n * sigma / 255``, clamped to [0, 1]; ``sigma`` (B,) in 8-bit units, ``gray`` (B,) bool.
+
+    Grey noise is one field shared by the three channels (Real-ESRGAN §3.1 "gray noise").
+    """
+    b, c, h, w = img.shape
+    color = torch.randn(img.shape, generator=generator, device=generator.device, dtype=img.dtype).to(img.device)
+    mono = torch.randn((b, 1, h, w), generator=generator, device=generator.device, dtype=img.dtype).to(img.device)
+    g = gray.to(img.device, img.dtype).view(b, 1, 1, 1)
+    noise = (color * (1 - g) + mono * g) * sigma.to(img.device, img.dtype).view(b, 1, 1, 1)
+    return (img + noise / 255).clamp(0, 1)
+
+
+def _poisson_noise(img: Tensor, generator: torch.Generator) -> Tensor:
+    """Shot noise of the 8-bit image with ``2^ceil(log2(#grey levels))`` photons per unit (skimage's rule)."""
+    b = img.shape[0]
+    q8 = (img * 255).round().clamp(0, 255)
+    # distinct 8-bit levels per image (upstream: len(torch.unique(...))), by one batched bincount
+    bins = q8.to(torch.int64).flatten(1) + 256 * torch.arange(b, device=img.device)[:, None]
+    levels = (torch.bincount(bins.flatten(), minlength=256 * b).view(b, 256) > 0).sum(1).double().cpu()
+    vals = (2 ** torch.ceil(torch.log2(levels))).to(img.device, img.dtype).view(-1, 1, 1, 1)
+    q = q8 / 255
+    counts = torch.poisson((q * vals).to(generator.device), generator=generator).to(q.device)
+    return counts / vals - q
+
+
+def add_poisson_noise_pt(img: Tensor, scale: Tensor, gray: Tensor, *, generator: torch.Generator) -> Tensor:
+    """``img + scale * poisson_noise``, clamped to [0, 1]; grey noise is computed on the luma and shared.
+
+    Colour noise is drawn only when some image needs it, grey noise likewise (upstream always draws colour).
+    """
+    b = img.shape[0]
+    g = gray.to(img.device, img.dtype).view(b, 1, 1, 1)
+    noise = torch.zeros_like(img)
+    if not bool(gray.all()):
+        noise = noise + _poisson_noise(img, generator) * (1 - g)
+    if bool(gray.any()):
+        noise = noise + _poisson_noise(_rgb_to_gray(img), generator) * g  # (B, 1, H, W), shared by the channels
+    return (img + noise * scale.to(img.device, img.dtype).view(b, 1, 1, 1)).clamp(0, 1)
+
+
+def jpeg_pt(img: Tensor, quality: Sequence[int]) -> Tensor:
+    """Per-image JPEG round trip (OpenCV, on the CPU; see the module docstring); ``quality`` one int per image."""
+    if len(quality) != img.shape[0]:
+        raise ValueError(f"need one quality per image ({img.shape[0]}), got {len(quality)}")
+    out = [degradations.jpeg(img[i : i + 1].clamp(0, 1), int(q)) for i, q in enumerate(quality)]
+    return torch.cat(out).to(img.device, img.dtype)
+
+
+# ---- the two-stage pipeline ----------------------------------------------------------------------
+
+
+def _noise(out: Tensor, g: torch.Generator, gaussian_p: float, sigma_range, poisson_range, gray_p: float, log: dict):
+    b = out.shape[0]
+    gray = _uniform(g, 0, 1, b) < gray_p
+    if _uniform(g, 0, 1) < gaussian_p:
+        sigma = _uniform(g, *sigma_range, b)
+        log.setdefault("noise", []).append(("gaussian", sigma.tolist(), gray.tolist()))
+        return add_gaussian_noise_pt(out, sigma, gray, generator=g)
+    scale = _uniform(g, *poisson_range, b)
+    log.setdefault("noise", []).append(("poisson", scale.tolist(), gray.tolist()))
+    return add_poisson_noise_pt(out, scale, gray, generator=g)
+
+
+def _jpeg(out: Tensor, g: torch.Generator, jpeg_range, log: dict) -> Tensor:
+    # DiffJPEG takes a float quality per image; OpenCV needs an int: round the U[lo, hi] draw.
+    quality = [int(round(q)) for q in _uniform(g, *jpeg_range, out.shape[0]).tolist()]
+    log.setdefault("jpeg_quality", []).append(quality)
+    return jpeg_pt(out.clamp(0, 1), quality)
+
+
+def _resize_draw(g: torch.Generator, probs, rng) -> float:
+    kind = _choice(g, probs)  # 0 up, 1 down, 2 keep
+    return _uniform(g, 1.0, rng[1]) if kind == 0 else _uniform(g, rng[0], 1.0) if kind == 1 else 1.0
+
+
+def sample_kernels(cfg: RealESRGANDegradationConfig, batch: int, generator: torch.Generator):
+    """Per-image ``(kernel1, kernel2, sinc)``, each ``(B, 21, 21)`` float64, and their type names."""
+    k1, k2, ks, names = [], [], [], []
+    common = {"max_size": cfg.blur_kernel_size, "generator": generator}
+    for _ in range(batch):
+        a, ta = random_blur_kernel(kernel_list=cfg.kernel_list, kernel_prob=cfg.kernel_prob, sinc_prob=cfg.sinc_prob,
+                                   sigma_range=cfg.blur_sigma, betag_range=cfg.betag_range,
+                                   betap_range=cfg.betap_range, **common)
+        b, tb = random_blur_kernel(kernel_list=cfg.kernel_list2, kernel_prob=cfg.kernel_prob2,
+                                   sinc_prob=cfg.sinc_prob2, sigma_range=cfg.blur_sigma2,
+                                   betag_range=cfg.betag_range2, betap_range=cfg.betap_range2, **common)
+        c, tc = random_final_sinc(cfg.final_sinc_prob, generator, cfg.blur_kernel_size)
+        k1.append(a), k2.append(b), ks.append(c), names.append((ta, tb, tc))
+    return torch.stack(k1), torch.stack(k2), torch.stack(ks), names
+
+
+def degrade(
+    gt: Tensor, cfg: RealESRGANDegradationConfig, *, generator: torch.Generator, return_params: bool = False
+):
+    """Real-ESRGAN's second-order degradation of a GT batch (see the module docstring).
+
+    Args:
+        gt: ``(B, 3, H, W)`` in [0, 1], H and W divisible by ``cfg.scale``; any device.
+        cfg: the degradation settings.
+        generator: the only source of randomness (CPU or the images' device).
+        return_params: also return a dict of every drawn parameter (for logging and tests).
+
+    Returns:
+        ``lq`` ``(B, 3, H / scale, W / scale)`` on the 8-bit grid, same device and dtype as ``gt``
+        (and the parameter dict when asked).
+    """
+    g, s = generator, cfg.scale
+    b, _, h, w = gt.shape
+    kernel1, kernel2, sinc, names = sample_kernels(cfg, b, g)
+    log: dict = {"kernels": names}
+    # ---- first degradation (starts from the USM-sharpened GT, as in RealESRGANModel.feed_data)
+    out = filter2d(usm_sharp(gt), kernel1)
+    scale1 = _resize_draw(g, cfg.resize_prob, cfg.resize_range)
+    mode1 = RESIZE_MODES[_choice(g, [1, 1, 1])]
+    out = random_resize(out, scale=scale1, mode=mode1)
+    out = _noise(out, g, cfg.gaussian_noise_prob, cfg.noise_range, cfg.poisson_scale_range, cfg.gray_noise_prob, log)
+    out = _jpeg(out, g, cfg.jpeg_range, log)
+    # ---- second degradation
+    second_blur = _uniform(g, 0, 1) < cfg.second_blur_prob
+    if second_blur:
+        out = filter2d(out, kernel2)
+    scale2 = _resize_draw(g, cfg.resize_prob2, cfg.resize_range2)
+    mode2 = RESIZE_MODES[_choice(g, [1, 1, 1])]
+    out = random_resize(out, size=(int(h / s * scale2), int(w / s * scale2)), mode=mode2)
+    out = _noise(out, g, cfg.gaussian_noise_prob2, cfg.noise_range2, cfg.poisson_scale_range2,
+                 cfg.gray_noise_prob2, log)
+    # Resize back + final sinc form one step; upstream found other orders give "twisted lines".
+    sinc_first = _uniform(g, 0, 1) < 0.5
+    mode3 = RESIZE_MODES[_choice(g, [1, 1, 1])]
+    if sinc_first:
+        out = filter2d(random_resize(out, size=(h // s, w // s), mode=mode3), sinc)
+        out = _jpeg(out, g, cfg.jpeg_range2, log)
+    else:
+        out = _jpeg(out, g, cfg.jpeg_range2, log)
+        out = filter2d(random_resize(out, size=(h // s, w // s), mode=mode3), sinc)
+    lq = (out * 255).round().clamp(0, 255) / 255
+    if not return_params:
+        return lq
+    log |= {"resize1": (scale1, mode1), "second_blur": second_blur, "resize2": (scale2, mode2),
+            "final": ("sinc_then_jpeg" if sinc_first else "jpeg_then_sinc", mode3)}
+    return lq, log

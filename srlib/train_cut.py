@@ -1,0 +1,296 @@
+"""CUT / FastCUT training: explicit ``cut_forward`` / ``cut_d_step`` / ``cut_g_step`` and a ``fit_cut`` loop.
+
+Park et al., ECCV 2020, §3 and §4 (settings: ``models/cut_model.py``, ``options/*_options.py`` of
+taesungp/contrastive-unpaired-translation). One iteration is CUT's ``optimize_parameters``::
+
+    fake = G(cat(x, y))                 # y only with nce_idt (CUT); the batch is flipped w.p. 0.5 in FastCUT
+    D step:  l_D = 0.5 * (mean D(fake_y)^2 + mean (D(y) - 1)^2)           (LSGAN)
+    G step:  l_G = lambda_GAN * mean (D(fake_y) - 1)^2 + NCE,   NCE = mean of PatchNCE(x, fake_y) [and (y, idt_y)]
+             PatchNCE(src, tgt) = lambda_NCE * mean over layers of patch_nce(F(G_enc(tgt)), F(G_enc(src)))
+
+G and the projection head F are updated together. There is no image pool (CUT sets ``pool_size=0``; the 50-image
+pool is CycleGAN's default). Learning rates: Adam(2e-4, betas 0.5 / 0.999) for G, D and F, constant for
+``n_epochs`` and linearly decayed over ``n_epochs_decay`` (:func:`linear_decay`). Images are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srlib import losses, tracking
+from srlib.models.cut import NLayerDiscriminator, PatchSampleF, ResnetGenerator
+
+log = logging.getLogger("srlib.train_cut")
+
+
+@dataclass
+class CUTConfig:
+    """CUT's defaults (``--CUT_mode CUT``); :meth:`fastcut` gives FastCUT's."""
+
+    lambda_gan: float = 1.0
+    lambda_nce: float = 1.0  # FastCUT: 10
+    nce_idt: bool = True  # identity NCE on G(y) vs y; FastCUT: False
+    flip_equivariance: bool = False  # FastCUT: True
+    nce_layers: tuple[int, ...] = (0, 4, 8, 12, 16)
+    num_patches: int = 256
+    nce_t: float = 0.07
+    netf_nc: int = 256
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 1
+    n_epochs: int = 200  # FastCUT: 150
+    n_epochs_decay: int = 200  # FastCUT: 50
+    load_size: int = 286
+    crop_size: int = 256
+    pool_size: int = 0  # no image pool in CUT
+
+    @classmethod
+    def fastcut(cls, **overrides) -> CUTConfig:
+        """FastCUT (CUT's ``--CUT_mode FastCUT``): no identity NCE, lambda_NCE 10, flip equivariance, 150 + 50."""
+        return replace(cls(nce_idt=False, lambda_nce=10.0, flip_equivariance=True, n_epochs=150,
+                           n_epochs_decay=50), **overrides)
+
+
+def linear_decay(lr: float, n_epochs: int, n_epochs_decay: int, steps_per_epoch: int) -> Callable[[int], float]:
+    """CUT's ``lr_policy linear`` as a function of the (0-based) step.
+
+    Epoch ``e = step // steps_per_epoch + 1`` runs at ``lr * (1 - max(0, e - n_epochs) / (n_epochs_decay + 1))``:
+    constant for ``n_epochs`` epochs, then linearly towards 0 over ``n_epochs_decay`` epochs.
+    """
+
+    def fn(step: int) -> float:
+        epoch = step // steps_per_epoch + 1
+        return lr * (1.0 - max(0, epoch - n_epochs) / float(n_epochs_decay + 1))
+
+    return fn
+
+
+def build_cut(
+    *, num_feat: int = 64, num_block: int = 9, num_feat_d: int = 64, netf_nc: int = 256,
+    nce_layers: Sequence[int] = (0, 4, 8, 12, 16),
+) -> tuple[ResnetGenerator, NLayerDiscriminator, PatchSampleF]:
+    """G (ResNet-9, ngf 64), D (PatchGAN, ndf 64) and F (MLP head on the NCE layers' channels)."""
+    g = ResnetGenerator(num_feat=num_feat, num_block=num_block)
+    d = NLayerDiscriminator(num_feat=num_feat_d)
+    f = PatchSampleF(in_channels=g.feature_channels(nce_layers), num_feat=netf_nc)
+    return g, d, f
+
+
+def _flip_draw(generator: torch.Generator | None) -> bool:
+    return bool(torch.rand(1, generator=generator, device=generator.device if generator else "cpu") < 0.5)
+
+
+def cut_forward(
+    *, g: ResnetGenerator, real_x: torch.Tensor, real_y: torch.Tensor, nce_idt: bool, flip_equivariance: bool,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    """``(fake_y, idt_y, flipped)``: G on x (and y, for the identity NCE) in one batch; FastCUT flips it w.p. 0.5."""
+    real = torch.cat((real_x, real_y)) if nce_idt else real_x
+    flipped = flip_equivariance and _flip_draw(generator)
+    if flipped:
+        real = torch.flip(real, [3])
+    fake = g(real)
+    b = real_x.shape[0]
+    return fake[:b], (fake[b:] if nce_idt else None), flipped
+
+
+def cut_d_step(
+    *, d: nn.Module, opt_d: torch.optim.Optimizer, fake_y: torch.Tensor, real_y: torch.Tensor
+) -> dict[str, float]:
+    """LSGAN discriminator update on the (detached) fake and a real batch; l_D = 0.5 (l_fake + l_real)."""
+    opt_d.zero_grad(set_to_none=True)
+    l_real, l_fake = losses.lsgan_d_loss(d(real_y), d(fake_y.detach()))
+    (0.5 * (l_real + l_fake)).backward()
+    opt_d.step()
+    return {"l_d_real": l_real.item(), "l_d_fake": l_fake.item()}
+
+
+def nce_loss(
+    *, g: ResnetGenerator, f: PatchSampleF, src: torch.Tensor, tgt: torch.Tensor, nce_layers: Sequence[int],
+    num_patches: int = 256, nce_t: float = 0.07, lambda_nce: float = 1.0, flipped: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """CUT's ``calculate_NCE_loss(src, tgt)``: queries from G's encoder on ``tgt`` (G's output), keys on ``src``.
+
+    With flip equivariance the output was computed from the flipped input, so its features are flipped back
+    before they are compared with the unflipped source at the same locations.
+    """
+    feat_q = g.encode(tgt, nce_layers)
+    if flipped:
+        feat_q = [torch.flip(fq, [3]) for fq in feat_q]
+    feat_k = g.encode(src, nce_layers)
+    k_pool, ids = f(feat_k, num_patches, None, generator=generator)
+    q_pool, _ = f(feat_q, num_patches, ids)
+    return sum(lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)) / len(nce_layers)
+
+
+def cut_g_step(
+    *,
+    g: ResnetGenerator,
+    f: PatchSampleF,
+    d: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_f: torch.optim.Optimizer,
+    real_x: torch.Tensor,
+    real_y: torch.Tensor,
+    fake_y: torch.Tensor,
+    idt_y: torch.Tensor | None,
+    flipped: bool = False,
+    lambda_gan: float = 1.0,
+    lambda_nce: float = 1.0,
+    nce_layers: Sequence[int] = (0, 4, 8, 12, 16),
+    num_patches: int = 256,
+    nce_t: float = 0.07,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """Generator + projection-head update: l_G = lambda_GAN l_GAN + NCE (averaged with the identity NCE if given)."""
+    opt_g.zero_grad(set_to_none=True)
+    opt_f.zero_grad(set_to_none=True)
+    for p in d.parameters():  # D gets no gradient from the G step
+        p.requires_grad_(False)
+    logs: dict[str, float] = {}
+    l_gan = lambda_gan * losses.lsgan_g_loss(d(fake_y)) if lambda_gan > 0 else fake_y.new_zeros(())
+    for p in d.parameters():
+        p.requires_grad_(True)
+    kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
+              flipped=flipped, generator=generator)
+    l_nce = nce_loss(src=real_x, tgt=fake_y, **kw)
+    l_total_nce = l_nce
+    if idt_y is not None:
+        l_nce_y = nce_loss(src=real_y, tgt=idt_y, **kw)
+        l_total_nce = 0.5 * (l_nce + l_nce_y)
+        logs["l_nce_y"] = l_nce_y.item()
+    total = l_gan + l_total_nce
+    total.backward()
+    opt_g.step()
+    opt_f.step()
+    return logs | {"l_g_gan": l_gan.item(), "l_nce": l_nce.item(), "l_g_total": total.item()}
+
+
+def cut_train_step(
+    *, g: ResnetGenerator, f: PatchSampleF, d: nn.Module, opt_g, opt_f, opt_d, real_x: torch.Tensor,
+    real_y: torch.Tensor, cfg: CUTConfig, generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """One CUT iteration (forward, D step, G step) with the settings of ``cfg``."""
+    fake_y, idt_y, flipped = cut_forward(g=g, real_x=real_x, real_y=real_y, nce_idt=cfg.nce_idt,
+                                         flip_equivariance=cfg.flip_equivariance, generator=generator)
+    logs = cut_d_step(d=d, opt_d=opt_d, fake_y=fake_y, real_y=real_y)
+    logs |= cut_g_step(g=g, f=f, d=d, opt_g=opt_g, opt_f=opt_f, real_x=real_x, real_y=real_y, fake_y=fake_y,
+                       idt_y=idt_y, flipped=flipped, lambda_gan=cfg.lambda_gan, lambda_nce=cfg.lambda_nce,
+                       nce_layers=cfg.nce_layers, num_patches=cfg.num_patches, nce_t=cfg.nce_t, generator=generator)
+    return logs
+
+
+class UnpairedCrops:
+    """Unpaired x / y training images addressed by step (CUT's ``unaligned`` dataset, ``resize_and_crop``).
+
+    Per step and domain: a random image, resized to ``load_size`` x ``load_size`` (bicubic with antialiasing, close
+    to PIL's bicubic that CUT uses), a random ``crop_size`` crop, a horizontal flip w.p. 0.5; mapped to [-1, 1].
+    ``batch(step)`` is a pure function of ``(seed, step)``.
+    """
+
+    def __init__(self, images_x, images_y, *, load_size: int = 286, crop_size: int = 256, batch_size: int = 1,
+                 seed: int = 0):
+        if not images_x or not images_y:
+            raise ValueError("UnpairedCrops needs images in both domains")
+        if crop_size > load_size:
+            raise ValueError("crop_size must be <= load_size")
+        self.images_x = [(i.clamp(0, 1) * 255).round().to(torch.uint8) for i in images_x]
+        self.images_y = [(i.clamp(0, 1) * 255).round().to(torch.uint8) for i in images_y]
+        self.load_size, self.crop_size, self.batch_size, self.seed = load_size, crop_size, batch_size, seed
+
+    def generator(self, step: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+
+    def _one(self, images, g: torch.Generator) -> torch.Tensor:
+        img = images[int(torch.randint(len(images), (1,), generator=g))].float()[None] / 255
+        if img.shape[-2:] != (self.load_size, self.load_size):
+            img = F.interpolate(img, size=(self.load_size, self.load_size), mode="bicubic", antialias=True,
+                                align_corners=False).clamp(0, 1)
+        top, left = (int(torch.randint(self.load_size - self.crop_size + 1, (1,), generator=g)) for _ in range(2))
+        img = img[0, :, top : top + self.crop_size, left : left + self.crop_size]
+        if torch.rand(1, generator=g) < 0.5:
+            img = img.flip(-1)
+        return img * 2 - 1
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = self.generator(step)
+        x = torch.stack([self._one(self.images_x, g) for _ in range(self.batch_size)])
+        y = torch.stack([self._one(self.images_y, g) for _ in range(self.batch_size)])
+        return x, y
+
+
+def fit_cut(
+    *,
+    g: ResnetGenerator,
+    d: NLayerDiscriminator,
+    f: PatchSampleF,
+    data: UnpairedCrops,
+    cfg: CUTConfig,
+    iters: int,
+    run_dir: str | Path,
+    steps_per_epoch: int,
+    seed: int = 0,
+    log_interval: int = 100,
+    ckpt_interval: int = 1000,
+    device: torch.device | str = "cpu",
+    resume: bool = True,
+    name: str = "cut",
+) -> tracking.History:
+    """Train CUT / FastCUT for ``iters`` steps; ``last.pth`` (full state) every ``ckpt_interval`` steps, resumable.
+
+    ``steps_per_epoch`` converts CUT's per-epoch linear decay into steps (the size of the x set for batch 1).
+    The random draws of a step (flip, patch locations) come from a generator seeded with ``(seed, step)``, so a
+    resumed run repeats the uninterrupted one.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    for net in (g, d, f):
+        net.to(device).train()
+    lr_fn = linear_decay(cfg.lr, cfg.n_epochs, cfg.n_epochs_decay, steps_per_epoch)
+    opts = {k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas) for k, net in
+            (("opt_g", g), ("opt_d", d), ("opt_f", f))}
+    nets = {"g": g, "d": d, "f": f}
+    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
+    start, history = 0, tracking.History()
+    if resume and ckpt_path.is_file():
+        state = tracking.load_checkpoint(ckpt_path)
+        for k, obj in (nets | opts).items():
+            obj.load_state_dict(state[k])
+        start = int(state["step"])
+        history = tracking.History.from_csv(hist_path)
+        history.truncate(start)
+        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+    t_last, acc = time.perf_counter(), {}
+    for step in range(start + 1, iters + 1):
+        for opt in opts.values():
+            for group in opt.param_groups:
+                group["lr"] = lr_fn(step - 1)
+        real_x, real_y = (t.to(device) for t in data.batch(step))
+        gen = torch.Generator(device=device).manual_seed(2**40 + seed * 1_000_003 + step)  # apart from the data's
+        logs = cut_train_step(g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts)
+        for k, v in logs.items():
+            acc[k] = acc.get(k, 0.0) + v
+        acc["_n"] = acc.get("_n", 0) + 1
+        if step % log_interval == 0 or step == iters:
+            n = acc.pop("_n")
+            row = {k: v / n for k, v in acc.items()} | {"lr": lr_fn(step - 1)}
+            row["sec_per_iter"] = (time.perf_counter() - t_last) / n
+            t_last, acc = time.perf_counter(), {}
+            log.info("[%s] step %d/%d %s", name, step, iters, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+            history.log(step, **row)
+        if step % ckpt_interval == 0 or step == iters:
+            state = {"step": step} | {k: obj.state_dict() for k, obj in (nets | opts).items()}
+            tracking.save_checkpoint(ckpt_path, state)
+            history.to_csv(hist_path)
+    history.to_csv(hist_path)
+    return history

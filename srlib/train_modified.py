@@ -1,0 +1,263 @@
+"""Training recipe of the modified SRGAN, as the seed's ``SRGAN_train.py`` runs it.
+
+Seed: vTuanpham/SRGAN_Reimplementation_modified. What differs from Ledig's recipe (:mod:`srlib.train`) and is kept:
+
+* **no SRResNet pre-training**: the GAN trains from scratch;
+* **content loss** = equal-weight MSE of three VGG19 maps (block2_conv2, block3_conv2, block3_conv4 after ReLU,
+  :func:`srlib.losses.multi_layer_content`), RGB in [0, 1] fed to VGG without ImageNet normalisation, plus the
+  adversarial BCE at weight 1e-3 (``loss_weights=[1e-3, 1]``);
+* **Adam at Keras defaults** (lr 1e-3, eps 1e-7) for both networks;
+* **batch size 1** ("since dataset is varying in subject with little correlation");
+* **D is updated twice per step**, once on the real batch and once on the fake batch, in random order (two
+  ``train_on_batch`` calls), so its BN layers see single-class batches;
+* the fake images for D come from ``generator.predict_on_batch`` (BN in inference mode), and in the G step D is
+  frozen with ``trainable = False``, which in TF2 Keras also runs D's BN in inference mode.
+
+:func:`fit` keeps srlib's conventions: batches are pure functions of ``(seed, step)`` (so is the real/fake order),
+an interval log line, ``last.pth`` checkpoints with resume, a ``history.csv``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from srlib import losses, tracking
+from srlib.data import PairedPatches
+
+log = logging.getLogger("srlib.train_modified")
+
+
+@dataclass
+class SeedTrainConfig:
+    """The seed's training settings (``SRGAN_train.py``); params.yaml ``srgan_modified_train`` mirrors them."""
+
+    gt_size: int = 256  # 256x256 HR / 64x64 LR pairs
+    batch_size: int = 1  # quirk: "Batch size will stay at 1"
+    iters: int = 742_500  # 30 epochs x 24,750 pairs (25,000 minus the 1 % test split) at batch 1
+    lr_g: float = 1e-3  # compile(optimizer="adam"): Keras defaults
+    lr_d: float = 1e-3
+    beta1: float = 0.9
+    adam_eps: float = 1e-7  # Keras' Adam epsilon (PyTorch's default is 1e-8)
+    w_content: float = 1.0  # loss_weights=[1e-3, 1]
+    w_adv: float = 1e-3
+    content_layers: tuple[int, ...] = losses.SEED_CONTENT_LAYERS  # torchvision indices of the Keras layers 5, 8, 10
+    vgg_normalize: bool = False  # RGB [0, 1] straight into VGG19 (no caffe / ImageNet preprocessing)
+
+
+def seed_d_step(
+    *, d: nn.Module, opt_d: torch.optim.Optimizer, fake: torch.Tensor, gt: torch.Tensor, real_first: bool
+) -> dict[str, float]:
+    """Two discriminator updates, one per class, in the given order (the seed's two ``train_on_batch`` calls)."""
+    d.train()
+    logs = {}
+    for which in (("real", "fake") if real_first else ("fake", "real")):
+        x, target = (gt, 1.0) if which == "real" else (fake.detach(), 0.0)
+        opt_d.zero_grad(set_to_none=True)
+        logits = d(x)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+        loss.backward()
+        opt_d.step()
+        logs[f"l_d_{which}"] = loss.item()
+        logs[f"d_{which}"] = torch.sigmoid(logits.detach()).mean().item()
+    return logs
+
+
+def seed_g_step(
+    *,
+    g: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    lq: torch.Tensor,
+    gt: torch.Tensor,
+    d: nn.Module,
+    vgg: losses.VGGFeatures,
+    w_content: float = 1.0,
+    w_adv: float = 1e-3,
+) -> dict[str, float]:
+    """One generator update: l_G = w_content * sum_k MSE(phi_k) + w_adv * BCE(D(G(lq)), real)."""
+    g.train()
+    d.eval()  # Keras `trainable = False` on D inside the combined model: BN in inference mode, no D updates
+    for p in d.parameters():
+        p.requires_grad_(False)
+    opt_g.zero_grad(set_to_none=True)
+    sr = g(lq)
+    terms = {"l_g_content": w_content * losses.multi_layer_content(sr, gt, vgg)}
+    if w_adv:
+        terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
+    total = sum(terms.values())
+    total.backward()
+    opt_g.step()
+    for p in d.parameters():
+        p.requires_grad_(True)
+    return {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
+
+
+def fit(
+    *,
+    g: nn.Module,
+    d: nn.Module,
+    vgg: losses.VGGFeatures,
+    data: PairedPatches,
+    iters: int,
+    run_dir: str | Path,
+    lr_g: float = 1e-3,
+    lr_d: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    adam_eps: float = 1e-7,
+    w_content: float = 1.0,
+    w_adv: float = 1e-3,
+    log_interval: int = 100,
+    ckpt_interval: int = 1000,
+    val_interval: int = 0,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    resume: bool = True,
+    name: str = "srgan_modified",
+) -> tracking.History:
+    """Train ``g`` and ``d`` with the seed's recipe for ``iters`` steps; return the history (also in run_dir).
+
+    ``run_dir`` receives ``last.pth`` (full state, for resume) and ``history.csv``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    g.to(device)
+    d.to(device)
+    vgg.to(device)
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas, eps=adam_eps)
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas, eps=adam_eps)
+
+    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
+    start, history = 0, tracking.History()
+    if resume and ckpt_path.is_file():
+        state = tracking.load_checkpoint(ckpt_path)
+        for module, key in ((g, "g"), (d, "d"), (opt_g, "opt_g"), (opt_d, "opt_d")):
+            module.load_state_dict(state[key])
+        start = int(state["step"])
+        history = tracking.History.from_csv(hist_path)
+        history.truncate(start)
+        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+
+    def validate(step: int) -> dict[str, float]:
+        g.eval()
+        with torch.no_grad():
+            vals = val_fn(g)
+        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
+        return vals
+
+    if start == 0 and val_fn is not None and val_interval:
+        history.log(0, **validate(0))
+    bar = None
+    if progress and start < iters:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=iters, initial=start, desc=name)
+    t0, t_last, acc = time.perf_counter(), time.perf_counter(), {}
+    for step in range(start + 1, iters + 1):
+        lq, gt = (t.to(device) for t in data.batch(step))
+        g.eval()  # generator.predict_on_batch: BN with its moving statistics
+        with torch.no_grad():
+            fake = g(lq)
+        order_rng = torch.Generator().manual_seed(2**40 + data.seed * 1_000_003 + step)  # pure function of the step
+        real_first = bool(torch.randint(2, (1,), generator=order_rng).item())  # the seed's randint(0, 1)
+        logs = seed_d_step(d=d, opt_d=opt_d, fake=fake, gt=gt, real_first=real_first)
+        logs |= seed_g_step(g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv)
+        for k, v in logs.items():
+            acc[k] = acc.get(k, 0.0) + v
+        acc["_n"] = acc.get("_n", 0) + 1
+        if bar is not None:
+            bar.update(1)
+        row = {}
+        if step % log_interval == 0 or step == iters:
+            n = acc.pop("_n")
+            row = {k: v / n for k, v in acc.items()}
+            sec_it = (time.perf_counter() - t_last) / n
+            t_last, acc = time.perf_counter(), {}
+            log.info("[%s] step %d/%d %s %.3f s/it eta %.1f min", name, step, iters,
+                     " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith("l_")), sec_it,
+                     sec_it * (iters - step) / 60)
+            row["sec_per_iter"] = sec_it
+        if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
+            row |= validate(step)
+        if row:
+            history.log(step, **row)
+        if step % ckpt_interval == 0 or step == iters:
+            tracking.save_checkpoint(ckpt_path, {"step": step, "g": g.state_dict(), "d": d.state_dict(),
+                                                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
+            history.to_csv(hist_path)
+    if bar is not None:
+        bar.close()
+    if start < iters:
+        log.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
+    g.eval()
+    history.to_csv(hist_path)
+    return history
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# BN at batch size 1: which statistics at inference?
+
+
+@contextmanager
+def per_image_bn(model: nn.Module) -> Iterator[nn.Module]:
+    """BN layers normalise each input with its own statistics, as in batch-1 training; running stats untouched.
+
+    Not the seed's inference (Keras ``predict`` uses the moving averages). Feed one image per call.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [(m.training, m.momentum) for m in bns]
+    for m in bns:
+        m.train()
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield model
+    finally:
+        for m, (training, momentum) in zip(bns, saved):
+            m.train(training)
+            m.momentum = momentum
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, data: PairedPatches, *, batches: int = 200, device="cpu") -> nn.Module:
+    """A copy of ``model`` whose BN running statistics are the plain average over ``batches`` training batches.
+
+    Not in the seed. With batch 1 and Keras momentum 0.5 the moving statistics are essentially those of the last two
+    training crops; a cumulative average (``momentum=None``) estimates those of the training distribution instead.
+    The batches are drawn far from the training steps (``data.batch(10**7 + i)``).
+    """
+    model = copy.deepcopy(model).to(device)
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for i in range(batches):
+        model(data.batch(10**7 + i)[0].to(device))
+    for m, momentum in zip(bns, saved):
+        m.momentum = momentum
+    return model.eval()
+
+
+def bn_inference_check(
+    model: nn.Module, data: PairedPatches, val_fn: Callable[[nn.Module], dict[str, float]], *, batches: int = 200,
+    device="cpu",
+) -> dict[str, dict[str, float]]:
+    """``val_fn`` under three BN inference modes: the seed's moving statistics, recalibrated, per-image statistics."""
+    model = model.eval()
+    with torch.no_grad():
+        out = {"moving statistics (seed)": val_fn(model)}
+        out[f"recalibrated over {batches} crops"] = val_fn(recalibrate_bn(model, data, batches=batches, device=device))
+        with per_image_bn(model):
+            out["per-image statistics"] = val_fn(model)
+    return out
+

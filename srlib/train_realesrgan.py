@@ -1,0 +1,238 @@
+"""Real-ESRGAN training: RealESRNet (L1) then RealESRGAN (L1 + perceptual + GAN), explicit steps and a fit loop.
+
+Wang et al., ICCV-W 2021, §4.1; ``options/train_realesrnet_x4plus.yml`` / ``train_realesrgan_x4plus.yml``,
+``realesrgan/models/realesr{net,gan}_model.py``:
+
+* RealESRNet: ``l_g_pix = L1(sr, usm(gt))``; Adam(2e-4, betas 0.9 / 0.99), MultiStepLR at 1M (x0.5), 1M iterations.
+* RealESRGAN: ``l_g_pix = L1(sr, usm(gt))`` + ``l_g_percep`` (VGG19 pre-ReLU conv1_2 .. conv5_4 with weights
+  0.1, 0.1, 1, 1, 1, L1 criterion, on ``usm(gt)``) + ``0.1 * l_g_gan`` (vanilla BCE on the U-Net's per-pixel
+  logits; the real images for D are the *unsharpened* gt, ``gan_gt_usm: False``); one D step per G step; Adam(1e-4,
+  betas 0.9 / 0.99) for both; 400k iterations.
+* Both keep an EMA of G (decay 0.999; the released ``params_ema``), the 180-pair pool, and start from a pretrained
+  generator (ESRGAN for RealESRNet, RealESRNet for RealESRGAN; here :func:`load_pretrained_generator`, which
+  resolves ``RealESRGAN_x4plus.pth`` through :mod:`srlib.weights` for fine-tuning).
+
+The USM target is computed on the cropped (and pooled) GT in both stages (RealESRGANModel's order). RealESRNetModel
+sharpens the 400x400 GT before cropping instead; the two differ only within ~25 px of the crop border.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from srlib import losses, tracking, weights
+from srlib.data_realesrgan import RealESRGANPairs, TrainingPairPool
+from srlib.degradations_realesrgan import usm_sharp
+from srlib.models.esrgan import generator_state
+from srlib.train import step_decay
+
+log = logging.getLogger("srlib.train_realesrgan")
+
+REALESRGAN_LAYER_WEIGHTS = tuple(losses.REALESRGAN_LAYER_WEIGHTS.values())  # (0.1, 0.1, 1, 1, 1)
+
+
+def load_pretrained_generator(g: nn.Module, weights_mode: str, key: str = "realesrgan_x4plus") -> weights.WeightStatus:
+    """Initialise ``g`` from a published generator (``params_ema``) when the mode allows; returns the status.
+
+    ``pretrained`` requires the file, ``auto`` uses it when present (else keeps the random init and warns),
+    ``random`` trains from scratch. Record the status in the metrics file.
+    """
+    state, status = weights.load_state_dict(key, weights_mode)
+    if state is not None:
+        g.load_state_dict(generator_state(state), strict=True)
+    return status
+
+
+def make_vgg(weights_mode: str = "auto") -> losses.VGGFeatures:
+    """VGG19 returning the pre-ReLU conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 maps (ImageNet-normalised input)."""
+    return losses.VGGFeatures(layers=list(losses.VGG19_PRE_RELU.values()), weights_mode=weights_mode)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` on the parameters (BasicSR ``model_ema``); buffers are copied."""
+    ema_params = dict(ema.named_parameters())
+    for k, p in model.named_parameters():
+        ema_params[k].mul_(decay).add_(p.detach(), alpha=1 - decay)
+    ema_buffers = dict(ema.named_buffers())
+    for k, b in model.named_buffers():
+        ema_buffers[k].copy_(b)
+
+
+def realesrnet_g_step(
+    *, g: nn.Module, opt_g: torch.optim.Optimizer, lq: torch.Tensor, gt_usm: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """RealESRNet update: l_G = L1(G(lq), usm(gt)). Returns (sr.detach(), logs)."""
+    opt_g.zero_grad(set_to_none=True)
+    sr = g(lq)
+    l_pix = losses.pixel_l1(sr, gt_usm)
+    l_pix.backward()
+    opt_g.step()
+    return sr.detach(), {"l_g_pix": l_pix.item()}
+
+
+def realesrgan_g_step(
+    *,
+    g: nn.Module,
+    d: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    lq: torch.Tensor,
+    gt_usm: torch.Tensor,
+    vgg: losses.VGGFeatures,
+    w_pix: float = 1.0,
+    w_percep: float = 1.0,
+    w_gan: float = 0.1,
+    layer_weights: Sequence[float] = REALESRGAN_LAYER_WEIGHTS,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """RealESRGAN generator update: w_pix L1 + w_percep l_percep (both on usm(gt)) + w_gan l_gan (BCE, D frozen)."""
+    opt_g.zero_grad(set_to_none=True)
+    sr = g(lq)
+    l_pix = w_pix * losses.pixel_l1(sr, gt_usm)
+    l_percep = w_percep * losses.perceptual_l1(sr, gt_usm, vgg, layer_weights=layer_weights)
+    for p in d.parameters():
+        p.requires_grad_(False)
+    l_gan = w_gan * losses.gan_g_loss(d(sr))  # per-pixel logits, mean over all of them
+    for p in d.parameters():
+        p.requires_grad_(True)
+    total = l_pix + l_percep + l_gan
+    total.backward()
+    opt_g.step()
+    logs = {"l_g_pix": l_pix.item(), "l_g_percep": l_percep.item(), "l_g_gan": l_gan.item(),
+            "l_g_total": total.item()}
+    return sr.detach(), logs
+
+
+def realesrgan_d_step(
+    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+) -> dict[str, float]:
+    """U-Net discriminator update: BCE(D(gt), 1) + BCE(D(sr), 0), per pixel; gt unsharpened (gan_gt_usm False)."""
+    opt_d.zero_grad(set_to_none=True)
+    real_logits, fake_logits = d(gt), d(sr.detach())
+    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
+    (l_real + l_fake).backward()
+    opt_d.step()
+    return {"l_d_real": l_real.item(), "l_d_fake": l_fake.item(), "out_d_real": real_logits.mean().item(),
+            "out_d_fake": fake_logits.mean().item()}
+
+
+def fit_realesrgan(
+    *,
+    g: nn.Module,
+    data: RealESRGANPairs,
+    iters: int,
+    run_dir: str | Path,
+    d: nn.Module | None = None,
+    vgg: losses.VGGFeatures | None = None,
+    lr_g: Callable[[int], float] | float = 1e-4,
+    lr_d: Callable[[int], float] | float = 1e-4,
+    betas: tuple[float, float] = (0.9, 0.99),
+    ema_decay: float = 0.999,
+    w_pix: float = 1.0,
+    w_percep: float = 1.0,
+    w_gan: float = 0.1,
+    log_interval: int = 100,
+    ckpt_interval: int = 5000,
+    device: torch.device | str = "cpu",
+    resume: bool = True,
+    name: str = "realesrgan",
+) -> tuple[tracking.History, nn.Module]:
+    """RealESRNet (``d=None``: L1 only) or RealESRGAN (``d`` and ``vgg`` given) for ``iters`` steps.
+
+    Initialise ``g`` (e.g. :func:`load_pretrained_generator`) before calling. ``lr_g`` / ``lr_d`` are numbers or
+    functions of the step (``srlib.train.step_decay(2e-4, 1_000_000, 0.5)`` is RealESRNet's MultiStepLR).
+    ``run_dir`` receives ``last.pth`` (G, G-EMA, D, optimisers, the training-pair pool; for resume),
+    ``history.csv`` and, at the end, ``generator_ema.pth`` (``{"params_ema": ..., "params": ...}``, the released
+    layout). Batches are pure functions of ``(seed, step)`` and the pool is checkpointed, so a resumed run repeats
+    the uninterrupted one. Returns ``(history, g_ema)``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    adversarial = d is not None
+    if adversarial and vgg is None:
+        raise ValueError("RealESRGAN training (d given) needs the VGG feature extractor (vgg=make_vgg(...))")
+    lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
+    lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
+    g.to(device).train()
+    g_ema = copy.deepcopy(g).eval()  # BasicSR starts the EMA as a copy of the (pretrained) generator
+    for p in g_ema.parameters():
+        p.requires_grad_(False)
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
+    opt_d = None
+    if adversarial:
+        d.to(device).train()
+        vgg.to(device)
+        opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
+    pool = TrainingPairPool(data.cfg.queue_size)
+
+    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
+    start, history = 0, tracking.History()
+    if resume and ckpt_path.is_file():
+        state = tracking.load_checkpoint(ckpt_path)
+        g.load_state_dict(state["g"])
+        g_ema.load_state_dict(state["g_ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        if adversarial:
+            d.load_state_dict(state["d"])
+            opt_d.load_state_dict(state["opt_d"])
+        pool.load_state_dict(state["pool"])
+        start = int(state["step"])
+        history = tracking.History.from_csv(hist_path)
+        history.truncate(start)
+        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+
+    t_last, acc = time.perf_counter(), {}
+    for step in range(start + 1, iters + 1):
+        lq, gt = data.batch(step, device)
+        # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
+        pool_gen = torch.Generator(device=device).manual_seed(2**40 + data.seed * 1_000_003 + step)
+        lq, gt = pool(lq, gt, generator=pool_gen)
+        gt_usm = usm_sharp(gt)
+        for group in opt_g.param_groups:
+            group["lr"] = lr_g_fn(step - 1)
+        if adversarial:
+            sr, logs = realesrgan_g_step(g=g, d=d, opt_g=opt_g, lq=lq, gt_usm=gt_usm, vgg=vgg, w_pix=w_pix,
+                                         w_percep=w_percep, w_gan=w_gan)
+            for group in opt_d.param_groups:
+                group["lr"] = lr_d_fn(step - 1)
+            logs |= realesrgan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+        else:
+            _, logs = realesrnet_g_step(g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm)
+        ema_update(g_ema, g, ema_decay)
+        for k, v in logs.items():
+            acc[k] = acc.get(k, 0.0) + v
+        acc["_n"] = acc.get("_n", 0) + 1
+        if step % log_interval == 0 or step == iters:
+            n = acc.pop("_n")
+            row = {k: v / n for k, v in acc.items()} | {"lr_g": lr_g_fn(step - 1)}
+            row["sec_per_iter"] = (time.perf_counter() - t_last) / n
+            t_last, acc = time.perf_counter(), {}
+            log.info("[%s] step %d/%d %s", name, step, iters, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+            history.log(step, **row)
+        if step % ckpt_interval == 0 or step == iters:
+            state = {"step": step, "g": g.state_dict(), "g_ema": g_ema.state_dict(), "opt_g": opt_g.state_dict(),
+                     "pool": pool.state_dict()}
+            if adversarial:
+                state |= {"d": d.state_dict(), "opt_d": opt_d.state_dict()}
+            tracking.save_checkpoint(ckpt_path, state)
+            history.to_csv(hist_path)
+    history.to_csv(hist_path)
+    tracking.save_checkpoint(run_dir / "generator_ema.pth", {"params_ema": g_ema.state_dict(), "params": g.state_dict()})
+    return history, g_ema
+
+
+def realesrnet_lr(lr: float = 2e-4, milestone: int = 1_000_000) -> Callable[[int], float]:
+    """RealESRNet's MultiStepLR([1M], 0.5) as a function of the step."""
+    return step_decay(lr, milestone, 0.5)
+
+
+def realesrgan_lr(lr: float = 1e-4, milestone: int = 400_000) -> Callable[[int], float]:
+    """RealESRGAN's MultiStepLR([400k], 0.5) as a function of the step (for G and D)."""
+    return step_decay(lr, milestone, 0.5)

@@ -1,0 +1,168 @@
+"""Tiled inference: layout, exactness of blending, seams, bounded memory, grey / alpha / 16-bit images."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from srlib import inference as inf
+from srlib.models import SRGANModifiedGenerator
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks: one thread avoids OpenMP barrier stalls when the CPU is shared (10x faster there)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class Nearest(nn.Module):
+    """A 'network' whose correct output is known exactly: nearest-neighbour upsampling."""
+
+    def __init__(self, scale=2):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=self.scale, mode="nearest")
+
+
+class SmallRF(nn.Module):
+    """Fixed receptive field: two 3x3 convs (+-2 LR px) with zero padding, nearest x2, one 3x3 conv (+-1 HR px)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.scale = 2
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+        self.tail = nn.Conv2d(8, 3, 3, padding=1)
+
+    def forward(self, x):
+        return self.tail(F.interpolate(self.body(x), scale_factor=2, mode="nearest"))
+
+
+def _smooth(h, w, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return F.avg_pool2d(torch.rand(1, 3, h + 4, w + 4, generator=g), 5, 1)[0]  # (3, h, w)
+
+
+def _psnr(a, b):
+    return 10 * math.log10(1 / float(((a - b) ** 2).mean()))
+
+
+@pytest.mark.parametrize("length,tile,overlap", [(100, 64, 32), (150, 64, 16), (65, 64, 8), (1000, 256, 32), (30, 64, 8)])
+def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
+    sp = inf.spans(length, tile, overlap)
+    assert sp[0][0] == 0 and sp[-1][1] == length
+    assert all(b - a <= tile for a, b in sp) and len({b - a for a, b in sp}) == 1
+    assert all(sp[i][1] - sp[i + 1][0] >= overlap for i in range(len(sp) - 1))
+
+
+@pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("blend", 24, 8), ("faithful", 16, 0)])
+def test_tiles_are_placed_and_normalised_exactly(mode, tile, overlap):
+    lq = torch.rand(3, 37, 53)
+    out = inf.upscale(Nearest(2), lq, tile=tile, overlap=overlap, mode=mode, batch_size=3)
+    torch.testing.assert_close(out, F.interpolate(lq[None], scale_factor=2, mode="nearest")[0])
+
+
+def test_blended_tiles_match_untiled_inference():
+    lq = _smooth(60, 90)
+    net = SmallRF().eval()
+    ref = inf.upscale(net, lq, tile=0)
+    tiled = inf.upscale(net, lq, tile=32, overlap=16, mode="blend")  # dead zone 4 px >= reach 2 px
+    assert _psnr(tiled, ref) >= 50
+    g = SRGANModifiedGenerator(num_feat=8, num_block=1, num_up_feat=8, scale=2).eval()
+    ref = inf.upscale(g, lq, tile=0)
+    assert _psnr(inf.upscale(g, lq, tile=48, overlap=32), ref) >= 50
+
+
+def test_faithful_tiling_shows_seams_blending_does_not():
+    lq = _smooth(64, 96, seed=1)
+    torch.manual_seed(0)
+    g = SRGANModifiedGenerator(num_feat=8, num_block=1, num_up_feat=8, scale=2).eval()
+    faithful = inf.upscale(g, lq, tile=32, mode="faithful")
+    blend = inf.upscale(g, lq, tile=32, overlap=16, mode="blend")
+    untiled = inf.upscale(g, lq, tile=0)
+    s_f = inf.seam_score(faithful, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
+    s_b = inf.seam_score(blend, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend"))
+    s_u = inf.seam_score(untiled, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
+    assert s_f > 2 * s_b and s_b < 1.3 and s_u < 1.3
+
+
+def test_seam_score_detects_a_step():
+    img = torch.rand(3, 40, 40) * 0.1
+    img[:, :, 20:] += 0.5
+    assert inf.seam_score(img, [], [20]) > 10
+    assert inf.seam_score(img, [20], []) == pytest.approx(1, abs=0.3)
+
+
+def test_memory_is_bounded_to_a_batch_and_a_band():
+    calls = []
+
+    class Spy(Nearest):
+        def forward(self, x):
+            calls.append(x.shape[0])
+            return super().forward(x)
+
+    rows = []
+    lq = torch.rand(3, 70, 90)
+    assert inf.upscale(Spy(2), lq, tile=20, overlap=4, batch_size=2, sink=lambda r0, b: rows.append((r0, b.shape))) is None
+    assert max(calls) <= 2
+    assert [r0 for r0, _ in rows] == sorted(r0 for r0, _ in rows) and rows[0][0] == 0
+    assert sum(s[1] for _, s in rows) == 140 and all(s[1] <= 40 and s[2] == 180 for _, s in rows)
+
+
+def test_precision_falls_back_to_fp32_on_cpu():
+    cpu = torch.device("cpu")
+    assert inf.autocast_dtype("auto", cpu) is None and inf.autocast_dtype("fp32", cpu) is None
+    with pytest.warns(UserWarning, match="fp32"):
+        assert inf.autocast_dtype("fp16", cpu) is None
+    with pytest.warns(UserWarning, match="fp32"):
+        out = inf.upscale(Nearest(2), torch.rand(3, 8, 8), tile=0, precision="bf16")
+    assert out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gray_rgba_and_16_bit_arrays(dtype):
+    maxv = np.iinfo(dtype).max
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, maxv + 1, (9, 13), dtype=dtype)
+    out = inf.upscale_array(gray, Nearest(2), tile=8, overlap=2)
+    assert out.dtype == dtype and out.shape == (18, 26)
+    np.testing.assert_array_equal(out, gray.repeat(2, 0).repeat(2, 1))  # exact: 16 bits are kept
+    rgba = rng.integers(0, maxv + 1, (9, 13, 4), dtype=dtype)
+    out = inf.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
+    assert out.shape == (18, 26, 4) and out.dtype == dtype
+    np.testing.assert_array_equal(out[..., :3], rgba[..., :3].repeat(2, 0).repeat(2, 1))
+    want_alpha = cv2.resize(np.ascontiguousarray(rgba[..., 3]), (26, 18), interpolation=cv2.INTER_CUBIC)
+    np.testing.assert_array_equal(out[..., 3], want_alpha)  # alpha: bicubic, not the network
+    la = rgba[..., [0, 3]]
+    assert inf.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
+
+
+def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
+    rng = np.random.default_rng(1)
+    cases = {
+        "rgb16.png": rng.integers(0, 65536, (5, 7, 3), dtype=np.uint16),
+        "rgba16.png": rng.integers(0, 65536, (5, 7, 4), dtype=np.uint16),
+        "gray16.png": rng.integers(0, 65536, (5, 7), dtype=np.uint16),
+        "rgba8.png": rng.integers(0, 256, (5, 7, 4), dtype=np.uint8),
+        "la8.png": rng.integers(0, 256, (5, 7, 2), dtype=np.uint8),
+        "gray8.png": rng.integers(0, 256, (5, 7), dtype=np.uint8),
+    }
+    for name, arr in cases.items():
+        inf.write_image(arr.copy(), tmp_path / name)
+        back = inf.read_image(tmp_path / name)
+        if name == "la8.png":  # OpenCV writes grey + alpha as BGRA: read back as RGBA with equal colour channels
+            assert back.shape == (5, 7, 4) and np.array_equal(back[..., [0, 3]], arr)
+            continue
+        assert back.dtype == arr.dtype and np.array_equal(back, arr), name
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(inf.ImageReadError, match="bad.png"):
+        inf.read_image(tmp_path / "bad.png")
