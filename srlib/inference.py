@@ -212,7 +212,8 @@ def upscale(
         mode: ``blend`` (overlap + feathered weights) or ``faithful`` (the seed's 64-px tiles, no overlap).
         batch_size: tiles per forward pass; ``0`` picks as many as fit in 256x256 input pixels.
         precision: ``auto | fp32 | fp16 | bf16`` (see module docstring).
-        sink: receives finished output rows ``(first_row, (3, n, s*W) float32)``; then nothing is returned.
+        sink: receives finished output rows ``(first_row, (3, n, s*W) float32)`` (a buffer that is reused: copy or
+            convert it, do not keep it); then nothing is returned.
         on_tiles: called with the number of tiles after each batch (progress bars).
     """
     if lq.ndim != 3 or lq.shape[0] != 3:
@@ -264,10 +265,10 @@ def upscale(
         # rows above the next tile row's start are final: normalise, hand over, shift the rest up
         done = (ys[i + 1][0] * scale if i + 1 < len(ys) else y1 * scale) - band_top
         keep = r0 + (y1 - y0) * scale - done
-        final = acc[:, :done, : W] / wacc[:done, : W].clamp_min(1e-8)
+        acc[:, :done].div_(wacc[:done].clamp_min_(1e-8))  # in place: no band-sized temporaries
         n_out = min(done, H - band_top)
-        if n_out > 0:
-            sink(band_top, final[:, :n_out].contiguous())
+        for c0 in range(0, max(n_out, 0), 256):  # hand over in slices of 256 rows (bounded sink temporaries)
+            sink(band_top + c0, acc[:, c0 : min(c0 + 256, n_out), :W].contiguous())
         acc[:, :keep] = acc[:, done : done + keep].clone()
         wacc[:keep] = wacc[done : done + keep].clone()
         acc[:, keep:] = 0

@@ -6,13 +6,12 @@ folder named.
 """
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from srlib import nb, paths
+from srlib import nb
 
 pytestmark = pytest.mark.notebooks
 
@@ -20,22 +19,6 @@ TINY = {
     "srgan_train": dict(num_feat=8, num_block=1, gt_size=32, batch_size=2, pretrain_iters=2, gan_iters=2,
                         lr_decay_at=1, log_interval=1, val_interval=2, ckpt_interval=2, val_crop=48),
 }
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A copy of the parts of the repo the notebooks need, used as SRLIB_ROOT (results land there, not in git)."""
-    root = tmp_path_factory.mktemp("project")
-    src = paths.root()
-    for name in ("params.yaml", "dvc.yaml"):
-        shutil.copy(src / name, root / name)
-    for name in ("notebooks", "references"):
-        shutil.copytree(src / name, root / name)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SRLIB_ROOT", str(root))
-    mp.setenv("TORCH_HOME", str(root / "torch_home"))  # no pretrained files: 'auto' must fall back, labelled
-    yield root
-    mp.undo()
 
 
 def test_whole_smoke_study_runs(project):

@@ -1,11 +1,10 @@
 """Papermill smoke run of the modified-SRGAN notebooks (20, 21) in a temporary copy of the project."""
 
 import json
-import shutil
 
 import pytest
 
-from srlib import nb, paths
+from srlib import nb
 
 pytestmark = pytest.mark.notebooks
 
@@ -15,21 +14,6 @@ TINY = {
                                  bn_check_batches=2),
     "srgan_modified_postprocess": dict(max_images=1, eval_crop=128, tile=16, overlap=4),
 }
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("project")
-    src = paths.root()
-    for name in ("params.yaml", "dvc.yaml"):
-        shutil.copy(src / name, root / name)
-    for name in ("notebooks", "references"):
-        shutil.copytree(src / name, root / name)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SRLIB_ROOT", str(root))
-    mp.setenv("TORCH_HOME", str(root / "torch_home"))  # no pretrained files: 'auto' falls back, labelled
-    yield root
-    mp.undo()
 
 
 def test_modified_srgan_notebooks_run(project):
