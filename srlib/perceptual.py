@@ -170,6 +170,22 @@ def _build_inception(dims: int, status: WeightStatus, seed: int, device: str) ->
     return net.to(device).eval()
 
 
+def _cached_net(kind: tuple, weight_key: str, mode: str, seed: int, device, build):
+    """One network per (kind, weights source and file, seed, device), built by ``build(status, device)`` once.
+
+    Warnings raised while resolving the weights are re-emitted only when the network is actually built, so a cached
+    network does not repeat them on every call.
+    """
+    status, caught = _resolve_quietly(weight_key, mode)
+    device = str(torch.device(device))
+    file_id = _file_identity(status.path) if status.source == "file" else ()
+    key = (*kind, mode, status.source, seed if status.source != "file" else None, device, file_id)
+    if key not in _NETS:
+        _reemit(caught)
+        _NETS[key] = build(status, device)
+    return _NETS[key]
+
+
 def fid_inception(
     dims: int = 2048, mode: str = "auto", *, device: str | torch.device = "cpu", seed: int = 0
 ) -> tuple[torch.nn.Module, WeightStatus]:
@@ -187,22 +203,10 @@ def fid_inception(
         raise ValueError(
             f"dims must be one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}"
         )
-    status, caught = _resolve_quietly("fid_inception", mode)
-    device = str(torch.device(device))
-    file_id = _file_identity(status.path) if status.source == "file" else ()
-    key = (
-        "inception",
-        dims,
-        mode,
-        status.source,
-        seed if status.source != "file" else None,
-        device,
-        file_id,
+    return _cached_net(
+        ("inception", dims), "fid_inception", mode, seed, device,
+        lambda status, dev: (_build_inception(dims, status, seed, dev), status),
     )
-    if key not in _NETS:
-        _reemit(caught)
-        _NETS[key] = (_build_inception(dims, status, seed, device), status)
-    return _NETS[key]
 
 
 def _file_identity(path: str | None) -> tuple:
@@ -656,27 +660,11 @@ def load_lpips(
     net = {"vgg16": "vgg"}.get(net, net)
     if net not in _LPIPS_TRUNK:
         raise ValueError(f"net must be one of {sorted(_LPIPS_TRUNK)}, got {net!r}")
-    status, caught = _resolve_quietly(_LPIPS_TRUNK[net], mode)
-    device = str(torch.device(device))
-    file_id = _file_identity(status.path) if status.source == "file" else ()
-    key = (
-        "lpips",
-        net,
-        mode,
-        status.source,
-        seed if status.source != "file" else None,
-        device,
-        file_id,
-    )
-    if key not in _NETS:
-        _reemit(caught)
-        state, _ = (
-            weights.load_state_dict(_LPIPS_TRUNK[net], mode)
-            if status.source == "file"
-            else (None, None)
-        )
-        _NETS[key] = _build_lpips(net, state, status, seed, device)
-    return _NETS[key]
+    def build(status: WeightStatus, dev: str) -> LPIPSModel:
+        state = weights.load_state_dict(_LPIPS_TRUNK[net], mode)[0] if status.source == "file" else None
+        return _build_lpips(net, state, status, seed, dev)
+
+    return _cached_net(("lpips", net), _LPIPS_TRUNK[net], mode, seed, device, build)
 
 
 def lpips_distance(
