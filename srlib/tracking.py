@@ -13,6 +13,7 @@ import datetime as _dt
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,33 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise OSError(f"cannot read checkpoint {path}: {exc}") from exc
+
+
+class IntervalLog:
+    """Averages per-step training logs over ``interval`` steps and emits one durable log line per interval.
+
+    Shared by every ``fit`` loop: ``row = ilog.add(step, logs, lr_g=...)`` returns ``{}`` between intervals and, at
+    an interval (or the last step), the averaged row plus the extra values and ``sec_per_iter``, after logging
+    ``[name] step s/iters l_...=... 0.123 s/it eta 4.5 min``.
+    """
+
+    def __init__(self, *, name: str, iters: int, interval: int, logger):
+        self.name, self.iters, self.interval, self.logger = name, iters, interval, logger
+        self._sums: dict[str, float] = {}
+        self._n = 0
+        self._t = time.perf_counter()
+
+    def add(self, step: int, logs: dict[str, float], **extra: float) -> dict[str, float]:
+        for k, v in logs.items():
+            self._sums[k] = self._sums.get(k, 0.0) + v
+        self._n += 1
+        if step % self.interval and step != self.iters:
+            return {}
+        sec_it = (time.perf_counter() - self._t) / self._n
+        row = {k: v / self._n for k, v in self._sums.items()} | extra
+        self.logger.info(
+            "[%s] step %d/%d %s %.3f s/it eta %.1f min", self.name, step, self.iters,
+            " ".join(f"{k}={v:.4g}" for k, v in row.items()), sec_it, sec_it * (self.iters - step) / 60,
+        )
+        self._sums, self._n, self._t = {}, 0, time.perf_counter()
+        return row | {"sec_per_iter": sec_it}

@@ -200,7 +200,7 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=iters, initial=start, desc=name)
-    t0, t_last, acc = time.perf_counter(), time.perf_counter(), {}
+    t0, ilog = time.perf_counter(), tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
     for step in range(start + 1, iters + 1):
         _set_lr(opt_g, lr_g_fn(step - 1))
         lq, gt = (t.to(device) for t in data.batch(step))
@@ -211,23 +211,9 @@ def fit(
         if adversarial:
             _set_lr(opt_d, lr_d_fn(step - 1))
             logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
-        for k, v in logs.items():
-            acc[k] = acc.get(k, 0.0) + v
-        acc["_n"] = acc.get("_n", 0) + 1
         if bar is not None:
             bar.update(1)
-        row = {}
-        if step % log_interval == 0 or step == iters:
-            n = acc.pop("_n")
-            row = {k: v / n for k, v in acc.items()} | {"lr_g": lr_g_fn(step - 1)}
-            sec_it = (time.perf_counter() - t_last) / n
-            t_last, acc = time.perf_counter(), {}
-            log.info(
-                "[%s] step %d/%d %s lr_g=%.2e %.3f s/it eta %.1f min", name, step, iters,
-                " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith("l_")), row["lr_g"],
-                sec_it, sec_it * (iters - step) / 60,
-            )
-            row["sec_per_iter"] = sec_it
+        row = ilog.add(step, logs, lr_g=lr_g_fn(step - 1))
         if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
             row |= validate(step)
         if row:

@@ -16,7 +16,6 @@ pool is CycleGAN's default). Learning rates: Adam(2e-4, betas 0.5 / 0.999) for G
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -270,7 +269,7 @@ def fit_cut(
         history = tracking.History.from_csv(hist_path)
         history.truncate(start)
         log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-    t_last, acc = time.perf_counter(), {}
+    ilog = tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
     for step in range(start + 1, iters + 1):
         for opt in opts.values():
             for group in opt.param_groups:
@@ -278,15 +277,7 @@ def fit_cut(
         real_x, real_y = (t.to(device) for t in data.batch(step))
         gen = torch.Generator(device=device).manual_seed(2**40 + seed * 1_000_003 + step)  # apart from the data's
         logs = cut_train_step(g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts)
-        for k, v in logs.items():
-            acc[k] = acc.get(k, 0.0) + v
-        acc["_n"] = acc.get("_n", 0) + 1
-        if step % log_interval == 0 or step == iters:
-            n = acc.pop("_n")
-            row = {k: v / n for k, v in acc.items()} | {"lr": lr_fn(step - 1)}
-            row["sec_per_iter"] = (time.perf_counter() - t_last) / n
-            t_last, acc = time.perf_counter(), {}
-            log.info("[%s] step %d/%d %s", name, step, iters, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+        if row := ilog.add(step, logs, lr=lr_fn(step - 1)):
             history.log(step, **row)
         if step % ckpt_interval == 0 or step == iters:
             state = {"step": step} | {k: obj.state_dict() for k, obj in (nets | opts).items()}

@@ -161,7 +161,7 @@ def fit(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=iters, initial=start, desc=name)
-    t0, t_last, acc = time.perf_counter(), time.perf_counter(), {}
+    t0, ilog = time.perf_counter(), tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
     for step in range(start + 1, iters + 1):
         lq, gt = (t.to(device) for t in data.batch(step))
         g.eval()  # generator.predict_on_batch: BN with its moving statistics
@@ -171,21 +171,9 @@ def fit(
         real_first = bool(torch.randint(2, (1,), generator=order_rng).item())  # the seed's randint(0, 1)
         logs = seed_d_step(d=d, opt_d=opt_d, fake=fake, gt=gt, real_first=real_first)
         logs |= seed_g_step(g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv)
-        for k, v in logs.items():
-            acc[k] = acc.get(k, 0.0) + v
-        acc["_n"] = acc.get("_n", 0) + 1
         if bar is not None:
             bar.update(1)
-        row = {}
-        if step % log_interval == 0 or step == iters:
-            n = acc.pop("_n")
-            row = {k: v / n for k, v in acc.items()}
-            sec_it = (time.perf_counter() - t_last) / n
-            t_last, acc = time.perf_counter(), {}
-            log.info("[%s] step %d/%d %s %.3f s/it eta %.1f min", name, step, iters,
-                     " ".join(f"{k}={v:.4g}" for k, v in row.items() if k.startswith("l_")), sec_it,
-                     sec_it * (iters - step) / 60)
-            row["sec_per_iter"] = sec_it
+        row = ilog.add(step, logs)
         if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
             row |= validate(step)
         if row:

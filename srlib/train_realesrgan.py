@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -188,7 +187,7 @@ def fit_realesrgan(
         history.truncate(start)
         log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
 
-    t_last, acc = time.perf_counter(), {}
+    ilog = tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
     for step in range(start + 1, iters + 1):
         lq, gt = data.batch(step, device)
         # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
@@ -206,15 +205,7 @@ def fit_realesrgan(
         else:
             _, logs = realesrnet_g_step(g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm)
         ema_update(g_ema, g, ema_decay)
-        for k, v in logs.items():
-            acc[k] = acc.get(k, 0.0) + v
-        acc["_n"] = acc.get("_n", 0) + 1
-        if step % log_interval == 0 or step == iters:
-            n = acc.pop("_n")
-            row = {k: v / n for k, v in acc.items()} | {"lr_g": lr_g_fn(step - 1)}
-            row["sec_per_iter"] = (time.perf_counter() - t_last) / n
-            t_last, acc = time.perf_counter(), {}
-            log.info("[%s] step %d/%d %s", name, step, iters, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+        if row := ilog.add(step, logs, lr_g=lr_g_fn(step - 1)):
             history.log(step, **row)
         if step % ckpt_interval == 0 or step == iters:
             state = {"step": step, "g": g.state_dict(), "g_ema": g_ema.state_dict(), "opt_g": opt_g.state_dict(),

@@ -76,3 +76,15 @@ def test_paper_table_marks_rows_not_comparable_on_proxy():
     assert t.weights.tolist() == ["none needed", "RANDOM vgg19"]
     md = evaluate.markdown_table(t)
     assert md.count("\n") == 4 and "| srgan | psnr_y |" in md
+
+
+def test_interval_log_averages_and_emits_at_interval_and_end():
+    import logging
+
+    ilog = tracking.IntervalLog(name="t", iters=5, interval=2, logger=logging.getLogger("test"))
+    assert ilog.add(1, {"l": 1.0}) == {}
+    row = ilog.add(2, {"l": 3.0}, lr_g=0.1)
+    assert row["l"] == 2.0 and row["lr_g"] == 0.1 and row["sec_per_iter"] >= 0
+    assert ilog.add(3, {"l": 5.0}) == {}
+    assert ilog.add(4, {"l": 7.0})["l"] == 6.0
+    assert ilog.add(5, {"l": 9.0})["l"] == 9.0  # the last step always emits
