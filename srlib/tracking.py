@@ -179,3 +179,52 @@ class IntervalLog:
         )
         self._sums, self._n, self._t = {}, 0, time.perf_counter()
         return row | {"sec_per_iter": sec_it}
+
+
+def resumable_loop(
+    *,
+    step_fn,
+    state: dict[str, Any],
+    iters: int,
+    run_dir: str | Path,
+    name: str,
+    logger,
+    log_interval: int = 100,
+    ckpt_interval: int = 1000,
+    resume: bool = True,
+) -> History:
+    """Run ``step_fn(step) -> (logs, extra)`` for steps ``start+1 .. iters`` with checkpoint, resume and history.
+
+    ``state`` maps names to objects with ``state_dict`` / ``load_state_dict`` (networks, optimisers, pools): every
+    ``ckpt_interval`` steps and at the end ``run_dir/last.pth`` holds ``{"step", **their state dicts}`` and
+    ``run_dir/history.csv`` the interval-averaged logs (:class:`IntervalLog`, with ``extra`` such as the learning
+    rate). With ``resume`` and a ``last.pth`` present, training continues after its step and the history is cut
+    back to it; when ``step_fn`` draws its randomness from ``(seed, step)``, the resumed run repeats the
+    uninterrupted one. Shared by the fit loops of :mod:`srlib.train_cut`, :mod:`srlib.train_realesrgan` and
+    :mod:`srlib.train_night2day`.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
+    start, history = 0, History()
+    if resume and ckpt_path.is_file():
+        saved = load_checkpoint(ckpt_path)
+        missing = sorted(set(state) - set(saved))
+        if missing:
+            raise KeyError(f"{ckpt_path} lacks {missing}: it was written by a different training setup")
+        for k, obj in state.items():
+            obj.load_state_dict(saved[k])
+        start = int(saved["step"])
+        history = History.from_csv(hist_path)
+        history.truncate(start)
+        logger.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+    ilog = IntervalLog(name=name, iters=iters, interval=log_interval, logger=logger)
+    for step in range(start + 1, iters + 1):
+        logs, extra = step_fn(step)
+        if row := ilog.add(step, logs, **extra):
+            history.log(step, **row)
+        if step % ckpt_interval == 0 or step == iters:
+            save_checkpoint(ckpt_path, {"step": step} | {k: obj.state_dict() for k, obj in state.items()})
+            history.to_csv(hist_path)
+    history.to_csv(hist_path)
+    return history

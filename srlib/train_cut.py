@@ -202,9 +202,14 @@ class UnpairedCrops:
             raise ValueError("UnpairedCrops needs images in both domains")
         if crop_size > load_size:
             raise ValueError("crop_size must be <= load_size")
-        self.images_x = [(i.clamp(0, 1) * 255).round().to(torch.uint8) for i in images_x]
-        self.images_y = [(i.clamp(0, 1) * 255).round().to(torch.uint8) for i in images_y]
+        self.images_x = [self._u8(i) for i in images_x]
+        self.images_y = [self._u8(i) for i in images_y]
         self.load_size, self.crop_size, self.batch_size, self.seed = load_size, crop_size, batch_size, seed
+
+    @staticmethod
+    def _u8(img: torch.Tensor) -> torch.Tensor:
+        """Images are kept as uint8: float [0, 1] tensors are rounded, uint8 ones kept as they are."""
+        return img if img.dtype == torch.uint8 else (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
     def generator(self, step: int) -> torch.Generator:
         return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
@@ -250,38 +255,22 @@ def fit_cut(
     The random draws of a step (flip, patch locations) come from a generator seeded with ``(seed, step)``, so a
     resumed run repeats the uninterrupted one.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     for net in (g, d, f):
         net.to(device).train()
     lr_fn = linear_decay(cfg.lr, cfg.n_epochs, cfg.n_epochs_decay, steps_per_epoch)
     opts = {k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas) for k, net in
             (("opt_g", g), ("opt_d", d), ("opt_f", f))}
-    nets = {"g": g, "d": d, "f": f}
-    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
-    start, history = 0, tracking.History()
-    if resume and ckpt_path.is_file():
-        state = tracking.load_checkpoint(ckpt_path)
-        for k, obj in (nets | opts).items():
-            obj.load_state_dict(state[k])
-        start = int(state["step"])
-        history = tracking.History.from_csv(hist_path)
-        history.truncate(start)
-        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-    ilog = tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
-    for step in range(start + 1, iters + 1):
+
+    def step_fn(step: int):
         for opt in opts.values():
             for group in opt.param_groups:
                 group["lr"] = lr_fn(step - 1)
         real_x, real_y = (t.to(device) for t in data.batch(step))
         gen = torch.Generator(device=device).manual_seed(2**40 + seed * 1_000_003 + step)  # apart from the data's
         logs = cut_train_step(g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts)
-        if row := ilog.add(step, logs, lr=lr_fn(step - 1)):
-            history.log(step, **row)
-        if step % ckpt_interval == 0 or step == iters:
-            state = {"step": step} | {k: obj.state_dict() for k, obj in (nets | opts).items()}
-            tracking.save_checkpoint(ckpt_path, state)
-            history.to_csv(hist_path)
-    history.to_csv(hist_path)
-    return history
+        return logs, {"lr": lr_fn(step - 1)}
+
+    return tracking.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
+                                   run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
+                                   ckpt_interval=ckpt_interval, resume=resume)

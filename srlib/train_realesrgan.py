@@ -141,6 +141,8 @@ def fit_realesrgan(
     device: torch.device | str = "cpu",
     resume: bool = True,
     name: str = "realesrgan",
+    queue_size: int | None = None,
+    sharpen_gt: bool = True,
 ) -> tuple[tracking.History, nn.Module]:
     """RealESRNet (``d=None``: L1 only) or RealESRGAN (``d`` and ``vgg`` given) for ``iters`` steps.
 
@@ -150,9 +152,14 @@ def fit_realesrgan(
     ``history.csv`` and, at the end, ``generator_ema.pth`` (``{"params_ema": ..., "params": ...}``, the released
     layout). Batches are pure functions of ``(seed, step)`` and the pool is checkpointed, so a resumed run repeats
     the uninterrupted one. Returns ``(history, g_ema)``.
+
+    ``data`` is anything with ``batch(step, device) -> (lq, gt)`` and ``seed``: :class:`RealESRGANPairs` (synthetic
+    degradations) or fixed pairs such as :class:`srlib.train_night2day.PairedCrops` (Real-ESRGAN's paired-data
+    fine-tuning, ``finetune_realesrgan_x4plus_pairdata.yml``); ``queue_size`` defaults to ``data.cfg.queue_size``; 0 turns the pool off.
+    ``sharpen_gt=False`` trains on the ground truth as is instead of its USM-sharpened version (the pixel and
+    perceptual targets; Real-ESRGAN's ``l1_gt_usm`` / ``percep_gt_usm``).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     adversarial = d is not None
     if adversarial and vgg is None:
@@ -164,36 +171,21 @@ def fit_realesrgan(
     for p in g_ema.parameters():
         p.requires_grad_(False)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
-    opt_d = None
+    pool = TrainingPairPool(data.cfg.queue_size if queue_size is None else queue_size)
+    state = {"g": g, "g_ema": g_ema, "opt_g": opt_g, "pool": pool}
     if adversarial:
         d.to(device).train()
         vgg.to(device)
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
-    pool = TrainingPairPool(data.cfg.queue_size)
+        state |= {"d": d, "opt_d": opt_d}
 
-    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
-    start, history = 0, tracking.History()
-    if resume and ckpt_path.is_file():
-        state = tracking.load_checkpoint(ckpt_path)
-        g.load_state_dict(state["g"])
-        g_ema.load_state_dict(state["g_ema"])
-        opt_g.load_state_dict(state["opt_g"])
-        if adversarial:
-            d.load_state_dict(state["d"])
-            opt_d.load_state_dict(state["opt_d"])
-        pool.load_state_dict(state["pool"])
-        start = int(state["step"])
-        history = tracking.History.from_csv(hist_path)
-        history.truncate(start)
-        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-
-    ilog = tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
-    for step in range(start + 1, iters + 1):
+    def step_fn(step: int):
         lq, gt = data.batch(step, device)
         # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
-        pool_gen = torch.Generator(device=device).manual_seed(2**40 + data.seed * 1_000_003 + step)
-        lq, gt = pool(lq, gt, generator=pool_gen)
-        gt_usm = usm_sharp(gt)
+        if pool.size > 0:  # 0: no pool (Real-ESRGAN's paired-data fine-tuning has none)
+            pool_gen = torch.Generator(device=device).manual_seed(2**40 + data.seed * 1_000_003 + step)
+            lq, gt = pool(lq, gt, generator=pool_gen)
+        gt_usm = usm_sharp(gt) if sharpen_gt else gt
         for group in opt_g.param_groups:
             group["lr"] = lr_g_fn(step - 1)
         if adversarial:
@@ -205,16 +197,11 @@ def fit_realesrgan(
         else:
             _, logs = realesrnet_g_step(g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm)
         ema_update(g_ema, g, ema_decay)
-        if row := ilog.add(step, logs, lr_g=lr_g_fn(step - 1)):
-            history.log(step, **row)
-        if step % ckpt_interval == 0 or step == iters:
-            state = {"step": step, "g": g.state_dict(), "g_ema": g_ema.state_dict(), "opt_g": opt_g.state_dict(),
-                     "pool": pool.state_dict()}
-            if adversarial:
-                state |= {"d": d.state_dict(), "opt_d": opt_d.state_dict()}
-            tracking.save_checkpoint(ckpt_path, state)
-            history.to_csv(hist_path)
-    history.to_csv(hist_path)
+        return logs, {"lr_g": lr_g_fn(step - 1)}
+
+    history = tracking.resumable_loop(step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name,
+                                      logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval,
+                                      resume=resume)
     tracking.save_checkpoint(run_dir / "generator_ema.pth", {"params_ema": g_ema.state_dict(), "params": g.state_dict()})
     return history, g_ema
 
