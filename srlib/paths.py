@@ -78,6 +78,11 @@ def data_manifest(profile: str) -> Path:
     return data_dir() / profile / "manifest.json"
 
 
+def night2day_dir(profile: str) -> Path:
+    """The night->day study's pairs and split manifest (proxy AB files, or the split of the real night2day)."""
+    return data_dir() / f"{profile}_night2day"
+
+
 def run_dir(profile: str, stage: str) -> Path:
     return models_dir() / profile / stage
 
@@ -98,6 +103,11 @@ def _output(path: Path) -> Path:
 
 def figure_file(profile: str, name: str) -> Path:
     return _output(profile_results(profile) / "figures" / name)
+
+
+def plot_file(profile: str, name: str) -> Path:
+    """A ``dvc plots`` CSV under ``results/<profile>/plots/``."""
+    return _output(profile_results(profile) / "plots" / name)
 
 
 def table_file(profile: str, name: str) -> Path:

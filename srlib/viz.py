@@ -183,3 +183,47 @@ def thumbnails(files: Sequence[str | Path], *, cols: int = 8, title: str | None 
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def image_grid(
+    columns: dict[str, torch.Tensor], *, row_labels: Sequence[str] | None = None, title: str | None = None,
+    size: float = 2.2,
+):
+    """Rows = images, columns = named ``(N, 3, H, W)`` tensors in [0, 1] (e.g. night input, phases, day truth).
+
+    Small inputs are shown nearest-neighbour at the same display size as the large ones (what the Pre phase is).
+    """
+    names = list(columns)
+    n = len(next(iter(columns.values())))
+    fig, axes = plt.subplots(n, len(names), figsize=(size * len(names), size * n + 0.4), squeeze=False)
+    for j, name in enumerate(names):
+        for i in range(n):
+            ax = axes[i, j]
+            ax.imshow(to_numpy(columns[name][i]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+            if j == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[i], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def metric_histograms(
+    df: pd.DataFrame, metrics: Sequence[str], *, by: str = "phase", title: str | None = None, bins: int | str = "auto"
+):
+    """One panel per metric: overlaid per-group histograms of the per-image values (densities, step outlines)."""
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        sns.histplot(data=df, x=m, hue=by, bins=bins, stat="density", common_norm=False, element="step", fill=True,
+                     alpha=0.25, ax=ax, legend=ax is axes[0, -1])
+        ax.set_title(m.upper())
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

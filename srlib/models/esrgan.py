@@ -14,6 +14,8 @@ with ``strict=True``. :func:`load_realesrgan_x4plus` does that through :mod:`srl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -131,6 +133,28 @@ class RRDBNet(nn.Module):
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))  # (B, C, 4h', 4w')
         out = self.conv_last(self.lrelu(self.conv_hr(feat)))  # (B, 3, 4h', 4w')
         return out[..., : h * self.scale, : w * self.scale].contiguous()
+
+    def encode(self, lq: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+        """Trunk features at input resolution for PatchNCE (the end-to-end M3 of :mod:`srlib.train_night2day`).
+
+        Layer ``0`` is ``conv_first``'s output, layer ``k`` (1..num_block) the output of RRDB ``k``: the x4
+        generator's own encoder, as CUT takes the first half of its generator. Only scale 4 (no unshuffle).
+        Returns one ``(B, num_feat, h, w)`` map per requested layer, in the order asked.
+        """
+        if self.unshuffle != 1:
+            raise ValueError("RRDBNet.encode supports scale 4 only")
+        wanted, last = set(layers), max(layers)
+        if min(layers) < 0 or last > len(self.body):
+            raise ValueError(f"layers must lie in 0..{len(self.body)}, got {list(layers)}")
+        feats: dict[int, torch.Tensor] = {}
+        feat = self.conv_first(lq)
+        if 0 in wanted:
+            feats[0] = feat
+        for k, block in enumerate(self.body[:last], start=1):
+            feat = block(feat)
+            if k in wanted:
+                feats[k] = feat
+        return [feats[k] for k in layers]
 
 
 def pad_for_unshuffle(lq: torch.Tensor, scale: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -1,0 +1,282 @@
+"""Night→day study: data preparation, the M1/M2/M3 training adapters, cross-scale PatchNCE, phases and verdicts."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from srlib import evaluate_night2day as ev
+from srlib import night2day, night2day_prepare, tracking
+from srlib import train_night2day as tn
+from srlib.models.cut import PatchSampleF, ResnetGenerator
+from srlib.models.esrgan import RRDBNet
+
+
+def write_photo(path, seed, size=(300, 220)):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (size[1] // 10, size[0] // 10, 3), dtype=np.uint8)
+    Image.fromarray(base).resize(size, Image.BILINEAR).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    train = [write_photo(root / f"train{i}.png", i) for i in range(5)]
+    test = [write_photo(root / f"test{i}.png", 100 + i) for i in range(2)] + [write_photo(root / "night_scene.png", 7)]
+    return train, test
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, photos):
+    out = tmp_path_factory.mktemp("proxy")
+    train, test = photos
+    night2day_prepare.prepare_proxy(out, train_photos=train, test_photos=test, source="test photos", seed=3,
+                                    pairs_per_image=2, test_pairs_per_image=2, max_side=0, exclude=["night_scene"])
+    return night2day_prepare.read_manifest(out)
+
+
+# ------------------------------------------------------------------------------------------------ preparation
+
+
+def test_proxy_is_split_by_photo_written_as_ab_files_and_labelled(proxy, photos):
+    assert proxy["proxy"] is True and "PROXY" in proxy["note"]
+    assert {k: len(v) for k, v in proxy["splits"].items()} == {"train": 8, "val": 2, "test": 4}
+    stems = {s: {f.split("/")[1].rsplit("_", 1)[0] for f in v} for s, v in proxy["splits"].items()}
+    assert not stems["train"] & stems["val"] and stems["test"] == {"test0", "test1"}  # night_scene excluded
+    assert proxy["excluded"] == ["night_scene"]
+    for f in night2day_prepare.split_files(proxy, "test"):
+        assert Image.open(f).size == (512, 256)
+    sample = night2day_prepare.split_pairs(proxy, "train")[0]
+    assert sample.night_lq.shape == (3, 64, 64) and sample.day_hr.shape == (3, 256, 256)
+    assert night2day.luminance(sample.night_hr).mean() < 0.6 * night2day.luminance(sample.day_hr).mean()
+
+
+def test_proxy_is_reproducible_and_rewrites_only_its_own_files(tmp_path, photos, proxy):
+    train, test = photos
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    night2day_prepare.prepare_proxy(tmp_path, train_photos=train, test_photos=test, source="x", seed=3,
+                                    pairs_per_image=2, test_pairs_per_image=2, max_side=0, exclude=["night_scene"])
+    a = night2day_prepare.split_files(proxy, "test")[0].read_bytes()
+    b = night2day_prepare.split_files(night2day_prepare.read_manifest(tmp_path), "test")[0].read_bytes()
+    assert a == b and keep.read_text() == "mine"
+
+
+def test_prepare_real_uses_the_paper_split_and_names_a_bad_file(tmp_path):
+    root = tmp_path / "night2day"
+    for i in range(20):
+        split = ("train", "val", "test")[i % 3]
+        (root / split).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((32, 64, 3), i, np.uint8)).save(root / split / f"{i}.jpg")
+    manifest = night2day_prepare.prepare_real(tmp_path / "out", root, seed=0)
+    assert manifest["proxy"] is False
+    assert {k: len(v) for k, v in manifest["splits"].items()} == {"train": 16, "val": 2, "test": 2}
+    assert json.loads((tmp_path / "out/split.json").read_text())["splits"] == manifest["splits"]
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(root / "train" / "square.jpg")
+    with pytest.raises(night2day.Night2DayFormatError, match="square.jpg"):
+        night2day_prepare.prepare_real(tmp_path / "out", root, seed=0)
+    assert (tmp_path / "out/split.json").is_file()  # the earlier manifest survives a refused input
+
+
+def test_missing_manifest_names_the_stage(tmp_path):
+    with pytest.raises(FileNotFoundError, match="night2day_data"):
+        night2day_prepare.read_manifest(tmp_path)
+
+
+# ----------------------------------------------------------------------------------------- training adapters
+
+
+def _u8(x):
+    return (x * 255).round().to(torch.uint8)
+
+
+def test_paired_crops_are_aligned_augmented_and_seeded():
+    gt = torch.rand(6, 3, 32, 32)
+    gt = F.interpolate(F.avg_pool2d(gt, 4), scale_factor=4, mode="nearest")  # 4x4 blocks: avg_pool commutes
+    lq = F.avg_pool2d(gt, 4)
+    data = tn.PairedCrops(_u8(lq), _u8(gt), gt_size=16, batch_size=5, seed=1)
+    a_lq, a_gt = data.batch(7)
+    b_lq, b_gt = data.batch(7)
+    assert a_lq.shape == (5, 3, 4, 4) and a_gt.shape == (5, 3, 16, 16)
+    assert torch.equal(a_lq, b_lq) and torch.equal(a_gt, b_gt)
+    assert torch.allclose(F.avg_pool2d(a_gt, 4), a_lq, atol=1 / 255)
+    assert not torch.equal(data.batch(8)[1], a_gt)
+    with pytest.raises(ValueError, match="x4"):
+        tn.PairedCrops(_u8(lq), _u8(gt[..., :30, :30]), gt_size=16, batch_size=1)
+
+
+def test_unpaired_cross_scale_keeps_day_lq_with_its_day_hr():
+    day_hr = torch.rand(5, 3, 16, 16)
+    day_lq = F.avg_pool2d(day_hr, 4)
+    night_lq = torch.rand(5, 3, 4, 4)
+    data = tn.UnpairedCrossScale(_u8(night_lq), _u8(day_hr), _u8(day_lq), batch_size=8, seed=0)
+    x, y, y_lq = data.batch(3)
+    assert x.shape == (8, 3, 4, 4) and y.shape == (8, 3, 16, 16)
+    assert torch.allclose(F.avg_pool2d(y, 4), y_lq, atol=1.5 / 255)  # flipped together
+    assert all(torch.equal(p, q) for p, q in zip(data.batch(3), (x, y, y_lq)))
+
+
+def test_epochs_to_iters():
+    assert tn.epochs_to_iters(300, 16_088, 12) == (300 * 1341, 1341)
+    with pytest.raises(ValueError):
+        tn.epochs_to_iters(0, 10, 1)
+
+
+def test_reduced_generator_is_labelled_random():
+    g, status = tn.build_sr_generator(num_feat=8, num_block=1, num_grow_ch=8, weights_mode="auto")
+    assert isinstance(g, RRDBNet) and status.source == "random-init" and not status.comparable
+    assert "reduced" in status.message
+
+
+def test_released_generator_loads_the_published_file(torch_home):
+    published = RRDBNet(num_feat=64, num_block=23, num_grow_ch=32).state_dict()
+    torch_home.put("realesrgan_x4plus", state_dict={"params_ema": published})
+    g, status = tn.build_sr_generator(weights_mode="pretrained")
+    assert status.source == "file" and status.comparable
+    assert torch.equal(g.state_dict()["conv_last.weight"], published["conv_last.weight"])
+
+
+# -------------------------------------------------------------------------------------- M3: cross-scale NCE
+
+
+def test_rrdbnet_encode_returns_trunk_features():
+    g = RRDBNet(num_feat=8, num_block=3, num_grow_ch=4).eval()
+    x = torch.rand(1, 3, 12, 12)
+    f0, f2 = g.encode(x, [0, 2])
+    assert torch.allclose(f0, g.conv_first(x))
+    assert torch.allclose(f2, g.body[:2](g.conv_first(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="0..3"):
+        g.encode(x, [4])
+    with pytest.raises(ValueError, match="scale 4"):
+        RRDBNet(scale=2, num_feat=8, num_block=1).encode(x, [0])
+
+
+def test_cross_scale_nce_prefers_outputs_that_keep_the_input_structure():
+    torch.manual_seed(0)
+    g = RRDBNet(num_feat=16, num_block=2, num_grow_ch=8)
+    f = PatchSampleF(in_channels=[16, 16], num_feat=32)
+    x = torch.rand(2, 3, 16, 16)
+    kept = F.interpolate(x, scale_factor=4, mode="nearest")  # area-downsamples back to x exactly
+    shuffled = F.interpolate(x[..., torch.randperm(16), :][..., torch.randperm(16)], scale_factor=4, mode="nearest")
+    kw = dict(g=g, f=f, src_lq=x, nce_layers=(0, 2), num_patches=64)
+    l_kept = tn.cross_scale_nce(out_hr=kept, generator=torch.Generator().manual_seed(0), **kw)
+    l_shuffled = tn.cross_scale_nce(out_hr=shuffled, generator=torch.Generator().manual_seed(0), **kw)
+    assert l_kept < l_shuffled - 0.5
+    constant = torch.full_like(kept, 0.5)
+    l_constant = tn.cross_scale_nce(out_hr=constant, generator=torch.Generator().manual_seed(0), **kw)
+    # a constant image: only the zero-padded border patches differ, so the loss sits near chance, log(64)
+    assert l_constant > l_kept + 0.5 and l_constant.item() == pytest.approx(math.log(64), rel=0.03)
+
+
+def _fit_m3(run_dir, iters, data):
+    torch.manual_seed(0)
+    from srlib.models.cut import NLayerDiscriminator
+
+    g = RRDBNet(num_feat=4, num_block=1, num_grow_ch=4)
+    d = NLayerDiscriminator(num_feat=4)
+    f = PatchSampleF(in_channels=[4, 4], num_feat=8)
+    hist = tn.fit_m3_unpaired(g=g, d=d, f=f, data=data, iters=iters, run_dir=run_dir, steps_per_epoch=2, n_epochs=1,
+                              n_epochs_decay=2, nce_layers=(0, 1), num_patches=16, log_interval=1, ckpt_interval=2)
+    return g, hist
+
+
+def test_fit_m3_unpaired_trains_and_resumes_exactly(tmp_path):
+    day_hr = torch.rand(4, 3, 32, 32)
+    data = tn.UnpairedCrossScale(_u8(torch.rand(4, 3, 8, 8)), _u8(day_hr), _u8(F.avg_pool2d(day_hr, 4)), batch_size=2)
+    g_full, hist = _fit_m3(tmp_path / "full", 4, data)
+    assert {"l_nce", "l_nce_y", "l_g_gan", "l_d_real", "l_d_fake", "lr"} <= set(hist.rows[-1])
+    assert hist.rows[-1]["lr"] < hist.rows[0]["lr"]  # linear decay after the first epoch
+    _fit_m3(tmp_path / "cut", 2, data)
+    g_resumed, _ = _fit_m3(tmp_path / "cut", 4, data)
+    for (k, a), b in zip(g_full.state_dict().items(), g_resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), k
+    assert len(tracking.History.from_csv(tmp_path / "cut/history.csv").rows) == 4
+
+
+def test_nce_at_chance():
+    h = tracking.History()
+    h.log(1, l_nce=math.log(256) * 1.001)
+    assert tn.nce_at_chance(h, 256)
+    h.log(2, l_nce=4.0)
+    assert not tn.nce_at_chance(h, 256)
+
+
+# ----------------------------------------------------------------------------------------- phases, verdicts
+
+
+class Up4(torch.nn.Module):
+    scale = 4
+
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=4, mode="nearest") * 1.1
+
+
+def test_run_phases_builds_every_phase_from_the_right_networks():
+    torch.manual_seed(0)
+    cut_hr, cut_lq = ResnetGenerator(num_feat=4, num_block=1).eval(), ResnetGenerator(num_feat=4, num_block=1).eval()
+    p = ev.Pipelines(sr_night=Up4(), cut_hr=cut_hr, cut_lq=cut_lq, sr_day=Up4(), m3={"M3-paired": Up4()})
+    lq = (torch.rand(2, 3, 16, 16) * 255).round() / 255  # 8-bit, as the paper's LR
+    out = ev.run_phases(p, lq)
+    assert list(out) == [("M1", "Pre"), ("M1", "Intermediate"), ("M1", "Post"), ("M2", "Pre"), ("M2", "Intermediate"),
+                         ("M2", "Post"), ("M3-paired", "Pre"), ("M3-paired", "Post")]
+    assert out["M1", "Pre"] is out["M2", "Pre"] is out["M3-paired", "Pre"]
+    assert torch.equal(out["M1", "Pre"], night2day.pre_phase(lq))
+    sr = ev.apply_chain([Up4()], lq)[0]
+    assert torch.equal(out["M1", "Intermediate"], sr) and torch.equal(out["M3-paired", "Post"], sr)
+    assert torch.equal(out["M1", "Post"], ev.apply_chain([cut_hr], sr)[0])
+    day_lq = ev.apply_chain([cut_lq], lq)[0]
+    assert torch.equal(out["M2", "Intermediate"], night2day.pre_phase(day_lq))
+    assert torch.equal(out["M2", "Post"], ev.apply_chain([Up4()], day_lq)[0])
+    assert all(torch.equal(t, (t * 255).round() / 255) for t in out.values())  # 8-bit outputs
+
+
+def _per_image(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        base = {"rmse": 0.4 + 0.05 * rng.standard_normal(), "mae": 0.3, "ssim": 0.3, "ncc": 0.8}
+        for model, shift in (("M1", 0.10), ("M2", 0.10 + 1e-4 * rng.standard_normal())):
+            rows.append({"image": f"i{i}", "model": model, "phase": "Pre", "key": f"{model}/Pre"} | base)
+            rows.append({"image": f"i{i}", "model": model, "phase": "Post", "key": f"{model}/Post"}
+                        | {"rmse": base["rmse"] - shift, "mae": 0.3 - shift / 2, "ssim": 0.3 + shift,
+                           "ncc": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def test_post_vs_pre_and_model_verdicts():
+    df = _per_image()
+    pv = ev.phase_verdicts(df).set_index(["model", "metric"])
+    assert pv.loc[("M1", "rmse"), "verdict"] == "A better" and pv.loc[("M2", "ssim"), "verdict"] == "A better"
+    assert pv.loc[("M1", "ncc"), "verdict"].startswith("undefined")
+    mv = ev.model_verdicts(df, [("M1", "M2")]).set_index("metric")
+    assert bool(mv.loc["rmse", "equivalent"]) and mv.loc["rmse", "ci_high"] - mv.loc["rmse", "ci_low"] < 0.001
+    assert mv.loc["ncc", "verdict"].startswith("undefined") and not mv.loc["ncc", "equivalent"]
+
+
+def test_paper_comparison_and_tables(tmp_path):
+    df = _per_image()
+    fid = pd.DataFrame([{"key": k, "fid": 100.0 + i} for i, k in enumerate(df.key.unique())])
+    summary = ev.phase_summary(df, fid)
+    ref = pd.DataFrame([{"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "table": "Table 1"}])
+    comp = ev.paper_comparison(summary, ref)
+    row = comp[(comp.model == "M1") & (comp.phase == "Post") & (comp.metric == "rmse")].iloc[0]
+    assert row.paper == 0.23 and row.delta == pytest.approx(row.ours - 0.23) and row.in_paper
+    assert comp[comp.metric == "fid"].ours.tolist() == [100.0, 101.0, 100.0 + 2, 103.0]
+    md = ev.paper_tables_markdown(comp, labels=["PROXY DATA"], title="T")
+    assert "- PROXY DATA" in md and "| Post | 0.23 / " in md and "Table-2-style" in md
+
+
+def test_measure_conventions():
+    gt = torch.zeros(1, 3, 16, 16)
+    out = torch.full_like(gt, 0.5)
+    m = ev.measure(out, gt)
+    assert m["rmse"][0] == pytest.approx(0.5) and m["mae"][0] == pytest.approx(0.5)
+    ramp = torch.linspace(0, 1, 256).view(1, 1, 16, 16).expand(1, 3, 16, 16)
+    m = ev.measure(0.5 * ramp + 0.1, ramp)
+    assert m["ncc"][0] == pytest.approx(1.0) and m["ssim"][0] < 1 and ev.measure(ramp, ramp)["ssim"][0] == pytest.approx(1.0)
