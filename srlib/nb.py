@@ -25,6 +25,11 @@ STAGES: dict[str, str] = {
     "srgan_evaluate": "notebooks/11_srgan_evaluate.ipynb",
     "srgan_modified_train": "notebooks/20_srgan_modified_train.ipynb",
     "srgan_modified_postprocess": "notebooks/21_srgan_modified_postprocess.ipynb",
+    "night2day_data": "notebooks/30_night2day_data.ipynb",
+    "night2day_m1": "notebooks/31_night2day_m1.ipynb",
+    "night2day_m2": "notebooks/32_night2day_m2.ipynb",
+    "night2day_m3": "notebooks/33_night2day_m3.ipynb",
+    "night2day_evaluate": "notebooks/34_night2day_evaluate.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 
