@@ -151,20 +151,35 @@ def cut_g_step(
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """Generator + projection-head update: l_G = lambda_GAN l_GAN + NCE (averaged with the identity NCE if given)."""
+    kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
+              flipped=flipped, generator=generator)
+    nce_pairs = [(real_x, fake_y)] + ([(real_y, idt_y)] if idt_y is not None else [])
+    return gan_nce_update(d=d, opt_g=opt_g, opt_f=opt_f, fake_for_d=fake_y, lambda_gan=lambda_gan,
+                          nce_pairs=nce_pairs, nce_fn=lambda src, tgt: nce_loss(src=src, tgt=tgt, **kw))
+
+
+def gan_nce_update(
+    *, d: nn.Module, opt_g: torch.optim.Optimizer, opt_f: torch.optim.Optimizer, fake_for_d: torch.Tensor,
+    lambda_gan: float, nce_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    nce_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> dict[str, float]:
+    """CUT's G + F update, shared with the cross-scale M3 of :mod:`srlib.train_night2day`.
+
+    ``l_G = lambda_GAN * LSGAN_G(D(fake)) + NCE``, where NCE is ``nce_fn(src, tgt)`` of the first (input, output)
+    pair, averaged with the second (the identity pair) when given. D is frozen during the update.
+    """
     opt_g.zero_grad(set_to_none=True)
     opt_f.zero_grad(set_to_none=True)
     for p in d.parameters():  # D gets no gradient from the G step
         p.requires_grad_(False)
-    logs: dict[str, float] = {}
-    l_gan = lambda_gan * losses.lsgan_g_loss(d(fake_y)) if lambda_gan > 0 else fake_y.new_zeros(())
+    l_gan = lambda_gan * losses.lsgan_g_loss(d(fake_for_d)) if lambda_gan > 0 else fake_for_d.new_zeros(())
     for p in d.parameters():
         p.requires_grad_(True)
-    kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
-              flipped=flipped, generator=generator)
-    l_nce = nce_loss(src=real_x, tgt=fake_y, **kw)
+    logs: dict[str, float] = {}
+    l_nce = nce_fn(*nce_pairs[0])
     l_total_nce = l_nce
-    if idt_y is not None:
-        l_nce_y = nce_loss(src=real_y, tgt=idt_y, **kw)
+    if len(nce_pairs) > 1:
+        l_nce_y = nce_fn(*nce_pairs[1])
         l_total_nce = 0.5 * (l_nce + l_nce_y)
         logs["l_nce_y"] = l_nce_y.item()
     total = l_gan + l_total_nce

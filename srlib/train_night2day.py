@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from srlib import losses, night2day, tracking, weights
 from srlib.models.cut import PatchSampleF
 from srlib.models.esrgan import RRDBNet
-from srlib.train_cut import cut_d_step, linear_decay
+from srlib.train_cut import cut_d_step, gan_nce_update, linear_decay
 from srlib.train_realesrgan import load_pretrained_generator
 
 log = logging.getLogger("srlib.train_night2day")
@@ -186,28 +186,13 @@ def m3_unpaired_g_step(
     lambda_nce: float = 1.0, nce_layers: Sequence[int] = (0, 1, 2, 3), num_patches: int = 256, nce_t: float = 0.07,
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
-    """l_G = lambda_GAN LSGAN(D(sr)) + NCE(night_lq, sr) [averaged with NCE(day_lq, G(day_lq)) when given]."""
-    opt_g.zero_grad(set_to_none=True)
-    opt_f.zero_grad(set_to_none=True)
-    for p in d.parameters():
-        p.requires_grad_(False)
-    l_gan = lambda_gan * losses.lsgan_g_loss(d(sr * 2 - 1))  # D works on [-1, 1], as CUT's
-    for p in d.parameters():
-        p.requires_grad_(True)
+    """l_G = lambda_GAN LSGAN(D(sr)) + NCE(night_lq, sr) [averaged with NCE(day_lq, G(day_lq)) when given];
+    D works on [-1, 1], as CUT's."""
     kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
               generator=generator)
-    l_nce = cross_scale_nce(src_lq=night_lq, out_hr=sr, **kw)
-    logs = {}
-    l_total_nce = l_nce
-    if sr_idt is not None:
-        l_nce_y = cross_scale_nce(src_lq=day_lq, out_hr=sr_idt, **kw)
-        l_total_nce = 0.5 * (l_nce + l_nce_y)
-        logs["l_nce_y"] = l_nce_y.item()
-    total = l_gan + l_total_nce
-    total.backward()
-    opt_g.step()
-    opt_f.step()
-    return logs | {"l_g_gan": l_gan.item(), "l_nce": l_nce.item(), "l_g_total": total.item()}
+    nce_pairs = [(night_lq, sr)] + ([(day_lq, sr_idt)] if sr_idt is not None else [])
+    return gan_nce_update(d=d, opt_g=opt_g, opt_f=opt_f, fake_for_d=sr * 2 - 1, lambda_gan=lambda_gan,
+                          nce_pairs=nce_pairs, nce_fn=lambda src, tgt: cross_scale_nce(src_lq=src, out_hr=tgt, **kw))
 
 
 def fit_m3_unpaired(
