@@ -192,16 +192,21 @@ def resumable_loop(
     log_interval: int = 100,
     ckpt_interval: int = 1000,
     resume: bool = True,
+    val_fn=None,
+    val_interval: int = 0,
+    progress: bool = False,
+    extra_state: dict | None = None,
 ) -> History:
     """Run ``step_fn(step) -> (logs, extra)`` for steps ``start+1 .. iters`` with checkpoint, resume and history.
 
     ``state`` maps names to objects with ``state_dict`` / ``load_state_dict`` (networks, optimisers, pools): every
-    ``ckpt_interval`` steps and at the end ``run_dir/last.pth`` holds ``{"step", **their state dicts}`` and
-    ``run_dir/history.csv`` the interval-averaged logs (:class:`IntervalLog`, with ``extra`` such as the learning
-    rate). With ``resume`` and a ``last.pth`` present, training continues after its step and the history is cut
-    back to it; when ``step_fn`` draws its randomness from ``(seed, step)``, the resumed run repeats the
-    uninterrupted one. Shared by the fit loops of :mod:`srlib.train_cut`, :mod:`srlib.train_realesrgan` and
-    :mod:`srlib.train_night2day`.
+    ``ckpt_interval`` steps and at the end ``run_dir/last.pth`` holds ``{"step", **their state dicts,
+    **extra_state}`` and ``run_dir/history.csv`` the interval-averaged logs (:class:`IntervalLog`, with ``extra``
+    such as the learning rate). With ``resume`` and a ``last.pth`` present, training continues after its step and
+    the history is cut back to it; when ``step_fn`` draws its randomness from ``(seed, step)``, the resumed run
+    repeats the uninterrupted one. ``val_fn(step) -> dict`` (e.g. :func:`srlib.train.validation_hook`) runs at step
+    0 of a fresh run, every ``val_interval`` steps and at the end; its values join that step's history row.
+    ``progress`` shows a tqdm bar (the log lines stay the durable record). Shared by every fit loop of srlib.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -218,13 +223,31 @@ def resumable_loop(
         history = History.from_csv(hist_path)
         history.truncate(start)
         logger.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-    ilog = IntervalLog(name=name, iters=iters, interval=log_interval, logger=logger)
+    validating = val_fn is not None and val_interval > 0
+    if start == 0 and validating:
+        history.log(0, **val_fn(0))
+    bar = None
+    if progress and start < iters:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=iters, initial=start, desc=name)
+    t0, ilog = time.perf_counter(), IntervalLog(name=name, iters=iters, interval=log_interval, logger=logger)
     for step in range(start + 1, iters + 1):
         logs, extra = step_fn(step)
-        if row := ilog.add(step, logs, **extra):
+        if bar is not None:
+            bar.update(1)
+        row = ilog.add(step, logs, **extra)
+        if validating and (step % val_interval == 0 or step == iters):
+            row |= val_fn(step)
+        if row:
             history.log(step, **row)
         if step % ckpt_interval == 0 or step == iters:
-            save_checkpoint(ckpt_path, {"step": step} | {k: obj.state_dict() for k, obj in state.items()})
+            payload = {"step": step} | {k: obj.state_dict() for k, obj in state.items()} | (extra_state or {})
+            save_checkpoint(ckpt_path, payload)
             history.to_csv(hist_path)
+    if bar is not None:
+        bar.close()
+    if start < iters:
+        logger.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
     history.to_csv(hist_path)
     return history

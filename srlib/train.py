@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,8 +145,6 @@ def fit(
     ``run_dir`` receives ``last.pth`` (full state, for resume), ``history.csv`` and, at the end, ``generator.pth``.
     With ``resume=True`` and an existing ``last.pth`` training continues from its step.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
     lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
@@ -156,52 +153,15 @@ def fit(
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
     g.to(device).train()
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
-    opt_d = None
+    state = {"g": g, "opt_g": opt_g}
     if adversarial:
         d.to(device).train()
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
+        state |= {"d": d, "opt_d": opt_d}
     if vgg is not None:
         vgg.to(device)
 
-    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
-    start, history = 0, tracking.History()
-    if resume and ckpt_path.is_file():
-        state = tracking.load_checkpoint(ckpt_path)
-        g.load_state_dict(state["g"])
-        opt_g.load_state_dict(state["opt_g"])
-        if adversarial:
-            d.load_state_dict(state["d"])
-            opt_d.load_state_dict(state["opt_d"])
-        start = int(state["step"])
-        history = tracking.History.from_csv(hist_path)
-        history.truncate(start)
-        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-
-    def checkpoint(step: int) -> None:
-        state = {"step": step, "g": g.state_dict(), "opt_g": opt_g.state_dict(), **(extra_state or {})}
-        if adversarial:
-            state |= {"d": d.state_dict(), "opt_d": opt_d.state_dict()}
-        tracking.save_checkpoint(ckpt_path, state)
-        history.to_csv(hist_path)
-
-    def validate(step: int) -> dict[str, float]:
-        g.eval()
-        with torch.no_grad():
-            vals = val_fn(g)
-        g.train()
-        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
-        return vals
-
-    if start == 0 and val_fn is not None and val_interval:
-        history.log(0, **validate(0))
-
-    bar = None
-    if use_progress(progress) and start < iters:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=iters, initial=start, desc=name)
-    t0, ilog = time.perf_counter(), tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
-    for step in range(start + 1, iters + 1):
+    def step_fn(step: int):
         _set_lr(opt_g, lr_g_fn(step - 1))
         lq, gt = (t.to(device) for t in data.batch(step))
         sr, logs = g_step(
@@ -211,18 +171,29 @@ def fit(
         if adversarial:
             _set_lr(opt_d, lr_d_fn(step - 1))
             logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
-        if bar is not None:
-            bar.update(1)
-        row = ilog.add(step, logs, lr_g=lr_g_fn(step - 1))
-        if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
-            row |= validate(step)
-        if row:
-            history.log(step, **row)
-        if step % ckpt_interval == 0 or step == iters:
-            checkpoint(step)
-    if bar is not None:
-        bar.close()
-    if start < iters:
-        log.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
-    history.to_csv(hist_path)
-    return history
+        return logs, {"lr_g": lr_g_fn(step - 1)}
+
+    return tracking.resumable_loop(
+        step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
+        ckpt_interval=ckpt_interval, resume=resume, val_fn=validation_hook(g, val_fn, name),
+        val_interval=val_interval, progress=use_progress(progress), extra_state=extra_state,
+    )
+
+
+def validation_hook(
+    g: nn.Module, val_fn: Callable[[nn.Module], dict[str, float]] | None, name: str
+) -> Callable[[int], dict[str, float]] | None:
+    """``val_fn(g)`` as a fit-loop hook ``hook(step)``: eval mode and no grad, a log line, the mode restored."""
+    if val_fn is None:
+        return None
+
+    def hook(step: int) -> dict[str, float]:
+        was_training = g.training
+        g.eval()
+        with torch.no_grad():
+            vals = val_fn(g)
+        g.train(was_training)
+        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
+        return vals
+
+    return hook

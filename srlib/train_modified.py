@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from torch import nn
 
 from srlib import losses, tracking
 from srlib.data import PairedPatches
+from srlib.train import validation_hook
 
 log = logging.getLogger("srlib.train_modified")
 
@@ -127,8 +127,6 @@ def fit(
 
     ``run_dir`` receives ``last.pth`` (full state, for resume) and ``history.csv``.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     g.to(device)
     d.to(device)
@@ -136,33 +134,7 @@ def fit(
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas, eps=adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas, eps=adam_eps)
 
-    ckpt_path, hist_path = run_dir / "last.pth", run_dir / "history.csv"
-    start, history = 0, tracking.History()
-    if resume and ckpt_path.is_file():
-        state = tracking.load_checkpoint(ckpt_path)
-        for module, key in ((g, "g"), (d, "d"), (opt_g, "opt_g"), (opt_d, "opt_d")):
-            module.load_state_dict(state[key])
-        start = int(state["step"])
-        history = tracking.History.from_csv(hist_path)
-        history.truncate(start)
-        log.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
-
-    def validate(step: int) -> dict[str, float]:
-        g.eval()
-        with torch.no_grad():
-            vals = val_fn(g)
-        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
-        return vals
-
-    if start == 0 and val_fn is not None and val_interval:
-        history.log(0, **validate(0))
-    bar = None
-    if progress and start < iters:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=iters, initial=start, desc=name)
-    t0, ilog = time.perf_counter(), tracking.IntervalLog(name=name, iters=iters, interval=log_interval, logger=log)
-    for step in range(start + 1, iters + 1):
+    def step_fn(step: int):
         lq, gt = (t.to(device) for t in data.batch(step))
         g.eval()  # generator.predict_on_batch: BN with its moving statistics
         with torch.no_grad():
@@ -171,23 +143,14 @@ def fit(
         real_first = bool(torch.randint(2, (1,), generator=order_rng).item())  # the seed's randint(0, 1)
         logs = seed_d_step(d=d, opt_d=opt_d, fake=fake, gt=gt, real_first=real_first)
         logs |= seed_g_step(g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv)
-        if bar is not None:
-            bar.update(1)
-        row = ilog.add(step, logs)
-        if val_fn is not None and val_interval and (step % val_interval == 0 or step == iters):
-            row |= validate(step)
-        if row:
-            history.log(step, **row)
-        if step % ckpt_interval == 0 or step == iters:
-            tracking.save_checkpoint(ckpt_path, {"step": step, "g": g.state_dict(), "d": d.state_dict(),
-                                                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict()})
-            history.to_csv(hist_path)
-    if bar is not None:
-        bar.close()
-    if start < iters:
-        log.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
+        return logs, {}
+
+    history = tracking.resumable_loop(
+        step_fn=step_fn, state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d}, iters=iters, run_dir=run_dir,
+        name=name, logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval, resume=resume,
+        val_fn=validation_hook(g, val_fn, name), val_interval=val_interval, progress=progress,
+    )
     g.eval()
-    history.to_csv(hist_path)
     return history
 
 
