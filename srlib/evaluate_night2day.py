@@ -199,8 +199,25 @@ def fid_per_phase(
         notes.append(f"FID on {dims}-dim Inception features (the paper's FID uses pool3, 2048): not comparable")
     if len(ph.gt) <= dims:
         notes.append(f"N = {len(ph.gt)} images <= {dims} dims: singular covariances, FID biased and unstable")
+    if not status.comparable:
+        notes.append("a random-init Inception maps every image to nearly the same features: FID is ~0 for every "
+                     "phase and says nothing about realism; Post-vs-Pre on FID is not assessed")
     out = pd.DataFrame(rows)
     out.attrs["weights"], out.attrs["notes"] = status.as_dict(), notes
+    return out
+
+
+def post_better_summary(post_vs_pre: pd.DataFrame, fid: pd.DataFrame) -> dict[str, dict]:
+    """Per model: is Post better than Pre on every per-image metric (paired verdict "A better"), and on FID
+    (a point comparison; ``None`` when FID came from a random-init Inception and is meaningless)?"""
+    fid_ok = bool(fid.attrs.get("weights", {}).get("comparable", False))
+    by_key = fid.set_index("key")["fid"]
+    out = {}
+    for model, sub in post_vs_pre.groupby("model", sort=False):
+        failed = {r.metric: r.verdict for r in sub.itertuples() if r.verdict != "A better"}
+        fid_better = bool(by_key[f"{model}/Post"] < by_key[f"{model}/Pre"]) if fid_ok else None
+        out[model] = {"all_per_image_metrics": not failed, "not_better_on": failed, "fid": fid_better,
+                      "all": not failed and fid_better is not False}
     return out
 
 
@@ -251,8 +268,9 @@ def paper_tables_markdown(comparison: pd.DataFrame, *, labels: Sequence[str], ti
             cells = []
             for m in metrics_:
                 r = rows[rows.metric == m].iloc[0]
-                ours = f"{r.ours:.3f}" + ("" if r.ours_std is None or pd.isna(r.ours_std) else f" ± {r.ours_std:.3f}")
-                cells.append(f"{r.paper:.2f} / {ours} / {r.delta:+.3f}" if r.in_paper else f"— / {ours} / —")
+                fmt = ".4g" if m == "fid" else ".3f"  # FID from a random Inception can be ~1e-13
+                ours = f"{r.ours:{fmt}}" + ("" if r.ours_std is None or pd.isna(r.ours_std) else f" ± {r.ours_std:.3f}")
+                cells.append(f"{r.paper:.2f} / {ours} / {r.delta:+{fmt}}" if r.in_paper else f"— / {ours} / —")
             lines.append(f"| {phase} | " + " | ".join(cells) + " |")
         lines.append("")
     lines.append("Cells: paper / ours (mean ± std over the test images; FID one value) / Δ = ours − paper. "

@@ -280,3 +280,16 @@ def test_measure_conventions():
     ramp = torch.linspace(0, 1, 256).view(1, 1, 16, 16).expand(1, 3, 16, 16)
     m = ev.measure(0.5 * ramp + 0.1, ramp)
     assert m["ncc"][0] == pytest.approx(1.0) and m["ssim"][0] < 1 and ev.measure(ramp, ramp)["ssim"][0] == pytest.approx(1.0)
+
+
+def test_post_better_summary_names_failures_and_skips_random_fid():
+    df = _per_image()
+    pv = ev.phase_verdicts(df)
+    fid = pd.DataFrame([{"key": k, "fid": v} for k, v in (("M1/Pre", 2.0), ("M1/Post", 1.0), ("M2/Pre", 2.0),
+                                                             ("M2/Post", 3.0))])
+    fid.attrs["weights"] = {"comparable": True}
+    s = ev.post_better_summary(pv, fid)
+    assert s["M1"]["not_better_on"] == {"ncc": pv.set_index(["model", "metric"]).loc[("M1", "ncc"), "verdict"]}
+    assert s["M1"]["fid"] is True and s["M2"]["fid"] is False and not s["M1"]["all"]
+    fid.attrs["weights"] = {"comparable": False}
+    assert ev.post_better_summary(pv, fid)["M2"]["fid"] is None
