@@ -12,14 +12,7 @@ from torch import nn
 from srlib import inference as inf
 from srlib.models import SRGANModifiedGenerator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one thread avoids OpenMP barrier stalls when the CPU is shared (10x faster there)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Nearest(nn.Module):

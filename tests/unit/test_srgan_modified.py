@@ -13,13 +13,7 @@ from srlib.models.srgan_modified import PadConv
 TINY = dict(num_feat=8, num_block=1, num_up_feat=8)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one thread avoids OpenMP barrier stalls when the CPU is shared (10x faster there)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

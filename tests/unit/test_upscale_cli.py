@@ -11,14 +11,7 @@ from PIL import Image
 from srlib import cli, evaluate, upscale_cli
 from srlib.models import SRGANModifiedGenerator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one thread avoids OpenMP barrier stalls when the CPU is shared (10x faster there)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _digests(folder):
