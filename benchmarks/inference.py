@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import interleaved, medians  # noqa: E402
 from srlib import evaluate, inference  # noqa: E402
 from srlib.models import SRGANModifiedGenerator  # noqa: E402
 
@@ -63,13 +63,7 @@ def bench_overhead(model, label: str, size: int, tile: int, overlap: int, repeat
         f"one tile ({size})": lambda: inference.upscale(model, lq, tile=size, overlap=overlap),
     }
     outs = {k: f() for k, f in runs.items()}  # warm-up (and the outputs for the PSNR)
-    times = {k: [] for k in runs}
-    for _ in range(repeats):
-        for k, f in runs.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = medians(interleaved(runs, repeats, warmup=False))
     ys, xs, _ = inference.layout(size, size, tile=tile, overlap=overlap, mode="blend")
     print(f"\n[1] tiling overhead, {size}x{size} -> x{model.scale}, {label}, {torch.get_num_threads()} threads, "
           f"median of {repeats}")

@@ -33,18 +33,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import interleaved, medians  # noqa: E402
 from srlib import metrics, weights  # noqa: E402
-
-
-def _median_times(fns: dict, repeats: int) -> dict[str, float]:
-    """Interleave the callables (A B A B ...) ``repeats`` times; median wall time of each."""
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int]) -> None:
@@ -85,7 +75,7 @@ def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int
     all_threads = torch.get_num_threads()
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        t = _median_times(
+        t = medians(interleaved(
             {
                 "ours_ssim": lambda: metrics.ssim(sr, gt),
                 "sk_ssim": sk_ssim,
@@ -93,7 +83,8 @@ def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int
                 "sk_psnr": sk_psnr,
             },
             repeats,
-        )
+            warmup=False,
+        ))
         print(
             f"torch threads={threads}: SSIM ours {t['ours_ssim']:.3f} s, skimage {t['sk_ssim']:.3f} s "
             f"-> {t['sk_ssim'] / t['ours_ssim']:.1f}x | PSNR ours {t['ours_psnr']:.4f} s, skimage "

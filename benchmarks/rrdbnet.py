@@ -33,6 +33,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import interleaved  # noqa: E402
 from srlib import degradations_realesrgan as dr  # noqa: E402
 from srlib.models.esrgan import RRDBNet  # noqa: E402
 
@@ -48,19 +49,6 @@ def models(device: str = "cpu"):
     ours = RRDBNet().eval()
     theirs = ModelLoader().load_from_state_dict({k: v.clone() for k, v in ours.state_dict().items()}).model.eval()
     return ours.to(device), theirs.to(device)
-
-
-def interleaved(fns: dict, repeats: int) -> dict[str, list[float]]:
-    """Warm up each callable once, then run them A B A B ... ``repeats`` times; wall times per callable."""
-    for f in fns.values():
-        f()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return times
 
 
 def bench_cpu(sizes: list[int], repeats: int) -> None:

@@ -1,0 +1,26 @@
+"""Side-by-side timing for the benchmarks: callables run interleaved A B A B ..., so load on a shared machine hits
+every contender alike."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, *, warmup: bool = True) -> dict[str, list[float]]:
+    """Run each callable once untimed (``warmup``), then A B A B ... ``repeats`` times; wall times per callable."""
+    if warmup:
+        for f in fns.values():
+            f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {k: statistics.median(v) for k, v in times.items()}
