@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import degradations, evaluate, metrics, night2day, paths, perceptual, stats
-from srlib.models.cut import translate
+from srlib import data, degradations, evaluate, metrics, night2day, paths, perceptual, stats
+from srlib.models.cut import ResnetGenerator, translate
 
 METRICS = ("rmse", "mae", "ssim", "ncc")
 # the paper's Tables 1-3 report these phases; M2's Intermediate and all M3 rows are ours
@@ -89,8 +89,6 @@ def apply_chain(nets: Sequence[nn.Module], x: Tensor) -> list[Tensor]:
     A CUT generator runs through :func:`srlib.models.cut.translate` ([-1, 1] inside, any size); an SR network
     takes [0, 1] directly.
     """
-    from srlib.models.cut import ResnetGenerator
-
     outs = []
     for net in nets:
         x = _q(translate(net, x) if isinstance(net, ResnetGenerator) else net(x))
@@ -333,10 +331,8 @@ def night_photo_inputs(files: Sequence[str | Path]) -> tuple[list[str], Tensor, 
     """
     names, hrs = [], []
     for f in files:
-        img = night2day.data.load_image(paths.resolve(f))
-        h, w = img.shape[-2:]
-        s = min(h, w)
-        img = img[:, (h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        img = data.load_image(paths.resolve(f))
+        img = evaluate.center_crop(img, min(img.shape[-2:]))
         hrs.append(night2day.to_gt_size(img).clamp(0, 1))
         names.append(Path(f).stem)
     hr = torch.stack(hrs)

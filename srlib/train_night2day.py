@@ -22,6 +22,7 @@ LR 64² straight to day HR 256², in two modes —
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,11 +31,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import losses, night2day, tracking, weights
-from srlib.models.cut import PatchSampleF
-from srlib.models.esrgan import RRDBNet
-from srlib.train_cut import cut_d_step, gan_nce_update, linear_decay
-from srlib.train_realesrgan import load_pretrained_generator
+from srlib import evaluate, losses, night2day, tracking, weights
+from srlib.models.cut import NLayerDiscriminator, PatchSampleF
+from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
+from srlib.train_cut import (
+    CUTConfig,
+    UnpairedCrops,
+    build_cut,
+    cut_d_step,
+    fit_cut,
+    gan_nce_update,
+    linear_decay,
+)
+from srlib.train_realesrgan import fit_realesrgan, load_pretrained_generator, make_vgg
 
 log = logging.getLogger("srlib.train_night2day")
 
@@ -277,9 +286,6 @@ def train_sr_stage(
     generator as ``run_dir/<name>.pth`` (:func:`srlib.evaluate.save_generator`). Returns ``(g_ema, history, info)``
     where ``info`` holds the weight statuses and the iteration count for the metrics file.
     """
-    from srlib import evaluate
-    from srlib.models.esrgan import UNetDiscriminatorSN
-    from srlib.train_realesrgan import fit_realesrgan, make_vgg
 
     run_dir = Path(run_dir)
     g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
@@ -314,8 +320,6 @@ def train_cut_stage(
     dataset). One epoch = ``len(x) / batch_size`` steps; ``epochs`` at constant rate then ``epochs_decay`` linearly
     to 0 (CUT's ``n_epochs`` / ``n_epochs_decay``). Writes ``run_dir/<name>/`` and ``run_dir/<name>.pth``.
     """
-    from srlib import evaluate
-    from srlib.train_cut import CUTConfig, UnpairedCrops, build_cut, fit_cut
 
     run_dir = Path(run_dir)
     cfg = CUTConfig(num_patches=num_patches, netf_nc=netf_nc, lr=lr, batch_size=batch_size, n_epochs=epochs,
@@ -354,8 +358,6 @@ def train_m3_unpaired_stage(
     trains it as a plain SR network on the **night** pairs ``(night_lq, night_hr)`` with L1 (RealESRNet's loss) —
     the role RealESRGAN_x4plus plays in the paper profile. This uses no night↔day pairing.
     """
-    from srlib import evaluate
-    from srlib.models.cut import NLayerDiscriminator
 
     run_dir = Path(run_dir)
     g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
@@ -363,8 +365,6 @@ def train_m3_unpaired_stage(
     nce_layers = tuple(k for k in nce_layers if k <= num_block)
     init_iters = 0
     if init_epochs > 0:
-        from srlib.train_realesrgan import fit_realesrgan
-
         if night_hr is None:
             raise ValueError("init_epochs > 0 needs night_hr (the SR initialisation trains on night pairs)")
         init_data = PairedCrops(night_lq, night_hr, gt_size=init_gt_size, batch_size=init_batch_size, seed=seed)
@@ -395,7 +395,5 @@ def train_m3_unpaired_stage(
 def nce_at_chance(history: tracking.History, num_patches: int, *, tol: float = 0.01) -> bool:
     """Whether the last logged PatchNCE is within ``tol`` (relative) of chance, ``log(num_patches)``: every patch
     looks alike to the encoder and the loss gives no content constraint."""
-    import math
-
     last = history.rows[-1]["l_nce"]
     return abs(last - math.log(num_patches)) <= tol * math.log(num_patches)

@@ -293,3 +293,12 @@ def test_post_better_summary_names_failures_and_skips_random_fid():
     assert s["M1"]["fid"] is True and s["M2"]["fid"] is False and not s["M1"]["all"]
     fid.attrs["weights"] = {"comparable": False}
     assert ev.post_better_summary(pv, fid)["M2"]["fid"] is None
+
+
+def test_night_photo_inputs_take_the_central_square(tmp_path):
+    arr = np.zeros((200, 300, 3), np.uint8)
+    arr[:, 50:250] = 255  # the central 200x200 square is white, the side bands black
+    Image.fromarray(arr).save(tmp_path / "night.png")
+    names, hr, lq = ev.night_photo_inputs([tmp_path / "night.png"])
+    assert names == ["night"] and hr.shape == (1, 3, 256, 256) and lq.shape == (1, 3, 64, 64)
+    assert hr.min() > 0.99 and torch.equal(lq, night2day.make_lq(hr))
