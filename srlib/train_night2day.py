@@ -288,6 +288,7 @@ def train_sr_stage(
     """
 
     run_dir = Path(run_dir)
+    torch.manual_seed(seed)  # the initialisation depends on the seed only, not on what ran before
     g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
                                      weights_mode=weights_mode)
     vgg = make_vgg(vgg_weights)
@@ -322,6 +323,7 @@ def train_cut_stage(
     """
 
     run_dir = Path(run_dir)
+    torch.manual_seed(seed)
     cfg = CUTConfig(num_patches=num_patches, netf_nc=netf_nc, lr=lr, batch_size=batch_size, n_epochs=epochs,
                     n_epochs_decay=epochs_decay, load_size=load_size, crop_size=crop_size)
     g, d, f = build_cut(num_feat=num_feat, num_block=num_block, num_feat_d=d_num_feat, netf_nc=netf_nc,
@@ -360,6 +362,7 @@ def train_m3_unpaired_stage(
     """
 
     run_dir = Path(run_dir)
+    torch.manual_seed(seed)
     g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
                                      weights_mode=weights_mode)
     nce_layers = tuple(k for k in nce_layers if k <= num_block)

@@ -302,3 +302,20 @@ def test_night_photo_inputs_take_the_central_square(tmp_path):
     names, hr, lq = ev.night_photo_inputs([tmp_path / "night.png"])
     assert names == ["night"] and hr.shape == (1, 3, 256, 256) and lq.shape == (1, 3, 64, 64)
     assert hr.min() > 0.99 and torch.equal(lq, night2day.make_lq(hr))
+
+
+def test_stage_trainers_are_reproducible_from_the_seed(tmp_path):
+    day_hr = torch.rand(4, 3, 32, 32)
+    lq, hr = _u8(F.avg_pool2d(day_hr, 4)), _u8(day_hr)
+    kw = dict(lq=lq, gt=hr, name="sr", num_feat=4, num_block=1, num_grow_ch=4, d_num_feat=4, epochs=1, batch_size=2,
+              gt_size=16, seed=5, log_interval=1)
+    cut_kw = dict(x=hr, y=hr, name="cut", num_feat=4, num_block=1, d_num_feat=4, netf_nc=8, num_patches=8, epochs=1,
+                  load_size=36, crop_size=32, seed=5, log_interval=1)
+    runs = []
+    for i in range(2):
+        torch.manual_seed(100 + i)  # a different global RNG state before each run
+        g, _, _ = tn.train_sr_stage(run_dir=tmp_path / str(i), **kw)
+        c, _, _ = tn.train_cut_stage(run_dir=tmp_path / str(i), **cut_kw)
+        runs.append((g.state_dict(), c.state_dict()))
+    for a, b in zip(runs[0], runs[1]):
+        assert all(torch.equal(a[k], b[k]) for k in a)
