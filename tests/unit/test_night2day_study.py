@@ -308,7 +308,7 @@ def test_stage_trainers_are_reproducible_from_the_seed(tmp_path):
     day_hr = torch.rand(4, 3, 32, 32)
     lq, hr = _u8(F.avg_pool2d(day_hr, 4)), _u8(day_hr)
     kw = dict(lq=lq, gt=hr, name="sr", num_feat=4, num_block=1, num_grow_ch=4, d_num_feat=4, epochs=1, batch_size=2,
-              gt_size=16, seed=5, log_interval=1)
+              gt_size=16, seed=5, log_interval=1, vgg_weights="random")
     cut_kw = dict(x=hr, y=hr, name="cut", num_feat=4, num_block=1, d_num_feat=4, netf_nc=8, num_patches=8, epochs=1,
                   load_size=36, crop_size=32, seed=5, log_interval=1)
     runs = []
