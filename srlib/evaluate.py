@@ -49,8 +49,13 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
         raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
     if state["arch"] not in ARCHS:
         raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
-    g = ARCHS[state["arch"]](**state["arch_kwargs"])
-    g.load_state_dict(state["state_dict"])
+    try:
+        g = ARCHS[state["arch"]](**state["arch_kwargs"])
+        g.load_state_dict(state["state_dict"])
+    except (TypeError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise tracking.CheckpointError(f"{path}: its weights do not fit {state['arch']}({state['arch_kwargs']}): "
+                                       f"{first}") from None
     return g.eval(), state
 
 

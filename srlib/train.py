@@ -177,6 +177,9 @@ def fit(
         step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
         ckpt_interval=ckpt_interval, resume=resume, val_fn=validation_hook(g, val_fn, name),
         val_interval=val_interval, progress=use_progress(progress), extra_state=extra_state,
+        config={"lr_g_0": lr_g_fn(0), "lr_d_0": lr_d_fn(0) if adversarial else None, "betas": tuple(betas),
+                "w_pix": w_pix, "w_percep": w_percep, "w_adv": w_adv, "vgg_rescale": vgg_rescale,
+                "scale": data.scale, "gt_size": data.gt_size, "batch_size": data.batch_size, "seed": data.seed},
     )
 
 

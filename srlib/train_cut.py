@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -288,4 +288,5 @@ def fit_cut(
 
     return tracking.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
                                    run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
-                                   ckpt_interval=ckpt_interval, resume=resume)
+                                   ckpt_interval=ckpt_interval, resume=resume,
+                                   config=asdict(cfg) | {"seed": seed, "steps_per_epoch": steps_per_epoch})

@@ -149,6 +149,8 @@ def fit(
         step_fn=step_fn, state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d}, iters=iters, run_dir=run_dir,
         name=name, logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval, resume=resume,
         val_fn=validation_hook(g, val_fn, name), val_interval=val_interval, progress=progress,
+        config={"lr_g": lr_g, "lr_d": lr_d, "betas": tuple(betas), "adam_eps": adam_eps, "w_content": w_content,
+                "w_adv": w_adv, "gt_size": data.gt_size, "batch_size": data.batch_size, "seed": data.seed},
     )
     g.eval()
     return history

@@ -258,7 +258,12 @@ def fit_m3_unpaired(
 
     return tracking.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
                                    run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
-                                   ckpt_interval=ckpt_interval, resume=resume)
+                                   ckpt_interval=ckpt_interval, resume=resume,
+                                   config={"lr": lr, "betas": tuple(betas), "lambda_gan": lambda_gan,
+                                           "lambda_nce": lambda_nce, "nce_idt": nce_idt,
+                                           "nce_layers": tuple(nce_layers), "num_patches": num_patches,
+                                           "nce_t": nce_t, "seed": seed, "steps_per_epoch": steps_per_epoch,
+                                           "n_epochs": n_epochs, "n_epochs_decay": n_epochs_decay})
 
 
 def epochs_to_iters(epochs: int, n_train: int, batch_size: int) -> tuple[int, int]:

@@ -201,7 +201,9 @@ def fit_realesrgan(
 
     history = tracking.resumable_loop(step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name,
                                       logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval,
-                                      resume=resume)
+                                      resume=resume, config={"lr_g_0": lr_g_fn(0), "betas": tuple(betas),
+                                                             "adversarial": adversarial, "sharpen_gt": sharpen_gt,
+                                                             "queue_size": pool.size, "seed": data.seed})
     tracking.save_checkpoint(run_dir / "generator_ema.pth", {"params_ema": g_ema.state_dict(), "params": g.state_dict()})
     return history, g_ema
 

@@ -69,7 +69,7 @@ def test_mse_training_reduces_the_loss(tmp_path):
 
 def test_checkpoint_and_history_written(tmp_path):
     run(tmp_path, 4, adversarial=True)
-    state = torch.load(tmp_path / "last.pth", weights_only=False)
+    state = torch.load(tmp_path / "last.pth", weights_only=True)
     assert state["step"] == 4 and {"g", "d", "opt_g", "opt_d"} <= set(state)
     assert (tmp_path / "history.csv").read_text().splitlines()[0].startswith("step,")
 

@@ -98,7 +98,7 @@ def test_fit_with_pool_resumes_exactly(tmp_path, vgg, adversarial):
     for a, b in pairs:
         assert torch.equal(a, b)
     assert [r["l_g_pix"] for r in h_res.rows] == [r["l_g_pix"] for r in h_full.rows]
-    state = torch.load(tmp_path / "full" / "last.pth", weights_only=False)
+    state = torch.load(tmp_path / "full" / "last.pth", weights_only=True)
     assert state["pool"]["ptr"] == 4 and state["pool"]["lq"].dtype == torch.uint8  # steps 3-4 drew from the pool
     released = torch.load(tmp_path / "full" / "generator_ema.pth", weights_only=True)
     assert set(released) == {"params_ema", "params"}

@@ -1,0 +1,204 @@
+"""Checkpoints are safe to load and training is safe to interrupt.
+
+* a pickle that would run code is refused before its payload runs (loader, resume, the upscale CLI);
+* a non-finite loss or non-finite weights stop training with the last good checkpoint intact;
+* resume refuses a checkpoint that does not fit (architecture, a step past ``iters``, other settings);
+* kill -9 at random moments, resumed each time, ends bit-identical to an uninterrupted run, with no temporary
+  files left, and a truncated latest checkpoint falls back to the previous one.
+"""
+
+import multiprocessing
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srlib import data, evaluate, tracking, train, upscale_cli
+from srlib.models import SRResNet
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class _Payload:
+    """Unpickling this creates the file ``marker``: what a malicious shared checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def _evil_checkpoint(path, marker, layout="generator"):
+    body = {"arch": "srresnet", "arch_kwargs": {}, "state_dict": _Payload(marker), "meta": {}}
+    if layout == "training":
+        body = {"step": 1, "g": _Payload(marker)}
+    torch.save(body, path)
+    return path
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = _evil_checkpoint(tmp_path / "evil.pth", marker)
+    with pytest.raises(tracking.UnsafeCheckpoint, match="refusing to load .*evil.pth"):
+        tracking.load_checkpoint(evil)
+    with pytest.raises(tracking.UnsafeCheckpoint):
+        evaluate.load_generator(evil)
+    assert not marker.exists()
+
+
+def test_upscale_cli_refuses_malicious_checkpoint(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = _evil_checkpoint(tmp_path / "evil.pth", marker)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
+    rc = upscale_cli.main([str(tmp_path / "good.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(evil),
+                           "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "refusing to load" in err and len(err.strip().splitlines()) == 1
+    assert not marker.exists() and not (tmp_path / "out" / "good.png").exists()
+
+
+def test_resume_refuses_malicious_checkpoint(tmp_path):
+    marker = tmp_path / "pwned"
+    _evil_checkpoint(tmp_path / "last.pth", marker, layout="training")
+    with pytest.raises(tracking.UnsafeCheckpoint):
+        _fit(tmp_path, iters=2)
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# a tiny training run
+
+
+def _images():
+    g = torch.Generator().manual_seed(123)
+    return [torch.rand(3, 40, 48, generator=g), torch.rand(3, 36, 36, generator=g)]
+
+
+class _PoisonedPatches(data.PairedPatches):
+    """Batches with a NaN input from step ``nan_at`` on (a corrupt image, a bad degradation)."""
+
+    nan_at = 10**9
+
+    def batch(self, step):
+        lq, gt = super().batch(step)
+        if step >= self.nan_at:
+            lq = lq.clone()
+            lq[0, 0, 0, 0] = float("nan")
+        return lq, gt
+
+
+def _fit(run_dir, *, iters, num_feat=8, w_pix=1.0, lr_g=1e-3, nan_at=None, ckpt_interval=2, resume=True):
+    torch.manual_seed(0)
+    g = SRResNet(num_feat=num_feat, num_block=1, scale=2)
+    ds = _PoisonedPatches(_images(), scale=2, gt_size=16, batch_size=2)
+    if nan_at is not None:
+        ds.nan_at = nan_at
+    train.fit(g=g, data=ds, iters=iters, run_dir=run_dir, lr_g=lr_g, w_pix=w_pix, log_interval=1,
+              ckpt_interval=ckpt_interval, resume=resume)
+    return g
+
+
+def _weights(path, key="g"):
+    return tracking.load_checkpoint(path)[key]
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(tracking.NonFiniteTraining, match=r"step 5: non-finite loss l_g_pix=nan.*last\.pth \(step 4\)"):
+        _fit(tmp_path, iters=10, nan_at=5)
+    saved = tracking.load_checkpoint(tmp_path / "last.pth")
+    assert saved["step"] == 4 and all(torch.isfinite(t).all() for t in saved["g"].values())
+    assert tracking.load_checkpoint(tmp_path / "last.1.pth")["step"] == 2  # K = 2 kept
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_exploding_learning_rate_stops_training(tmp_path):
+    with pytest.raises(tracking.NonFiniteTraining, match="non-finite"):
+        _fit(tmp_path, iters=200, lr_g=1e12, ckpt_interval=1)
+    saved = tracking.load_checkpoint(tmp_path / "last.pth")
+    assert all(torch.isfinite(t).all() for t in saved["g"].values())
+
+
+def test_resume_refuses_what_does_not_fit(tmp_path):
+    _fit(tmp_path, iters=6)
+    with pytest.raises(tracking.CheckpointError, match=r"last\.pth: its 'g' is another architecture .*shape"):
+        _fit(tmp_path, iters=8, num_feat=16)
+    with pytest.raises(tracking.CheckpointError, match=r"last\.pth is at step 6, past this run's iters=4"):
+        _fit(tmp_path, iters=4)
+    with pytest.raises(tracking.CheckpointError, match=r"w_pix=1\.0 in the file, 0\.5 in this run"):
+        _fit(tmp_path, iters=8, w_pix=0.5)
+    with pytest.raises(tracking.CheckpointError) as info:
+        _fit(tmp_path, iters=8, lr_g=2e-3)
+    assert len(str(info.value).splitlines()) == 1 and "lr_g_0" in str(info.value)
+    assert tracking.load_checkpoint(tmp_path / "last.pth")["step"] == 6  # nothing was overwritten
+
+
+def test_truncated_latest_checkpoint_falls_back_to_the_previous(tmp_path):
+    full = _fit(tmp_path / "full", iters=6)
+    _fit(tmp_path / "split", iters=4)
+    last = tmp_path / "split" / "last.pth"
+    last.write_bytes(last.read_bytes()[:200])
+    with pytest.warns(UserWarning, match=r"cannot read checkpoint .*last\.pth.*falling back to .*last\.1\.pth \(step 2\)"):
+        resumed = _fit(tmp_path / "split", iters=6)
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_every_checkpoint_unreadable_is_one_clear_error(tmp_path):
+    _fit(tmp_path, iters=4)
+    for p in tmp_path.glob("last*.pth"):
+        p.write_bytes(b"not a checkpoint")
+    with pytest.raises(tracking.CheckpointError, match="no readable checkpoint in .*Delete the folder"):
+        _fit(tmp_path, iters=6)
+
+
+def test_stale_temp_files_are_removed_at_start(tmp_path):
+    (tmp_path / ".last.pth.abc123.tmp").write_bytes(b"x" * 1000)
+    (tmp_path / ".history.csv.def456.tmp").write_text("step\n")
+    _fit(tmp_path, iters=2)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# kill -9
+
+
+def _child(run_dir, iters):
+    try:
+        _fit(run_dir, iters=iters, ckpt_interval=1)
+    finally:
+        os._exit(0)
+
+
+def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
+    iters = 300
+    t0 = time.perf_counter()
+    reference = _fit(tmp_path / "ref", iters=iters, ckpt_interval=1)
+    duration = time.perf_counter() - t0  # kills at 5-15 % of a whole run each: all land before the end
+    run_dir = tmp_path / "killed"
+    ctx = multiprocessing.get_context("fork")  # no re-import of torch per child: kills land within ms of start
+    rng = np.random.default_rng(2026)
+    steps_at_kill = []
+    for _ in range(5):
+        child = ctx.Process(target=_child, args=(run_dir, iters))
+        child.start()
+        time.sleep(float(rng.uniform(0.05, 0.15)) * duration)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        assert child.exitcode == -signal.SIGKILL, "the run finished before the kill: lengthen it"
+        last = run_dir / "last.pth"
+        steps_at_kill.append(tracking.load_checkpoint(last)["step"] if last.is_file() else None)
+    assert len(set(steps_at_kill)) >= 3 and steps_at_kill[-1] < iters, steps_at_kill  # 5 different moments
+    print("checkpoint steps at the kills:", steps_at_kill)
+    last = run_dir / "last.pth"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # and the latest checkpoint is truncated
+    with pytest.warns(UserWarning, match="falling back"):
+        resumed = _fit(run_dir, iters=iters, ckpt_interval=1)
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b), f"resumed run differs after kills at steps {steps_at_kill}"
+    assert not list(run_dir.glob(".*.tmp"))
+    assert [r["step"] for r in tracking.History.from_csv(run_dir / "history.csv").rows] == list(range(1, iters + 1))
