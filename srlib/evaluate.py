@@ -49,13 +49,15 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
         raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
     if state["arch"] not in ARCHS:
         raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
+    built = f"{state['arch']}({state['arch_kwargs']})"
     try:
         g = ARCHS[state["arch"]](**state["arch_kwargs"])
-        g.load_state_dict(state["state_dict"])
-    except (TypeError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise tracking.CheckpointError(f"{path}: its weights do not fit {state['arch']}({state['arch_kwargs']}): "
-                                       f"{first}") from None
+    except (TypeError, ValueError) as exc:
+        raise tracking.CheckpointError(f"{path}: cannot build {built}: {exc}") from None
+    diff = tracking.state_dict_difference(g.state_dict(), state["state_dict"])
+    if diff:
+        raise tracking.CheckpointError(f"{path}: its weights do not fit {built}: {diff}")
+    g.load_state_dict(state["state_dict"])
     return g.eval(), state
 
 

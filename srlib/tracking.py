@@ -242,7 +242,7 @@ def _load_latest(run_dir: Path, keep: int, logger) -> tuple[Path, dict] | None:
     return None
 
 
-def _state_dict_difference(want: dict, have: dict) -> str:
+def state_dict_difference(want: dict, have: dict) -> str:
     """The first difference between two state dicts (missing / unexpected keys, a shape), or ''."""
     if not (isinstance(want, dict) and isinstance(have, dict)):
         return ""
@@ -251,7 +251,7 @@ def _state_dict_difference(want: dict, have: dict) -> str:
         return f"keys missing {missing[:3]}, unexpected {unexpected[:3]}"
     for k, v in want.items():
         if isinstance(v, torch.Tensor) and isinstance(have[k], torch.Tensor) and v.shape != have[k].shape:
-            return f"{k} has shape {tuple(have[k].shape)} in the file, {tuple(v.shape)} in this run"
+            return f"{k} has shape {tuple(have[k].shape)} in the file, {tuple(v.shape)} expected"
     return ""
 
 
@@ -424,7 +424,7 @@ def _restore(path: Path, saved: dict, *, state: dict[str, Any], iters: int, conf
         raise CheckpointError(f"{path} was written with other settings ({diff}); {fix}")
     for k, obj in state.items():
         if isinstance(obj, torch.nn.Module):
-            diff = _state_dict_difference(obj.state_dict(), saved[k])
+            diff = state_dict_difference(obj.state_dict(), saved[k])
             if diff:
                 raise CheckpointError(f"{path}: its '{k}' is another architecture ({diff}); {fix}")
         try:

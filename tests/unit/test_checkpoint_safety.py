@@ -202,3 +202,22 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         assert torch.equal(a, b), f"resumed run differs after kills at steps {steps_at_kill}"
     assert not list(run_dir.glob(".*.tmp"))
     assert [r["step"] for r in tracking.History.from_csv(run_dir / "history.csv").rows] == list(range(1, iters + 1))
+
+
+@pytest.mark.parametrize("case", ["other_architecture", "not_a_checkpoint", "training_checkpoint"])
+def test_upscale_cli_names_a_checkpoint_that_does_not_fit(tmp_path, capsys, case):
+    ckpt = tmp_path / "g.pth"
+    if case == "other_architecture":  # weights of a 16-feature net under arch_kwargs saying 8
+        evaluate.save_generator(ckpt, SRResNet(num_feat=16, num_block=1, scale=2), arch="srresnet",
+                                arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
+    elif case == "not_a_checkpoint":
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ckpt, format="PNG")
+    else:
+        _fit(tmp_path / "run", iters=2)
+        ckpt = tmp_path / "run" / "last.pth"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
+    rc = upscale_cli.main([str(tmp_path / "good.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
+                           "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and str(ckpt) in err[0], err
+    assert not (tmp_path / "out" / "good.png").exists()
