@@ -25,41 +25,98 @@ from srlib import paths
 
 
 class ParamsError(ValueError):
-    """A params.yaml problem: unknown stage, profile or parameter name."""
+    """A params.yaml / parameter problem: unreadable file, unknown stage, profile or name, or a wrong type."""
+
+
+def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: file, 1-based line and column, the problem, and the offending text.
+
+    yaml's own ``str(exc)`` spans five or more lines with a caret drawing; a single line reads better in a DVC log
+    and still says where to look.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:  # ReaderError (bad bytes) and friends carry no mark: squash their text
+        return f"{path}: invalid YAML: {' '.join(str(exc).split())}; fix the file and rerun"
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
+    text = f"{where}: invalid YAML: {problem}"
+    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        started = f" started at line {cmark.line + 1}, column {cmark.column + 1}" if cmark is not None else ""
+        text += f" ({context}{started})"
+    try:  # the offending line itself (yaml keeps no text of a file it read as a stream)
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    if 0 <= mark.line < len(lines) and lines[mark.line].strip():
+        text += f" near {lines[mark.line].strip()[:60]!r}"
+    return text + "; fix the file and rerun"
 
 
 def read_params(path: str | Path | None = None) -> dict:
+    """Load ``params.yaml`` (default: the repository root's); any problem is a one-line :class:`ParamsError`."""
     path = Path(path) if path else paths.root() / "params.yaml"
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
-    with open(path) as f:
-        params = yaml.safe_load(f) or {}
+    try:
+        with open(path, "rb") as f:  # bytes: yaml detects the encoding and reports bad bytes as a YAMLError
+            params = yaml.safe_load(f) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(_yaml_error_text(path, exc)) from None
+    except OSError as exc:
+        raise ParamsError(f"cannot read params file {path}: {exc.strerror or exc}") from None
     if not isinstance(params, dict):
-        raise ParamsError(f"{path}: top level must be a mapping")
+        raise ParamsError(f"{path}: top level must be a mapping (name: value lines), got {type(params).__name__}")
     return params
 
 
-def stage_params(stage: str, *, profile: str | None = None, params: dict | None = None) -> dict[str, Any]:
-    """Flat parameter dict for ``stage``: ``common | params[stage] | profiles[profile][stage]``."""
+def _section(value: Any, where: str) -> dict:
+    """A params.yaml section that must be a mapping (an empty one, ``section:``, reads as None)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParamsError(
+            f"params.yaml: {where} must be a mapping of name: value, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def stage_params_with_sources(
+    stage: str, *, profile: str | None = None, params: dict | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`stage_params` plus, for each name, which part of params.yaml set it (for error messages)."""
     params = read_params() if params is None else params
     if stage not in params:
         stages = [k for k in params if k not in ("profile", "common", "profiles")]
         raise ParamsError(f"unknown stage {stage!r} in params.yaml; stages: {', '.join(stages)}")
-    profile = profile or params.get("profile", "paper")
-    profiles = params.get("profiles", {}) or {}
-    if profile not in profiles and profile != "paper":
-        raise ParamsError(f"unknown profile {profile!r}; profiles: {', '.join(profiles) or '(none)'}")
-    merged: dict[str, Any] = dict(params.get("common", {}) or {})
-    merged.update(params[stage] or {})
-    overrides = (profiles.get(profile) or {}).get(stage) or {}
+    chosen = profile or params.get("profile", "paper")
+    profiles = _section(params.get("profiles"), "'profiles'")
+    if chosen not in profiles and chosen != "paper":
+        raise ParamsError(f"unknown profile {chosen!r}; profiles: {', '.join(map(str, profiles)) or '(none)'}")
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for where, section in (
+        ("common", _section(params.get("common"), "section 'common'")),
+        (stage, _section(params[stage], f"section {stage!r}")),
+    ):
+        merged.update(section)
+        sources.update(dict.fromkeys(section, f"params.yaml section {where!r}"))
+    overrides = _section(_section(profiles.get(chosen), f"profiles.{chosen}").get(stage), f"profiles.{chosen}.{stage}")
     unknown = set(overrides) - set(merged)
     if unknown:
         raise ParamsError(
-            f"profiles.{profile}.{stage} sets {sorted(unknown)} which {stage!r} does not define"
+            f"profiles.{chosen}.{stage} sets {sorted(unknown)} which {stage!r} does not define"
         )
     merged.update(overrides)
-    merged["profile"] = profile
-    return merged
+    sources.update(dict.fromkeys(overrides, f"profile {chosen!r} (params.yaml profiles.{chosen}.{stage})"))
+    merged["profile"] = chosen
+    sources["profile"] = "--profile" if profile else "params.yaml 'profile'"
+    return merged, sources
+
+
+def stage_params(stage: str, *, profile: str | None = None, params: dict | None = None) -> dict[str, Any]:
+    """Flat parameter dict for ``stage``: ``common | params[stage] | profiles[profile][stage]``."""
+    return stage_params_with_sources(stage, profile=profile, params=params)[0]
 
 
 def from_params(cls, params: dict[str, Any], **extra):

@@ -8,14 +8,16 @@ None of these archives can be downloaded on the study's CI machines, so the pipe
     dvc exp run -S profile=paper -S data_prepare.train_dir=data/raw/DIV2K_train_HR \\
                 -S data_prepare.bench_dir=data/raw/benchmark/Set5/HR
 
-``sha256`` is the digest of the archive. Where no digest is published (the DIV2K and EDSR pages give none),
-it is ``None``: ``fetch`` then prints the digest it computed, to be typed in here on first download, and ``dvc add``
-pins the extracted content from then on.
+Downloads time out after ``$SRLIB_DOWNLOAD_TIMEOUT`` seconds without data (default 30) and leave no partial
+archive (:mod:`srlib.download`). ``sha256`` is the digest of the archive. Where no digest is published (the DIV2K and
+EDSR pages give none), it is ``None``: ``fetch`` then prints the digest it computed, to be typed in here on first
+download, and ``dvc add`` pins the extracted content from then on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import pandas as pd
 from PIL import Image
 
 from srlib import paths
+from srlib.download import DownloadError, download
 
 
 @dataclass(frozen=True)
@@ -93,29 +96,48 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(name: str, dest: Path | None = None) -> Path:
-    """Download, check and extract a recipe's archive under ``data/raw/`` (needs a network)."""
-    import torch.hub
+class DatasetUnavailable(OSError):
+    """A recipe's archive could not be downloaded, or the one on disk does not match its digest."""
 
+
+def fetch(name: str, dest: Path | None = None, *, timeout: float | None = None, progress: bool = True) -> Path:
+    """Download, check and extract a recipe's archive under ``data/raw/`` (needs a network).
+
+    The download goes through :func:`srlib.download.download` (``timeout`` seconds per connect / read, default
+    ``$SRLIB_DOWNLOAD_TIMEOUT`` or 30 s; the archive appears only complete and, where a digest is published, matching).
+    An archive already in ``dest`` is reused after its digest is checked.
+    """
     if name not in RECIPES:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(RECIPES)}")
     r = RECIPES[name]
     dest = Path(dest) if dest else raw_dir()
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / Path(r.url).name
-    if not archive.is_file():
-        torch.hub.download_url_to_file(r.url, str(archive), progress=True)
-    digest = _sha256(archive)
-    if r.sha256 and digest != r.sha256:
-        raise ValueError(f"{archive}: sha256 {digest} != expected {r.sha256}; delete it and fetch again")
+    if archive.is_file():
+        digest = _sha256(archive)
+        if r.sha256 and digest != r.sha256:
+            raise DatasetUnavailable(
+                f"{archive}: sha256 {digest} != expected {r.sha256}; delete it and fetch again"
+            )
+    else:
+        try:
+            digest = download(r.url, archive, timeout=timeout, sha256=r.sha256, progress=progress)
+        except DownloadError as exc:
+            raise DatasetUnavailable(
+                f"{exc}. Download {r.url} by hand ({r.size}) and put it at {archive}, then rerun "
+                f"`python -m srlib data fetch {name}` to check and extract it."
+            ) from exc
     if not r.sha256:
         print(f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.datasets.RECIPES)")
-    if archive.suffix == ".zip":
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(dest)
-    else:
-        with tarfile.open(archive) as t:
-            t.extractall(dest, filter="data")
+    try:
+        if archive.suffix == ".zip":
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(dest)
+        else:
+            with tarfile.open(archive) as t:
+                t.extractall(dest, filter="data")
+    except (zipfile.BadZipFile, tarfile.TarError) as exc:  # e.g. an HTML error page saved under the archive's name
+        raise DatasetUnavailable(f"{archive} is not a readable archive ({exc}); delete it and fetch again") from exc
     return dest / r.extracts_to
 
 
@@ -128,12 +150,21 @@ def recipe_text() -> str:
 
 
 def main(argv: list[str]) -> int:
+    """``data recipe | fetch NAME...``: 0 on success, 1 when a download / check fails, 2 on usage errors."""
     if not argv or argv[0] == "recipe":
         print(recipe_text())
         return 0
     if argv[0] == "fetch" and len(argv) > 1:
+        unknown = [n for n in argv[1:] if n not in RECIPES]
+        if unknown:
+            print(f"error: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}", file=sys.stderr)
+            return 2
         for name in argv[1:]:
-            print(fetch(name))
+            try:
+                print(fetch(name))
+            except DatasetUnavailable as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
         return 0
     print("usage: python -m srlib data recipe | fetch NAME...")
     return 2

@@ -2,14 +2,22 @@
 
 The stage's parameters are ``common | params[stage] | profiles[profile][stage]`` (:func:`srlib.config.stage_params`)
 plus command-line overrides. Every name must exist in the notebook's ``parameters`` cell -- an unknown name is an
-error, not a silently ignored injection -- so ``params.yaml`` and the notebooks cannot drift apart. The rendered
-notebook goes to ``results/<profile>/notebooks/``.
+error, not a silently ignored injection -- so ``params.yaml`` and the notebooks cannot drift apart -- and every value
+must have the type of the notebook's default (:func:`check_types`), so ``-p scale=abc`` stops here naming ``scale``
+instead of failing deep inside a cell. All of this happens before a kernel starts.
+
+The rendered notebook goes to ``results/<profile>/notebooks/``. Papermill writes it to a hidden
+``.<name>.running.ipynb`` beside it first, which replaces the final file only when the run succeeds: a failed run
+never overwrites the last good rendering; it is kept as ``<name>.failed.ipynb`` (traceback inside) instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import logging
+import operator
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,18 +53,33 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict]:
     notebook = Path(notebook)
     if not notebook.is_file():
         raise FileNotFoundError(f"notebook not found: {notebook}")
-    declared = pm.inspect_notebook(str(notebook))
+    # papermill logs "Input Notebook: ..." at INFO for an inspection; before a run that is noise around our own error
+    pm_log = logging.getLogger("papermill")
+    level = pm_log.level
+    pm_log.setLevel(max(level, logging.WARNING))
+    try:
+        declared = pm.inspect_notebook(str(notebook))
+    finally:
+        pm_log.setLevel(level)
     if not declared:
         raise config.ParamsError(f"{notebook} has no cell tagged 'parameters'")
     return declared
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``name=value`` with the value parsed as YAML (``3`` -> int, ``1e-4`` -> float, ``[1, 2]`` -> list)."""
+    """``name=value`` with the value parsed as YAML (``3`` -> int, ``1e-4`` -> float, ``[1, 2]`` -> list).
+
+    An empty value (``name=``) is the empty string, not YAML's null: ``-p run_label=`` clears a text parameter.
+    """
     if "=" not in text:
         raise config.ParamsError(f"override {text!r} is not of the form name=value")
     name, value = text.split("=", 1)
-    parsed = yaml.safe_load(value)
+    if not value.strip():
+        return name.strip(), ""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        parsed = value  # e.g. "a: b" or an unbalanced bracket: keep the text; the type check decides
     if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
         try:
             parsed = float(parsed)
@@ -65,10 +88,197 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name.strip(), parsed
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# parameter types: each value must have the type of the notebook's default
+
+_TYPE_NAMES = ("int", "float", "str", "bool", "list", "tuple", "dict")
+# annotation spellings -> one of _TYPE_NAMES (``List[int]``, ``typing.Dict`` ...: the outer type is what is checked)
+_ANNOTATION_ALIASES = {"list": "list", "tuple": "tuple", "dict": "dict", "sequence": "list", "mapping": "dict"}
+_ARITHMETIC = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.USub: operator.neg, ast.UAdd: operator.pos,
+}
+_UNKNOWN = object()  # a default that is not a literal (a call, a name): its type cannot be known without running
+
+
+def _constant_value(text: str) -> Any:
+    """The value of a parameter default written as a literal or as arithmetic on numbers (``1 / 12.75``).
+
+    ``ast.literal_eval`` covers literals (``1_000_000``, ``"auto"``, ``[8, 13]``, ``None``); the small folder below adds
+    the arithmetic that parameters cells use for readability. Anything else is :data:`_UNKNOWN`: no code is run.
+    """
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+
+    def fold(node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](fold(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            if isinstance(node.op, ast.Pow):  # 10 ** 10 ** 10 would hang; parameters never need powers this big
+                base, exp = fold(node.left), fold(node.right)
+                if abs(exp) > 64:
+                    raise ValueError("exponent too large")
+                return base**exp
+            return _ARITHMETIC[type(node.op)](fold(node.left), fold(node.right))
+        raise ValueError(f"not constant arithmetic: {ast.dump(node)}")
+
+    try:
+        return fold(ast.parse(text.strip(), mode="eval").body)
+    except (ValueError, SyntaxError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
+        return _UNKNOWN
+
+
+def _annotation_type(annotation: str | None) -> tuple[str | None, bool]:
+    """``(type name, None allowed)`` from papermill's ``inferred_type_name`` (the annotation text, or "None").
+
+    Understands ``int``, ``Optional[int]``, ``int | None``, ``list[int]``, ``typing.List[int]``. An annotation outside
+    these (``Path``, ``Union[int, str]``) gives ``(None, False)``: the default's own type decides instead.
+    """
+    text = (annotation or "").strip().strip("'\"")
+    if not text or text == "None":  # papermill's spelling of "no annotation"
+        return None, False
+    optional = False
+    if text.startswith(("Optional[", "typing.Optional[")) and text.endswith("]"):
+        text, optional = text[text.index("[") + 1 : -1].strip(), True
+    parts = [p.strip() for p in text.split("|")]
+    if len(parts) > 1 and "None" in parts:
+        parts = [p for p in parts if p != "None"]
+        optional = True
+    if len(parts) != 1:
+        return None, optional
+    base = parts[0].split("[", 1)[0].rsplit(".", 1)[-1]  # typing.List[int] -> List
+    if base in _TYPE_NAMES:
+        return base, optional
+    return _ANNOTATION_ALIASES.get(base.lower()), optional
+
+
+def expected_type(spec: dict) -> tuple[str | None, bool]:
+    """What a parameter accepts: ``(type name or None for anything, whether None is accepted)``.
+
+    ``spec`` is one entry of papermill's ``inspect_notebook``. The annotation wins (``lr: float = 1`` is a float);
+    without one, the default's type decides; a default of ``None`` (or one that is not a literal) accepts anything.
+    """
+    default = _constant_value(str(spec.get("default", "")))
+    type_name, optional = _annotation_type(spec.get("inferred_type_name"))
+    if default is None:
+        optional = True
+    if type_name is None and default is not None and default is not _UNKNOWN:
+        type_name = type(default).__name__ if type(default).__name__ in _TYPE_NAMES else None
+    return type_name, optional
+
+
+def accepts(type_name: str | None, value: Any, *, none_ok: bool = False) -> bool:
+    """The type rules: int takes int (a bool is not an int here); float takes int or float; str takes str; bool
+    takes bool only; list and tuple take a list or tuple (YAML has only lists); dict takes a mapping."""
+    if type_name is None or (value is None and none_ok):
+        return True
+    if isinstance(value, bool):
+        return type_name == "bool"
+    checks = {
+        "int": lambda v: isinstance(v, int),
+        "float": lambda v: isinstance(v, int | float),
+        "str": lambda v: isinstance(v, str),
+        "bool": lambda v: False,  # bools returned above
+        "list": lambda v: isinstance(v, list | tuple),
+        "tuple": lambda v: isinstance(v, list | tuple),
+        "dict": lambda v: isinstance(v, dict),
+    }
+    return checks[type_name](value)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_types(stage: str, params: dict[str, Any], declared: dict[str, dict], sources: dict[str, str]) -> None:
+    """Raise :class:`config.ParamsError` (one line) for every value whose type the notebook's default rules out.
+
+    ``sources`` says where each value came from (``-p``, a params.yaml section, a profile) so the message names the
+    place to fix.
+    """
+    problems = []
+    for name, value in params.items():
+        if name not in declared:
+            continue  # unknown names are reported separately, before this check
+        type_name, none_ok = expected_type(declared[name])
+        if accepts(type_name, value, none_ok=none_ok):
+            continue
+        wanted = type_name + (" or None" if none_ok else "")
+        source = sources.get(name, "-p")
+        hint = ""
+        if source == "-p" and type_name == "str":  # YAML typed the text: quoting keeps it text
+            hint = f"; quote it to pass text, e.g. -p \"{name}='...'\""
+        problems.append(
+            f"parameter {name!r} must be {wanted} (notebook default {declared[name].get('default')}), "
+            f"got {type(value).__name__} {_short(value)} (from {source}{hint})"
+        )
+    if problems:
+        raise config.ParamsError(f"{stage}: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# running a stage
+
+
 def stage_notebook(stage: str) -> Path:
     if stage not in STAGES:
         raise config.ParamsError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     return paths.root() / STAGES[stage]
+
+
+def prepare(
+    stage: str, *, profile: str | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[Path, dict[str, Any]]:
+    """Every check that needs no kernel: the notebook, its parameter names, their types -> ``(notebook, params)``.
+
+    ``params`` is ``common | params[stage] | profiles[profile][stage] | overrides``, exactly what papermill injects.
+    """
+    notebook = stage_notebook(stage)
+    params, sources = config.stage_params_with_sources(stage, profile=profile)
+    overrides = dict(overrides or {})
+    declared = notebook_parameters(notebook)
+    unknown = sorted((set(params) | set(overrides)) - set(declared))
+    if unknown:
+        raise config.ParamsError(
+            f"{notebook.name}: its parameters cell does not define {unknown} "
+            f"(given by params.yaml section {stage!r} / common / profile, or -p); it declares {sorted(declared)}"
+        )
+    params.update(overrides)
+    sources.update(dict.fromkeys(overrides, "-p"))
+    check_types(stage, params, declared, sources)
+    return notebook, params
+
+
+def rendering_paths(output: Path) -> tuple[Path, Path]:
+    """``(running, failed)`` beside ``output``: the in-progress rendering and the kept failed one."""
+    return output.with_name(f".{output.stem}.running.ipynb"), output.with_name(f"{output.stem}.failed.ipynb")
+
+
+def _set_output_path(rendering: Path, recorded: Path) -> None:
+    """Make the rendering's ``metadata.papermill.output_path`` name where the file ends up, not the temporary name."""
+    import nbformat
+
+    try:
+        doc = nbformat.read(str(rendering), as_version=nbformat.NO_CONVERT)
+        doc.metadata.setdefault("papermill", {})["output_path"] = str(recorded)
+        nbformat.write(doc, str(rendering))
+    except Exception as exc:  # cosmetic: never lose a rendering over its metadata
+        logging.getLogger("srlib.nb").warning("could not update output_path in %s: %s", rendering, exc)
+
+
+def _keep_failed(running: Path, failed: Path) -> Path | None:
+    """Move a failed run's rendering to ``failed`` (None when papermill wrote nothing, e.g. no kernel)."""
+    if not running.is_file():
+        return None
+    _set_output_path(running, failed)
+    os.replace(running, failed)
+    return failed
 
 
 def run_stage(
@@ -80,33 +290,44 @@ def run_stage(
     kernel: str = "python3",
     log_output: bool = False,
 ) -> Path:
-    """Execute the stage notebook with its parameters; return the rendered notebook's path."""
+    """Execute the stage notebook with its parameters; return the rendered notebook's path.
+
+    The previous rendering at ``output`` is replaced only by a successful run (see the module docstring); a success
+    also removes a ``<name>.failed.ipynb`` left by an earlier failure, so that file always belongs to the latest run.
+    """
     import papermill as pm
 
-    notebook = stage_notebook(stage)
-    params = config.stage_params(stage, profile=profile)
-    overrides = dict(overrides or {})
-    declared = notebook_parameters(notebook)
-    unknown = sorted((set(params) | set(overrides)) - set(declared))
-    if unknown:
-        raise config.ParamsError(
-            f"{notebook.name}: its parameters cell does not define {unknown} "
-            f"(given by params.yaml section {stage!r} / common / profile, or -p); it declares {sorted(declared)}"
-        )
-    params.update(overrides)
+    notebook, params = prepare(stage, profile=profile, overrides=overrides)
     output = Path(output) if output else paths.rendered_notebook(params["profile"], notebook.name)
     output.parent.mkdir(parents=True, exist_ok=True)
+    running, failed = rendering_paths(output)
+    running.unlink(missing_ok=True)  # left by a run that was killed (papermill never got to finish it)
     logging.getLogger("srlib.nb").info("running %s (profile %s) -> %s", notebook.name, params["profile"], output)
+    kept_note = f"; the last good rendering {output} is unchanged" if output.is_file() else ""
     try:
         pm.execute_notebook(
-            str(notebook), str(output), parameters=params, kernel_name=kernel, cwd=str(notebook.parent),
+            str(notebook), str(running), parameters=params, kernel_name=kernel, cwd=str(notebook.parent),
             progress_bar=False, log_output=log_output, request_save_on_cell_execute=True,
         )
     except pm.PapermillExecutionError as exc:
+        kept = _keep_failed(running, failed)
         raise NotebookFailed(
             f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
-            f"(rendered with the traceback: {output})"
+            f"(rendered with the traceback: {kept}{kept_note})"
         ) from None
+    except Exception as exc:  # no kernel, kernel died, cell timeout...: still one message, still nothing overwritten
+        kept = _keep_failed(running, failed)
+        where = f"partial rendering: {kept}" if kept else "no rendering was written"
+        raise NotebookFailed(
+            f"{notebook.name} did not run to the end: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            f"({where}{kept_note})"
+        ) from exc
+    except BaseException:  # Ctrl-C: keep what ran for inspection, then stop as asked
+        _keep_failed(running, failed)
+        raise
+    _set_output_path(running, output)
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
     return output
 
 

@@ -10,8 +10,10 @@ Every pretrained-weight use in srlib goes through :func:`resolve` with an explic
 * ``random`` -- never touch the disk or the network; random initialisation on purpose.
 
 Files live where torch.hub keeps them: ``$TORCH_HOME/hub/checkpoints/`` (default ``~/.cache/torch``). A file that is
-already there is used as is (torch.hub checks hashes only on download), which is also how the tests exercise the real
-loading path offline: they place random-initialised state dicts under a temporary ``TORCH_HOME``.
+already there is used as is (hashes are checked on download and by ``weights verify``), which is also how the tests
+exercise the real loading path offline: they place random-initialised state dicts under a temporary ``TORCH_HOME``.
+Downloads (:func:`fetch`) time out after ``$SRLIB_DOWNLOAD_TIMEOUT`` seconds without data (default 30) instead of
+hanging, and never leave a partial file under the final name (:mod:`srlib.download`).
 
 ``sha256`` holds the full digest where it was published, otherwise the hash prefix the file name carries
 (torchvision / pytorch-fid convention: the first 8 hex digits of the sha256). :func:`verify` checks either.
@@ -24,6 +26,8 @@ import os
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from srlib.download import DownloadError, download
 
 MODES = ("pretrained", "auto", "random")
 
@@ -158,25 +162,20 @@ def verify(key: str) -> tuple[bool, str]:
     return ok, f"{'ok' if ok else 'MISMATCH'}: {path} sha256={digest} expected={w.sha256}"
 
 
-def fetch(key: str, *, progress: bool = True) -> Path:
-    """Download ``key`` into the torch hub cache and check its hash (needs a network)."""
-    import torch.hub
+def fetch(key: str, *, progress: bool = True, timeout: float | None = None) -> Path:
+    """Download ``key`` into the torch hub cache and check its hash (needs a network).
 
+    Goes through :func:`srlib.download.download`: each connect / read waits at most ``timeout`` seconds (default
+    ``$SRLIB_DOWNLOAD_TIMEOUT`` or 30 s), and the file appears under its final name only complete and with the
+    published sha256. A present file is returned as is (``verify`` checks it).
+    """
     w, path = _entry(key), local_path(key)
     if path.is_file():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
     try:
-        torch.hub.download_url_to_file(w.url, str(tmp), progress=progress)
-    except Exception as exc:  # network errors come in many types (URLError, socket, http)
-        tmp.unlink(missing_ok=True)
-        raise WeightsUnavailable(f"could not download {w.url}: {exc}. {where_to_put(key)}") from exc
-    digest = sha256_of(tmp)
-    if not digest.startswith(w.sha256.lower()):
-        tmp.unlink(missing_ok=True)
-        raise WeightsUnavailable(f"{w.filename}: sha256 {digest} does not match {w.sha256}")
-    tmp.replace(path)
+        download(w.url, path, timeout=timeout, sha256=w.sha256, progress=progress)
+    except DownloadError as exc:
+        raise WeightsUnavailable(f"{exc}. {where_to_put(key)}") from exc
     return path
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from srlib import losses, weights
+from srlib.download import DownloadError
 
 
 def test_gan_losses_at_chance_are_log2():
@@ -67,9 +68,9 @@ def test_vgg_pretrained_without_file_names_file_and_folder(tmp_path, monkeypatch
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
 
     def offline(*args, **kwargs):
-        raise OSError("Name or service not known")
+        raise DownloadError("could not download: Name or service not known")
 
-    monkeypatch.setattr("torch.hub.download_url_to_file", offline)
+    monkeypatch.setattr("srlib.weights.download", offline)
     with pytest.raises(weights.WeightsUnavailable) as err:
         losses.VGGFeatures(layer=3, weights_mode="pretrained")
     msg = str(err.value)

@@ -1,0 +1,169 @@
+"""The notebook runner's checks before a kernel starts (types, params.yaml syntax), and how it keeps renderings.
+
+Only ``test_failed_run_keeps_the_last_good_rendering`` executes notebooks: a two-cell temporary one, twice.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from srlib import config, nb, paths
+
+
+def spec(annotation: str, default: str) -> dict:
+    """One entry as papermill's ``inspect_notebook`` returns it ("None" is its spelling of no annotation)."""
+    return {"inferred_type_name": annotation, "default": default}
+
+
+@pytest.mark.parametrize(
+    "annotation, default, expected",
+    [
+        ("int", "4", ("int", False)),
+        ("None", "1_000_000", ("int", False)),  # no annotation: the default's type
+        ("None", "1 / 12.75", ("float", False)),  # arithmetic defaults are folded, not executed
+        ("float", "1", ("float", False)),  # the annotation wins over the default
+        ("list", "[8, 13, 17]", ("list", False)),
+        ("list[int]", "[]", ("list", False)),
+        ("Optional[int]", "None", ("int", True)),
+        ("int | None", "3", ("int", True)),
+        ("None", "None", (None, True)),  # a default of None accepts anything
+        ("None", "make_default()", (None, False)),  # not a literal: cannot be known without running it
+        ("Path", '"x"', ("str", False)),  # an annotation outside the rules: the default decides
+    ],
+)
+def test_expected_type_from_parameters_cell(annotation, default, expected):
+    assert nb.expected_type(spec(annotation, default)) == expected
+
+
+@pytest.mark.parametrize(
+    "type_name, good, bad",
+    [
+        ("int", [3, 0], [True, 3.0, "3", None, [3]]),
+        ("float", [1, 1e-4], [False, "1e-4", None]),
+        ("str", ["", "auto"], [1, True, None, ["a"]]),
+        ("bool", [True, False], [0, 1, "true", None]),
+        ("list", [[], [1, 2], (1,)], ["[1]", 1, {}]),
+        ("tuple", [[1], ()], ["a"]),
+        ("dict", [{}, {"a": 1}], [[], "a"]),
+        (None, [None, 1, "x", [1]], []),
+    ],
+)
+def test_type_rules(type_name, good, bad):
+    assert all(nb.accepts(type_name, v) for v in good)
+    assert not any(nb.accepts(type_name, v) for v in bad)
+    assert nb.accepts(type_name, None, none_ok=True)
+
+
+def test_every_stage_and_profile_type_checks():
+    """params.yaml as committed passes the type check for every stage under every profile (no execution)."""
+    for profile in config.read_params()["profiles"]:
+        for stage in nb.STAGES:
+            notebook, params = nb.prepare(stage, profile=profile)
+            assert params["profile"] == profile and notebook.is_file()
+
+
+@pytest.mark.parametrize("stage", ["data_prepare", "srgan_train"])
+def test_cli_rejects_a_wrong_type_naming_it(stage, capsys):
+    assert nb.main([stage, "-p", "scale=abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {stage}: parameter 'scale' must be int (notebook default 4), got str 'abc' (from -p)\n"
+
+
+def test_wrong_type_in_params_yaml_names_the_section(monkeypatch):
+    real = config.read_params()
+    bad = {**real, "srgan_train": {**real["srgan_train"], "lr_g": "fast"},
+           "profiles": {**real["profiles"], "smoke": {**real["profiles"]["smoke"],
+                                                      "srgan_train": {"batch_size": 4.5}}}}
+    monkeypatch.setattr(config, "read_params", lambda path=None: bad)
+    with pytest.raises(config.ParamsError) as err:
+        nb.prepare("srgan_train", profile="smoke")
+    msg = str(err.value)
+    assert "parameter 'lr_g' must be float (notebook default 1e-4), got str 'fast' (from params.yaml section " \
+           "'srgan_train')" in msg
+    assert "parameter 'batch_size' must be int (notebook default 16), got float 4.5 (from profile 'smoke'" in msg
+    assert "\n" not in msg
+
+
+def test_text_parameter_typed_by_yaml_gets_a_quoting_hint():
+    with pytest.raises(config.ParamsError, match="got bool True .*quote it"):
+        nb.prepare("srgan_modified_train", overrides=dict([nb.parse_override("run_label=yes")]))
+    assert nb.parse_override("run_label=") == ("run_label", "")
+
+
+def test_bad_yaml_is_one_line_with_line_and_column(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("profile: smoke\ncommon:\n  seed: 0\n  scale: 4: x\n")
+    with pytest.raises(config.ParamsError) as err:
+        config.read_params(params)
+    msg = str(err.value)
+    assert msg.startswith(f"{params}, line 4, column 11: invalid YAML: mapping values are not allowed here")
+    assert "near 'scale: 4: x'" in msg and "\n" not in msg
+
+
+def test_cli_with_broken_params_yaml_prints_one_line(tmp_path):
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "params.yaml").write_text("profile: smoke\ncommon: [seed: 0\n")
+    env = {**os.environ, "SRLIB_ROOT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "srlib", "nb", "data_prepare"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) <= 2 and lines[0].startswith(f"error: {tmp_path / 'params.yaml'}, line 3, column 1: invalid YAML")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# renderings: a failed run never replaces the last good one
+
+TINY_PARAMS = """\
+profile: smoke
+common: {}
+tiny:
+  fail: false
+  label: first
+profiles:
+  smoke: {}
+"""
+
+
+def _tiny_notebook(path: Path) -> None:
+    doc = nbformat.v4.new_notebook()
+    doc.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    doc.metadata["language_info"] = {"name": "python"}
+    params = nbformat.v4.new_code_cell('profile: str = "paper"\nfail: bool = False\nlabel: str = "default"')
+    params.metadata["tags"] = ["parameters"]
+    doc.cells = [
+        params,
+        nbformat.v4.new_code_cell('if fail:\n    raise RuntimeError(f"asked to fail ({label})")'),
+        nbformat.v4.new_code_cell("print(label)"),
+    ]
+    nbformat.write(doc, str(path))
+
+
+@pytest.mark.slow
+def test_failed_run_keeps_the_last_good_rendering(tmp_path, monkeypatch):
+    (tmp_path / "params.yaml").write_text(TINY_PARAMS)
+    _tiny_notebook(tmp_path / "tiny.ipynb")
+    monkeypatch.setenv("SRLIB_ROOT", str(tmp_path))
+    monkeypatch.setattr(nb, "STAGES", {"tiny": "tiny.ipynb"})
+    output = paths.rendered_notebook("smoke", "tiny.ipynb")
+    running, failed = nb.rendering_paths(output)
+    output.parent.mkdir(parents=True)
+    running.write_text("left by a killed run")
+    failed.write_text("from an older failure")
+
+    assert nb.run_stage("tiny") == output  # 1: success
+    good = output.read_bytes()
+    assert b"first" in good and not running.exists() and not failed.exists()  # stale files cleaned up
+    assert nbformat.reads(good.decode(), as_version=4).metadata.papermill.output_path == str(output)
+
+    with pytest.raises(nb.NotebookFailed) as err:  # 2: failure
+        nb.run_stage("tiny", overrides={"fail": True, "label": "second"})
+    msg = str(err.value)
+    assert "RuntimeError: asked to fail (second)" in msg and str(failed) in msg
+    assert output.read_bytes() == good  # byte-identical
+    assert "asked to fail (second)" in failed.read_text() and not running.exists()
+    assert sorted(p.name for p in output.parent.iterdir()) == ["tiny.failed.ipynb", "tiny.ipynb"]
