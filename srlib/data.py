@@ -1,7 +1,8 @@
 """Images, the embedded default photo set, and paired random-crop training data.
 
 * :func:`load_image` reads any PIL-readable file as RGB float ``(3, H, W)`` in ``[0, 1]`` (grey is repeated to three
-  channels, alpha is dropped, 16-bit is scaled by 65535); unreadable files raise :class:`ImageReadError` naming them.
+  channels, alpha is dropped, 16-bit is scaled by 65535), turned upright by its EXIF orientation; unreadable files
+  raise :class:`ImageReadError` naming them.
 * The **embedded default** is a small set of real photographs that pip packages ship (scikit-image's offline data,
   scikit-learn's sample images, matplotlib's ``grace_hopper.jpg``), with a fixed train/benchmark split, so the whole
   study runs on any fresh machine. It is a stand-in for DIV2K / Set5, and labelled ``embedded`` everywhere.
@@ -34,16 +35,54 @@ class ImageReadError(OSError):
 # ---------------------------------------------------------------------------------------------------- image I/O
 
 
+EXIF_ORIENTATION = 0x0112  # the EXIF tag phones and cameras set instead of rotating the stored pixels
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """EXIF orientation (1-8) of an opened, loaded image; 1 (pixels stored upright) when absent or invalid.
+
+    Call it after ``im.load()``: PNG files may carry their EXIF block after the pixel data.
+    """
+    try:
+        value = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block must not make otherwise readable pixels unreadable
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """``arr`` (``(H, W)`` or ``(H, W, C)``, any dtype) as it is meant to be displayed for EXIF ``orientation``.
+
+    The same transposition as ``PIL.ImageOps.exif_transpose``, done on the array so that it also applies to 16-bit
+    colour images that PIL cannot hold (read with OpenCV, which ignores the tag with ``IMREAD_UNCHANGED``).
+    Orientation 6 (a phone held upright) stores the picture turned 90 degrees anticlockwise: it is turned clockwise.
+    """
+    ops = {
+        2: lambda a: a[:, ::-1],  # mirrored left-right
+        3: lambda a: a[::-1, ::-1],  # rotated 180
+        4: lambda a: a[::-1],  # mirrored top-bottom
+        5: lambda a: a.swapaxes(0, 1),  # transposed (mirror about the main diagonal)
+        6: lambda a: np.rot90(a, -1),  # turn clockwise
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),  # transversed (mirror about the other diagonal)
+        8: lambda a: np.rot90(a, 1),  # turn anticlockwise
+    }
+    if orientation not in ops:
+        return arr
+    return np.ascontiguousarray(ops[orientation](arr))  # views with negative strides: torch.from_numpy needs a copy
+
+
 def load_image(path: str | Path) -> torch.Tensor:
-    """Read ``path`` as an RGB float tensor ``(3, H, W)`` in ``[0, 1]``."""
+    """Read ``path`` as an RGB float tensor ``(3, H, W)`` in ``[0, 1]``, upright by its EXIF orientation."""
     path = Path(path)
     try:
         with Image.open(path) as im:
             im.load()
             arr = np.asarray(im)
             mode = im.mode
+            orientation = exif_orientation(im)
     except Exception as exc:  # PIL raises several types for truncated / non-image files
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
+    arr = apply_orientation(arr, orientation)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = arr.astype(np.float32) / 65535.0
     elif arr.dtype == np.uint16:

@@ -11,16 +11,20 @@ Two tilings (both run tiles through the network in batches and never hold more t
   effects live), a linear ramp over the middle half, 1 inside -- and the weighted sum is normalised. With an overlap
   of 4x the network's effective border reach the result equals untiled inference up to float round-off.
 
-Memory: outputs are accumulated in a float32 band of one tile row (``3 x tile*scale x W*scale``) plus its weights;
-finished rows are handed to a *sink* (a float tensor, or a quantising writer into a preallocated uint8/uint16 array),
-so peak memory is the input, the output array, one band and one batch of tiles -- independent of image height.
+Memory: the input stays in its integer type (uint8 / uint16); each tile is converted to float when it is cut.
+Outputs are accumulated in a float32 band of one tile row (``3 x tile*scale x W*scale``) plus its weights; finished
+rows are handed to a *sink*. :func:`upscale_file` streams them into a PNG (:class:`PNGWriter`), so peak memory is the
+input, one band and one batch of tiles -- independent of the output size. :func:`upscale_array` (and TIFF output, and
+post-processing, which needs the whole image) also holds the whole output array.
 
 Precision: ``auto`` uses bf16 (or fp16) autocast on CUDA where supported and fp32 on the CPU; a reduced-precision
-batch whose output is not finite is recomputed in fp32 (fp16 overflow gives black or NaN tiles otherwise).
+batch whose output is not finite is recomputed in fp32 (fp16 overflow gives black or NaN tiles otherwise). An fp32
+output that is still not finite raises ``ValueError`` (corrupt weights would otherwise be written as black images).
 
-Files: :func:`read_image` / :func:`write_image` keep grey, grey+alpha, RGB and RGBA, 8 and 16 bits. Colour goes
-through the network (grey is replicated to RGB and converted back with BT.601 luma weights); alpha is upscaled
-separately with bicubic interpolation (``cv2.resize``), since the network was never trained on it.
+Files: :func:`read_image` / :func:`write_image` keep grey, grey+alpha, RGB and RGBA, 8 and 16 bits, and
+:func:`read_image` applies the EXIF orientation. Colour goes through the network (grey is replicated to RGB and
+converted back with BT.601 luma weights); alpha is upscaled separately with bicubic interpolation (``cv2.resize``,
+band by band with a margin, which equals the whole-image resize), since the network was never trained on it.
 
 The command line (``python -m srlib upscale``) is :mod:`srlib.upscale_cli`.
 """
@@ -29,7 +33,9 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import warnings
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +45,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from srlib.data import ImageReadError
+from srlib.data import ImageReadError, apply_orientation, exif_orientation
 
 MODES = ("blend", "faithful")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -72,8 +78,13 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def _run(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
-    """Model output for a batch, as float32 on the CPU; reduced precision falls back to fp32 if not finite."""
+def _run(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
+         where: str = "the batch") -> torch.Tensor:
+    """Model output for a batch, as float32 on the CPU; reduced precision falls back to fp32 if not finite.
+
+    A non-finite fp32 output raises ``ValueError`` naming ``where`` (the tiles): NaN weights or an overflow would
+    otherwise be clamped into a black (or white) image that looks like a success.
+    """
     x = x.to(device)
     with torch.no_grad():
         if dtype is not None:
@@ -82,7 +93,13 @@ def _run(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.d
             if torch.isfinite(y).all():
                 return y.cpu()
             warnings.warn(f"non-finite output in {dtype}: recomputing the batch in fp32", stacklevel=3)
-        return model(x).float().cpu()
+        y = model(x).float()
+        if not torch.isfinite(y).all():
+            if not torch.isfinite(x).all():
+                raise ValueError(f"the input holds NaN/Inf values in {where}: pass a finite image in [0, 1]")
+            raise ValueError(f"the model's output is not finite (NaN/Inf) for {where}: the checkpoint's weights are "
+                             "probably corrupt (or overflow float32)")
+        return y.cpu()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -201,12 +218,16 @@ def upscale(
     precision: str = "auto",
     sink: Sink | None = None,
     on_tiles: Callable[[int], None] | None = None,
+    max_value: float | None = None,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor | None:
     """Run ``model`` over ``lq`` tile by tile; return the ``(3, s*H, s*W)`` float32 output (None with a ``sink``).
 
     Args:
         model: an SR network in eval mode (``model.scale`` gives the factor unless ``scale`` is passed).
-        lq: ``(3, H, W)`` float image in [0, 1] (any size; kept on the CPU, tiles are moved to ``device``).
+        lq: ``(3, H, W)`` image, float in [0, 1] or integer (uint8 / uint16, or any integer type with ``max_value``);
+            any size and any strides (an expanded grey view is fine); kept on the CPU as it is: each tile is
+            converted to float (``tile / max_value``) when it is cut, so no float copy of the whole input is made.
         tile: tile side in input pixels (``0``: the whole image in one pass).
         overlap: minimum overlap of neighbouring tiles in input pixels (``blend`` only).
         mode: ``blend`` (overlap + feathered weights) or ``faithful`` (the seed's 64-px tiles, no overlap).
@@ -215,18 +236,19 @@ def upscale(
         sink: receives finished output rows ``(first_row, (3, n, s*W) float32)`` (a buffer that is reused: copy or
             convert it, do not keep it); then nothing is returned.
         on_tiles: called with the number of tiles after each batch (progress bars).
+        max_value: the value of white in ``lq`` (default: 255 for uint8, 65535 for uint16, 1 for floats).
+        prepare: applied to each float tile (real pixels only, before the white padding of ``faithful``), e.g. the
+            seed's input stretch with the whole image's min / max (see :func:`upscale_array`).
     """
     if lq.ndim != 3 or lq.shape[0] != 3:
         raise ValueError(f"upscale expects a (3, H, W) image, got {tuple(lq.shape)}")
+    maxv = _tensor_max_value(lq) if max_value is None else float(max_value)
     scale = scale or model_scale(model)
     device = torch.device(device)
     dtype = autocast_dtype(precision, device)
     model = model.to(device)  # a no-op when it is there already
     h, w = lq.shape[-2:]
     ys, xs, (hp, wp) = layout(h, w, tile=tile, overlap=overlap if mode == "blend" else 0, mode=mode)
-    lq = lq.float()
-    if (hp, wp) != (h, w):  # the seed pads bottom/right with white (np.pad constant_values=1)
-        lq = torch.nn.functional.pad(lq, (0, wp - w, 0, hp - h), value=1.0)
     H, W = h * scale, w * scale
     out = None
     if sink is None:
@@ -249,8 +271,10 @@ def upscale(
         r0 = y0 * scale - band_top  # where this tile row starts inside the band
         for j0 in range(0, len(xs), batch_size):
             cols = list(range(j0, min(j0 + batch_size, len(xs))))
-            batch = torch.stack([lq[:, y0:y1, xs[j][0] : xs[j][1]] for j in cols])
-            res = _run(model, batch, device, dtype)  # (b, 3, s*th, s*tw)
+            batch = torch.stack([_cut(lq, y0, y1, *xs[j], maxv, prepare) for j in cols])
+            where = (f"the tile{'s' if len(cols) > 1 else ''} at input rows {y0}-{y1}, "
+                     f"columns {xs[cols[0]][0]}-{xs[cols[-1]][1]}")
+            res = _run(model, batch, device, dtype, where)  # (b, 3, s*th, s*tw)
             for k, j in enumerate(cols):
                 c0, c1 = xs[j][0] * scale, xs[j][1] * scale
                 if blend:
@@ -277,6 +301,37 @@ def upscale(
     return out
 
 
+def _tensor_max_value(lq: torch.Tensor) -> float:
+    """White for a tensor's dtype: 255 (uint8), 65535 (uint16), 1 (float); other types need ``max_value``."""
+    if lq.dtype == torch.uint8:
+        return 255.0
+    if lq.dtype == torch.uint16:
+        return 65535.0
+    if lq.is_floating_point():
+        return 1.0
+    raise ValueError(f"upscale: pass max_value= for a {lq.dtype} input (uint8, uint16 and floats are known)")
+
+
+def _cut(lq: torch.Tensor, y0: int, y1: int, x0: int, x1: int, maxv: float,
+         prepare: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+    """Float tile ``[y0:y1, x0:x1]`` of ``lq`` in [0, 1]; the part outside the image (``faithful`` padding) is white.
+
+    The seed pads bottom/right with white (``np.pad(constant_values=1)``) before cutting; padding each tile gives the
+    same pixels without a padded copy of the input. ``contiguous_format``: the network sees the same memory layout
+    (hence the same float round-off) whatever the strides of ``lq``.
+    """
+    h, w = lq.shape[-2:]
+    part = lq[:, y0 : min(y1, h), x0 : min(x1, w)]
+    part = part.to(torch.float32, memory_format=torch.contiguous_format, copy=True).div_(maxv)
+    if prepare is not None:
+        part = prepare(part)
+    if part.shape[-2:] == (y1 - y0, x1 - x0):
+        return part
+    tile = torch.ones(3, y1 - y0, x1 - x0, device=part.device)
+    tile[:, : part.shape[-2], : part.shape[-1]] = part
+    return tile
+
+
 def upscaler(model: nn.Module, *, tile: int = 256, overlap: int = 32, mode: str = "blend",
              device: torch.device | str = "cpu", precision: str = "auto"):
     """An :data:`srlib.evaluate.Upscaler` (``(1, 3, h, w) -> (1, 3, s*h, s*w)``) running :func:`upscale`."""
@@ -299,29 +354,51 @@ def max_value(dtype: np.dtype) -> float:
     raise ValueError(f"unsupported image dtype {dtype} (uint8, uint16 or float in [0, 1])")
 
 
-def stretch_30_255(lq: torch.Tensor) -> torch.Tensor:
-    """The seed's input quirk: ``cv2.normalize(img, 30, 255, NORM_MINMAX)`` over all channels, then / 255."""
-    lo, hi = lq.min(), lq.max()
+def stretch_30_255(lq: torch.Tensor, lo: torch.Tensor | None = None, hi: torch.Tensor | None = None) -> torch.Tensor:
+    """The seed's input quirk: ``cv2.normalize(img, 30, 255, NORM_MINMAX)`` over all channels, then / 255.
+
+    ``lo`` / ``hi``: the min / max to stretch from (default: those of ``lq``); pass the whole image's to stretch
+    tile by tile exactly as the whole image.
+    """
+    lo = lq.min() if lo is None else lo
+    hi = lq.max() if hi is None else hi
     return (30 + (lq - lo) * (225 / (hi - lo).clamp_min(1e-12))) / 255
 
 
-def upscale_array(
+Rows = Callable[[int, np.ndarray], None]  # (first output row, finished rows (n, W*scale, C) in the input's dtype)
+
+
+def _alpha_rows(alpha: np.ndarray, scale: int, r0: int, r1: int) -> np.ndarray:
+    """Output rows ``[r0, r1)`` of ``cv2.resize(alpha, (W*s, H*s), INTER_CUBIC)``, from a band of input rows.
+
+    Bicubic output row ``R`` reads input rows ``floor((R + 0.5) / s - 0.5) - 1`` to ``... + 2``; a band with a margin of
+    3 input rows holds them all, and band-local row ``R - i0*s`` has the same sampling phase as ``R``, so the
+    band resize equals the whole-image resize exactly (cv2's border replication only touches the margin, which is
+    cut off, or the image's real border). Tested in ``tests/unit/test_image_io.py``.
+    """
+    h, w = alpha.shape
+    i0 = max(r0 // scale - 3, 0)
+    i1 = min(-(-r1 // scale) + 3, h)
+    up = cv2.resize(np.ascontiguousarray(alpha[i0:i1]), (w * scale, (i1 - i0) * scale), interpolation=cv2.INTER_CUBIC)
+    return up[r0 - i0 * scale : r1 - i0 * scale]  # cv2 saturates integer types
+
+
+def upscale_rows(
     arr: np.ndarray,
     model: nn.Module,
+    emit: Rows,
     *,
     stretch_input: bool = False,
     postprocess: str = "",
     radius: float = 0.23,
     max_postprocess_mp: float = 64.0,
     **kwargs,
-) -> np.ndarray:
-    """Upscale an ``(H, W)`` / ``(H, W, C)`` array (C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; uint8, uint16 or
-    float in [0, 1]) into a new array of the same layout and dtype. ``kwargs`` go to :func:`upscale`.
+) -> tuple[int, ...]:
+    """Upscale an image array and hand the finished output rows to ``emit`` in order, top to bottom.
 
-    Args:
-        stretch_input: the seed's [30, 255] min-max stretch of the input (a quirk; off by default).
-        postprocess: :func:`srlib.postprocess.apply_steps` steps (``"match,lowpass,match"``, ``"seed"``); they
-            need the whole float output in memory, so outputs above ``max_postprocess_mp`` megapixels are refused.
+    ``arr`` as in :func:`upscale_array`; ``emit(row0, rows)`` gets ``(n, W*s, C)`` arrays of the input's dtype (C = 1
+    for grey) that it must copy or write out (they are not kept). Without ``postprocess`` only one band of rows
+    exists at a time; returns the output shape (as :func:`upscale_array`'s).
     """
     from srlib import postprocess as pp
 
@@ -332,56 +409,246 @@ def upscale_array(
         raise ValueError(f"unsupported image shape {arr.shape}")
     c = arr.shape[2]
     gray, alpha = c in (1, 2), c in (2, 4)
-    color = arr[..., :1] if gray else arr[..., :3]
-    lq = torch.from_numpy(np.ascontiguousarray(color.transpose(2, 0, 1))).float().div_(maxv)
+    n_color = 1 if gray else 3
+    # A (C, H, W) view of the colour channels in the input's own integer type: tiles become float when they are
+    # cut (upscale's max_value), so the whole image never exists in float32 (4x the memory of uint8).
+    lq = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[:n_color]
     if gray:
         lq = lq.expand(3, -1, -1)
-    net_in = stretch_30_255(lq) if stretch_input else lq
+    prepare = None
+    if stretch_input:  # the stretch uses the whole image's min / max: computed once, applied tile by tile
+        color = arr[..., :n_color]  # numpy: torch has no min / max for uint16
+        lo = torch.tensor(float(color.min()), dtype=torch.float32).div_(maxv)
+        hi = torch.tensor(float(color.max()), dtype=torch.float32).div_(maxv)
+
+        def prepare(t: torch.Tensor) -> torch.Tensor:
+            return stretch_30_255(t, lo, hi)
+
     scale = kwargs.pop("scale", None) or model_scale(model)
     h, w = arr.shape[:2]
-    out = np.empty((h * scale, w * scale, c), dtype=arr.dtype)
     luma = torch.tensor(_LUMA).view(3, 1, 1)
 
     def write(row0: int, rows: torch.Tensor) -> None:
+        n = rows.shape[1]
         if gray:
             rows = (rows * luma).sum(0, keepdim=True)
         vals = rows.clamp_(0, 1).mul_(maxv)
         if maxv != 1.0:
             vals = vals.round_()
-        out[row0 : row0 + rows.shape[1], :, : (1 if gray else 3)] = vals.permute(1, 2, 0).numpy().astype(arr.dtype)
+        band = np.empty((n, w * scale, c), dtype=arr.dtype)
+        band[..., :n_color] = vals.permute(1, 2, 0).numpy().astype(arr.dtype)
+        if alpha:
+            up = _alpha_rows(arr[..., -1], scale, row0, row0 + n)
+            band[..., -1] = np.clip(up, 0, 1) if maxv == 1.0 else up
+        emit(row0, band)
 
     steps = pp.parse_steps(postprocess)
     if steps:
         if h * w * scale * scale / 1e6 > max_postprocess_mp:
             raise ValueError(f"post-processing holds the whole output in memory: {h * scale}x{w * scale} is above "
                              f"{max_postprocess_mp:g} MP (raise max_postprocess_mp, or upscale without it)")
-        sr = upscale(model, net_in, scale=scale, **kwargs)
-        write(0, pp.apply_steps(sr, lq, steps, radius=radius))
+        lq_float = lq.to(torch.float32, copy=True).div_(maxv)  # the histogram reference (bounded by the MP limit)
+        sr = upscale(model, lq, scale=scale, max_value=maxv, prepare=prepare, **kwargs)
+        write(0, pp.apply_steps(sr, lq_float, steps, radius=radius))
     else:
-        upscale(model, net_in, scale=scale, sink=write, **kwargs)
-    if alpha:
-        a = np.ascontiguousarray(arr[..., -1])
-        up = cv2.resize(a, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)  # saturates for integer types
-        out[..., -1] = np.clip(up, 0, 1) if maxv == 1.0 else up
-    return out[..., 0] if c == 1 else out
+        upscale(model, lq, scale=scale, max_value=maxv, prepare=prepare, sink=write, **kwargs)
+    return (h * scale, w * scale) if c == 1 else (h * scale, w * scale, c)
+
+
+def upscale_array(arr: np.ndarray, model: nn.Module, **kwargs) -> np.ndarray:
+    """Upscale an ``(H, W)`` / ``(H, W, C)`` array (C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA; uint8, uint16 or
+    float in [0, 1]) into a new array of the same layout and dtype, held whole in memory.
+
+    Keyword arguments: those of :func:`upscale` plus
+        stretch_input: the seed's [30, 255] min-max stretch of the input (a quirk; off by default).
+        postprocess: :func:`srlib.postprocess.apply_steps` steps (``"match,lowpass,match"``, ``"seed"``); they
+            need the whole float output in memory, so outputs above ``max_postprocess_mp`` megapixels (default 64)
+            are refused.
+        radius: the low-pass radius of those steps.
+    """
+    out = None
+
+    def emit(row0: int, rows: np.ndarray) -> None:
+        nonlocal out
+        if out is None:
+            out = np.empty((h * scale, rows.shape[1], rows.shape[2]), dtype=rows.dtype)
+        out[row0 : row0 + rows.shape[0]] = rows
+
+    scale = kwargs.get("scale") or model_scale(model)
+    h = arr.shape[0]
+    shape = upscale_rows(arr, model, emit, **kwargs)
+    return out.reshape(shape)
+
+
+def upscale_file(arr: np.ndarray, model: nn.Module, path: str | Path, *, in_memory: bool = False,
+                 **kwargs) -> tuple[int, ...]:
+    """Upscale ``arr`` (as :func:`upscale_array`) into the image file ``path``; returns the output shape.
+
+    A ``.png`` without post-processing is streamed band by band of tile rows (:class:`PNGWriter`): memory holds the
+    input and one band, whatever the output size. TIFF, ``postprocess`` (which needs the whole image) or
+    ``in_memory=True`` build the whole output array first and write it with :func:`write_image`. Either way the file
+    appears only when complete (temporary file + rename); on an error nothing is left behind.
+    """
+    from srlib import postprocess as pp
+
+    path = Path(path)
+    if in_memory or path.suffix.lower() != ".png" or pp.parse_steps(kwargs.get("postprocess")):
+        out = upscale_array(arr, model, **kwargs)
+        shape = out.shape
+        write_image(out, path)
+        return shape
+    scale = kwargs.get("scale") or model_scale(model)
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    with PNGWriter(path, arr.shape[1] * scale, arr.shape[0] * scale, channels, arr.dtype) as png:
+        return upscale_rows(arr, model, lambda _row0, rows: png.write(rows), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # files
 
 
+class PNGWriter:
+    """Write a PNG band of rows by band of rows, so that no full image array is needed; 8 or 16 bit, grey (colour
+    type 0), grey+alpha (4), RGB (2) or RGBA (6).
+
+    PNG: the 8-byte signature, an ``IHDR`` chunk, ``IDAT`` chunks holding together one zlib stream of the rows (each
+    row prefixed by its filter type), ``IEND``; a chunk is length, type, data, CRC-32 of type + data. Samples are
+    big-endian. Rows use the *Up* filter (byte minus the byte above, modulo 256: one numpy subtraction) and zlib
+    level 1 with the RLE strategy, as OpenCV's defaults: about OpenCV's speed and file size on photos (no filter
+    makes smooth images ~2x larger).
+
+    The file is written as ``.NAME.partial.png`` in the same folder and renamed by :meth:`close` once every row is
+    there; :meth:`abort` (or an exception inside ``with``) removes it, so a failure never leaves a partial image.
+    """
+
+    _COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
+    _IDAT_BYTES = 1 << 20  # compressed bytes gathered per IDAT chunk
+
+    def __init__(self, path: str | Path, width: int, height: int, channels: int, dtype):
+        dtype = np.dtype(dtype)
+        if dtype not in (np.uint8, np.uint16):
+            raise ValueError(f"PNGWriter writes uint8 or uint16 samples, got {dtype}")
+        if channels not in self._COLOUR_TYPE:
+            raise ValueError(f"PNGWriter writes 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels, got {channels}")
+        if not (0 < width < 2**31 and 0 < height < 2**31):
+            raise ValueError(f"PNG sides must be in [1, 2^31), got {width}x{height}")
+        self.path = Path(path)
+        self.width, self.height, self.channels, self.dtype = width, height, channels, dtype
+        self.rows_written = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._file = open(self._tmp, "wb")  # closed by close() / abort(), or by `with`
+        self._z = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._prev: np.ndarray | None = None  # the last row's bytes: the Up filter of the next band's first row
+        try:
+            self._file.write(b"\x89PNG\r\n\x1a\n")
+            bits = 8 * dtype.itemsize
+            self._chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, self._COLOUR_TYPE[channels], 0, 0, 0))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _chunk(self, kind: bytes, data: bytes) -> None:
+        self._file.write(struct.pack(">I", len(data)) + kind)
+        self._file.write(data)
+        self._file.write(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind))))
+
+    def _idat(self, data: bytes, flush: bool = False) -> None:
+        if data:
+            self._pending.append(data)
+            self._pending_len += len(data)
+        if self._pending and (flush or self._pending_len >= self._IDAT_BYTES):
+            self._chunk(b"IDAT", b"".join(self._pending))
+            self._pending, self._pending_len = [], 0
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append ``rows``: ``(n, width, channels)`` (or ``(n, width)`` for grey) of the writer's dtype."""
+        rows = np.asarray(rows)
+        if rows.ndim == 2 and self.channels == 1:
+            rows = rows[..., None]
+        if rows.shape[1:] != (self.width, self.channels) or rows.dtype != self.dtype:
+            raise ValueError(f"PNGWriter({self.path}): rows of shape (n, {self.width}, {self.channels}) {self.dtype} "
+                             f"expected, got {rows.shape} {rows.dtype}")
+        n = rows.shape[0]
+        if self.rows_written + n > self.height:
+            raise ValueError(f"PNGWriter({self.path}): {self.rows_written + n} rows written, the image has "
+                             f"{self.height}")
+        if n == 0:
+            return
+        raw = np.ascontiguousarray(rows.astype(">u2", copy=False) if self.dtype == np.uint16 else rows)
+        raw = raw.reshape(n, -1).view(np.uint8)
+        filtered = np.empty((n, raw.shape[1] + 1), dtype=np.uint8)
+        filtered[:, 0] = 2  # filter type Up
+        np.subtract(raw[1:], raw[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's
+        if self._prev is None:
+            filtered[0, 1:] = raw[0]  # the row above the first row is zero
+        else:
+            np.subtract(raw[0], self._prev, out=filtered[0, 1:])
+        self._prev = raw[-1].copy()
+        self._idat(self._z.compress(memoryview(filtered).cast("B")))
+        self.rows_written += n
+
+    def close(self) -> Path:
+        """Finish the file and move it to ``path``; raises (and removes it) if rows are missing."""
+        try:
+            if self.rows_written != self.height:
+                raise ValueError(f"PNGWriter({self.path}): {self.rows_written} of {self.height} rows written")
+            self._idat(self._z.flush(), flush=True)
+            self._chunk(b"IEND", b"")
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file (idempotent)."""
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> PNGWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _raw_mode(im: Image.Image) -> str | None:
+    """The decoder's raw mode before ``load()``, e.g. ``"RGB;16B"`` for a 48-bit PNG, ``"RGB;16N"`` for a TIFF.
+
+    PNG decoders take the raw mode as their argument, libtiff a tuple that starts with it.
+    """
+    if not im.tile:
+        return None
+    args = im.tile[0][3]
+    if isinstance(args, tuple) and args and isinstance(args[0], str):
+        return args[0]
+    return args if isinstance(args, str) else None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Decode ``path`` fully into ``(H, W)`` / ``(H, W, C)`` uint8 or uint16, RGB(A) order, keeping grey, alpha and
-    16 bits. Truncated or non-image files raise :class:`srlib.data.ImageReadError` naming the file."""
+    16 bits, upright by its EXIF orientation. Truncated or non-image files raise :class:`srlib.data.ImageReadError`
+    naming the file."""
     path = Path(path)
     sixteen_color = False
     try:
         with Image.open(path) as im:
-            raw = im.tile[0][3] if im.tile else None  # the decoder's raw mode, e.g. "RGB;16B" for a 48-bit PNG
+            raw = _raw_mode(im)
             im.load()  # decodes everything: a truncated file raises here
             mode = im.mode
-            if mode in ("RGB", "RGBA") and isinstance(raw, str) and ";16" in raw:
-                sixteen_color = True  # PIL has no 16-bit colour mode and would drop 8 bits; re-read with OpenCV
+            orientation = exif_orientation(im)  # after load(): a PNG's eXIf chunk may follow the pixels
+            if mode in ("RGB", "RGBA") and raw is not None and ";16" in raw:
+                # PIL has no 16-bit colour mode and would drop 8 bits (a 16-bit grey+alpha PNG is "LA;16B" read as
+                # RGBA); re-read with OpenCV
+                sixteen_color = True
+                grey_alpha = raw.startswith("LA")
                 arr = None
             elif mode.startswith("I;16") or mode == "I":
                 arr = np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
@@ -395,18 +662,22 @@ def read_image(path: str | Path) -> np.ndarray:
     except Exception as exc:  # PIL raises several types for truncated / non-image files
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
     if sixteen_color:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # UNCHANGED: OpenCV ignores the EXIF orientation here
         if arr is None:
             raise ImageReadError(f"cannot read image {path}: OpenCV could not decode it")
-        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return arr
+        if grey_alpha:  # OpenCV expands grey+alpha to BGRA with equal colour channels
+            arr = np.ascontiguousarray(arr[..., [0, 3]])
+        else:
+            arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return apply_orientation(arr, orientation)
 
 
 def write_image(arr: np.ndarray, path: str | Path) -> Path:
     """Write an array from :func:`read_image` / :func:`upscale_array` (8 or 16 bit; PNG/TIFF keep both and alpha).
 
-    Written to a temporary file in the same folder and renamed, so a failure never leaves a partial image.
-    NB: converts RGB(A) to OpenCV's BGR(A) *in place* to save a copy of a large output.
+    PNG goes through :class:`PNGWriter` (grey+alpha stays grey+alpha); other formats through OpenCV (grey+alpha
+    becomes RGBA there). Written to a temporary file in the same folder and renamed, so a failure never leaves a
+    partial image. NB: for OpenCV, converts RGB(A) to BGR(A) *in place* to save a copy of a large output.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -414,6 +685,11 @@ def write_image(arr: np.ndarray, path: str | Path) -> Path:
         arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
+    if path.suffix.lower() == ".png":
+        with PNGWriter(path, arr.shape[1], arr.shape[0], 1 if arr.ndim == 2 else arr.shape[2], arr.dtype) as png:
+            for r0 in range(0, arr.shape[0], 256):  # in bands: bounded temporaries for the byte order and filter
+                png.write(arr[r0 : r0 + 256])
+        return path
     if arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha: OpenCV writes BGRA only
         arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
     if arr.ndim == 3:

@@ -66,9 +66,13 @@ def lowpass_mask(h: int, w: int, radius: float = SEED_RADIUS, *, device=None) ->
     """Boolean ``(h, w)`` mask in *unshifted* FFT layout: True where ``ky^2 + kx^2 < r^2``, r = int(radius max(h, w)).
 
     ``ky, kx`` are the integer frequencies (``fftfreq * n``), i.e. the distances from the centre of the seed's
-    ``fftshift``-ed spectrum, so this equals its mask without shifting back and forth.
+    ``fftshift``-ed spectrum, so this equals its mask without shifting back and forth. ``ValueError`` when ``r < 1``
+    (radius <= 0, or too small for the image): the mask would be empty.
     """
     r = int(max(h, w) * radius)
+    if r < 1:  # an empty disc keeps no frequency at all: the "filtered" image would be black (or flat grey)
+        raise ValueError(f"low-pass radius {radius:g} x max(H, W) = {max(h, w)} px is below one frequency bin, so "
+                         f"nothing would be kept (a black image): use a radius >= {1 / max(h, w):.3g}")
     ky = torch.fft.fftfreq(h, device=device) * h
     kx = torch.fft.fftfreq(w, device=device) * w
     return ky[:, None] ** 2 + kx[None, :] ** 2 < r * r

@@ -1,20 +1,121 @@
 """``python -m srlib upscale IN... -o OUT --checkpoint CKPT``: upscale files and folders of any size.
 
 Outputs are PNG files named after the inputs in the ``OUT`` folder (or ``OUT`` itself for a single input file with a
-.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.upscale_array`). Never overwrites
-an input (refused even with ``--overwrite``) nor an existing output (unless ``--overwrite``). A file that cannot be
-read or upscaled is reported by name and the others are still done; the exit status is then 1.
+.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.upscale_file`); inputs are turned
+upright by their EXIF orientation. Never overwrites an input (refused even with ``--overwrite``) nor an existing
+output (unless ``--overwrite``). A file that cannot be read or upscaled is reported by name and the others are still
+done; the exit status is then 1.
+
+Exit 2 (nothing is computed): a bad option value or combination, an output name that cannot work (``-o x.jpg``, an
+existing file as the folder, a file name for several inputs), an unreadable checkpoint or one holding NaN/Inf
+weights, an output folder that cannot be written.
+
+Memory: PNG outputs are written band by band of tile rows as they are finished, so the process holds the decoded input
+plus one band of tile rows (``3 x tile*scale x W*scale`` floats); TIFF outputs, ``--postprocess`` and
+``--in-memory`` also hold the whole output image.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from srlib import inference
 from srlib.data import IMAGE_SUFFIXES
+
+FILE_SUFFIXES = (".png", ".tif", ".tiff")  # what `-o` may name as a single output file
+
+
+def _whole_number(hint: str):
+    """An argparse ``type=`` for integers >= 0 whose messages end with ``hint`` (what the values mean)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use {hint}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{value} is negative; use {hint}")
+        return value
+
+    return parse
+
+
+def _radius(text: str) -> float:
+    """``--radius``: a finite number > 0 (0 would remove every frequency: black images)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number > 0 (a fraction of max(H, W); the seed uses "
+                                         "0.23): 0 would remove every frequency and write black images")
+    return value
+
+
+def _steps(text: str) -> str:
+    """``--postprocess``: validated at parse time so that a typo fails before the model is loaded."""
+    from srlib import postprocess
+
+    try:
+        postprocess.parse_steps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m srlib upscale",
+        description="Upscale images of any size with a trained srlib generator, tile by tile. Outputs are PNG files "
+        "named after the inputs (8 or 16 bit, grey/RGB, alpha kept); inputs are turned upright by their EXIF "
+        "orientation. Memory: a PNG output is written band by band as tile rows finish, so what is held is the "
+        "decoded input plus one band of tile rows (3 x tile*scale x output width floats); TIFF outputs, "
+        "--postprocess and --in-memory also hold the whole output image.",
+    )
+    ap.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
+    ap.add_argument("-o", "--output", required=True, metavar="OUT",
+                    help="output folder (created if needed), or a .png/.tif path when there is a single input file")
+    ap.add_argument("--checkpoint", required=True, metavar="CKPT", help="generator file written by srlib")
+    ap.add_argument("--tile", type=_whole_number("0 (the whole image in one pass) or a tile side in input pixels"),
+                    default=256, help="tile side in input pixels, larger than --overlap with blend tiling "
+                    "(0 = whole image; not with faithful tiling)")
+    ap.add_argument("--overlap", type=_whole_number("a number of input pixels >= 0"), default=32,
+                    help="minimum tile overlap in input pixels (blend tiling; ignored by faithful)")
+    ap.add_argument("--tiling", choices=inference.MODES, default="blend",
+                    help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles")
+    ap.add_argument("--batch", type=_whole_number("0 (automatic) or a number of tiles per forward pass"), default=0,
+                    help="tiles per forward pass (0 = automatic)")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    ap.add_argument("--precision", choices=inference.PRECISIONS, default="auto",
+                    help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU")
+    ap.add_argument("--postprocess", type=_steps, default="", metavar="STEPS",
+                    help="comma-separated: match, lowpass (in that order as given), or seed (match,lowpass,match "
+                    "as the seed does it); holds the whole output in memory")
+    ap.add_argument("--radius", type=_radius, default=0.23, help="low-pass radius as a fraction of max(H, W) (> 0)")
+    ap.add_argument("--stretch-input", action="store_true", help="the seed's [30, 255] input stretch (a quirk)")
+    ap.add_argument("--threads", type=_whole_number("0 (torch's default) or a number of CPU threads"), default=0,
+                    help="CPU threads for torch (0 = torch's default)")
+    ap.add_argument("--in-memory", action="store_true",
+                    help="build each whole output image in memory before writing it, instead of streaming PNG rows "
+                    "(the behaviour of TIFF outputs; for comparisons and benchmarks)")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return ap
+
+
+def _check_tiling(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Option combinations :func:`srlib.inference.layout` would reject (per file, or only for large images)."""
+    if args.tiling == "faithful" and args.tile == 0:
+        ap.error("--tiling faithful needs --tile > 0 (it pads the image to whole tiles; the seed uses 64): "
+                 "pass e.g. --tile 64, or use --tiling blend for --tile 0")
+    if args.tiling == "blend" and 0 < args.tile <= args.overlap:
+        ap.error(f"--tile {args.tile} must be larger than --overlap {args.overlap} (blend tiles overlap by at least "
+                 "--overlap input pixels): raise --tile, lower --overlap, or use --tile 0 for the whole image")
 
 
 def _collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -34,10 +135,32 @@ def _collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return files, errors
 
 
-def _outputs(files: list[Path], out: Path, single_file: bool, overwrite: bool) -> list[tuple[Path, Path | None, str]]:
+def _output_is_file(ap: argparse.ArgumentParser, out: Path, single_file: bool, n_files: int) -> bool:
+    """Whether ``-o`` names the single output file (else a folder); ``ap.error`` for names that cannot work.
+
+    Refused: an image name in a format that is not written (``-o x.jpg`` would become a folder ``x.jpg``), an existing
+    file used as the folder, and a file name when there are several inputs (or a folder of them).
+    """
+    if out.is_dir():
+        return False
+    suffix = out.suffix.lower()
+    if suffix in FILE_SUFFIXES:
+        if not single_file:
+            ap.error(f"-o {out} names one output file, but the inputs give {n_files} image(s) (a single output file "
+                     "needs a single input file): give a folder for the outputs, which are named after the inputs")
+        return True
+    if out.exists():
+        ap.error(f"-o {out} is an existing file, not a folder: give a folder for the outputs (or, for a single "
+                 "input file, a .png/.tif file name)")
+    if suffix in IMAGE_SUFFIXES:
+        ap.error(f"-o {out}: outputs are written as PNG or TIFF, not {suffix}: name the output file .png or .tif, "
+                 "or give a folder name without an image suffix")
+    return False
+
+
+def _outputs(files: list[Path], out: Path, to_file: bool, overwrite: bool) -> list[tuple[Path, Path | None, str]]:
     """``(input, output or None, reason)``: refuses outputs equal to an input, existing ones, and duplicates."""
     inputs = {f.resolve() for f in files}
-    to_file = single_file and out.suffix.lower() in (".png", ".tif", ".tiff")
     plan, taken = [], set()
     for f in files:
         dest = out if to_file else out / f"{f.stem}.png"
@@ -54,55 +177,70 @@ def _outputs(files: list[Path], out: Path, single_file: bool, overwrite: bool) -
     return plan
 
 
+def _writable(folder: Path) -> str:
+    """Create ``folder`` and write + remove a probe file in it; the reason it failed, or ``""``.
+
+    Checked before any image is computed: otherwise a long upscale would fail only when its output is written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".srlib-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
+def _non_finite_weights(model) -> list[str]:
+    """Names of the floating-point parameters / buffers holding NaN or Inf (a corrupt or diverged checkpoint)."""
+    import torch
+
+    return [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``upscale IN... -o OUT --checkpoint CKPT``; exit 0 when every input was upscaled, 1 if any failed, 2 on usage."""
-    ap = argparse.ArgumentParser(
-        prog="python -m srlib upscale",
-        description="Upscale images of any size with a trained srlib generator (tiled, bounded memory). "
-        "Outputs are PNG files named after the inputs (8 or 16 bit, grey/RGB, alpha kept).",
-    )
-    ap.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
-    ap.add_argument("-o", "--output", required=True, metavar="OUT",
-                    help="output folder (or a .png/.tif path when there is a single input file)")
-    ap.add_argument("--checkpoint", required=True, metavar="CKPT", help="generator file written by srlib")
-    ap.add_argument("--tile", type=int, default=256, help="tile side in input pixels (0 = whole image)")
-    ap.add_argument("--overlap", type=int, default=32, help="tile overlap in input pixels (blend tiling)")
-    ap.add_argument("--tiling", choices=inference.MODES, default="blend",
-                    help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles")
-    ap.add_argument("--batch", type=int, default=0, help="tiles per forward pass (0 = automatic)")
-    ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    ap.add_argument("--precision", choices=inference.PRECISIONS, default="auto",
-                    help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU")
-    ap.add_argument("--postprocess", default="", metavar="STEPS",
-                    help="comma-separated: match, lowpass (in that order as given), or seed (match,lowpass,match "
-                    "as the seed does it); holds the whole output in memory")
-    ap.add_argument("--radius", type=float, default=0.23, help="low-pass radius as a fraction of max(H, W)")
-    ap.add_argument("--stretch-input", action="store_true", help="the seed's [30, 255] input stretch (a quirk)")
-    ap.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = torch's default)")
-    ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
+    """``upscale IN... -o OUT --checkpoint CKPT``; exit 0 when every input was upscaled, 1 if any failed, 2 on usage
+    (argparse's errors, and ``--help``'s 0, are returned rather than raised)."""
+    ap = _parser()
+    try:
+        args = ap.parse_args(argv)
+        _check_tiling(ap, args)
+        files, errors = _collect(args.inputs)
+        out = Path(args.output)
+        single = len(args.inputs) == 1 and len(files) == 1 and Path(args.inputs[0]).is_file()
+        to_file = _output_is_file(ap, out, single, len(files)) if files else False
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
 
     from tqdm import tqdm
 
-    from srlib import evaluate, postprocess
+    from srlib import evaluate
     from srlib.train import pick_device, set_threads
 
     try:
-        postprocess.parse_steps(args.postprocess)
         device = pick_device(args.device)
         set_threads(args.threads)
         model, state = evaluate.load_generator(args.checkpoint)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    bad = _non_finite_weights(model)
+    if bad:
+        print(f"error: {args.checkpoint}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:3])}"
+              f"{', ...' if len(bad) > 3 else ''}): the checkpoint is corrupt; pass another --checkpoint",
+              file=sys.stderr)
+        return 2
     model = model.to(device).eval()
-    files, errors = _collect(args.inputs)
-    out = Path(args.output)
-    single = len(args.inputs) == 1 and len(files) == 1 and Path(args.inputs[0]).is_file()
-    plan = _outputs(files, out, single, args.overwrite)
+    plan = _outputs(files, out, to_file, args.overwrite)
     errors += [f"{f}: {why}" for f, dest, why in plan if dest is None]
     todo = [(f, dest) for f, dest, _ in plan if dest is not None]
+    folder = out.parent if to_file else out
+    why = _writable(folder) if todo else ""
+    if why:
+        print(f"error: cannot write to the output folder {folder}: {why} (choose another -o, or make it writable)",
+              file=sys.stderr)
+        return 2
     bar = None
     if todo and not args.no_progress:
         bar = tqdm(total=len(todo), unit="img", desc="upscale", file=sys.stderr)
@@ -116,13 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                 ys, xs, _ = inference.layout(arr.shape[0], arr.shape[1], tile=args.tile, overlap=args.overlap,
                                              mode=args.tiling)
                 tiles_bar = tqdm(total=len(ys) * len(xs), unit="tile", desc=f.name, leave=False, file=sys.stderr)
-            res = inference.upscale_array(arr, model, tile=args.tile, overlap=args.overlap, mode=args.tiling,
-                                batch_size=args.batch, device=device, precision=args.precision,
-                                postprocess=args.postprocess, radius=args.radius, stretch_input=args.stretch_input,
-                                on_tiles=None if tiles_bar is None else tiles_bar.update)
-            shape = res.shape
-            inference.write_image(res, dest)
-            del res  # free the output before the next image is read
+            shape = inference.upscale_file(
+                arr, model, dest, in_memory=args.in_memory, tile=args.tile, overlap=args.overlap, mode=args.tiling,
+                batch_size=args.batch, device=device, precision=args.precision, postprocess=args.postprocess,
+                radius=args.radius, stretch_input=args.stretch_input,
+                on_tiles=None if tiles_bar is None else tiles_bar.update)
             done += 1
             msg = (f"ok {f} -> {dest} ({arr.shape[1]}x{arr.shape[0]} -> {shape[1]}x{shape[0]}, "
                    f"{time.perf_counter() - t0:.1f} s)")
@@ -134,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         except Exception as exc:  # one bad file must not stop the others; it is reported by name
             errors.append(f"{f}: {exc}")
+        finally:
+            arr = None  # free the input before the next one is read
         if tiles_bar is not None:
             tiles_bar.close()
         if bar is not None:

@@ -147,15 +147,58 @@ def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
         "gray16.png": rng.integers(0, 65536, (5, 7), dtype=np.uint16),
         "rgba8.png": rng.integers(0, 256, (5, 7, 4), dtype=np.uint8),
         "la8.png": rng.integers(0, 256, (5, 7, 2), dtype=np.uint8),
+        "la16.png": rng.integers(0, 65536, (5, 7, 2), dtype=np.uint16),
         "gray8.png": rng.integers(0, 256, (5, 7), dtype=np.uint8),
+        "rgb16.tif": rng.integers(0, 65536, (5, 7, 3), dtype=np.uint16),
     }
     for name, arr in cases.items():
         inf.write_image(arr.copy(), tmp_path / name)
         back = inf.read_image(tmp_path / name)
-        if name == "la8.png":  # OpenCV writes grey + alpha as BGRA: read back as RGBA with equal colour channels
-            assert back.shape == (5, 7, 4) and np.array_equal(back[..., [0, 3]], arr)
-            continue
-        assert back.dtype == arr.dtype and np.array_equal(back, arr), name
+        assert back.dtype == arr.dtype and np.array_equal(back, arr), name  # PNG keeps grey + alpha as such
+    la = cases["la8.png"]
+    inf.write_image(la.copy(), tmp_path / "la8.tif")  # OpenCV writes grey + alpha as BGRA: RGBA, equal colours
+    back = inf.read_image(tmp_path / "la8.tif")
+    assert back.shape == (5, 7, 4) and np.array_equal(back[..., [0, 3]], la)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*cases, "la8.tif"])  # no temporary files left
     (tmp_path / "bad.png").write_text("not an image")
     with pytest.raises(inf.ImageReadError, match="bad.png"):
         inf.read_image(tmp_path / "bad.png")
+
+
+@pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("faithful", 16, 0)])
+def test_integer_inputs_are_converted_tile_by_tile_exactly(mode, tile, overlap):
+    """uint8 / uint16 / an expanded grey view go in as they are (no float copy of the image): same output as floats,
+    including faithful tiling's white padding (255 / 65535 -> 1.0)."""
+    g = SRGANModifiedGenerator(num_feat=4, num_block=1, num_up_feat=4, scale=2).eval()
+    rng = np.random.default_rng(0)
+    for dtype, maxv in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        arr = rng.integers(0, int(maxv) + 1, (3, 37, 53)).astype(dtype)
+        ints = torch.from_numpy(arr)
+        want = inf.upscale(g, ints.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
+        torch.testing.assert_close(inf.upscale(g, ints, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+        grey = ints[:1].expand(3, -1, -1)
+        want = inf.upscale(g, grey.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
+        torch.testing.assert_close(inf.upscale(g, grey, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="max_value"):
+        inf.upscale(g, torch.zeros(3, 8, 8, dtype=torch.int32), tile=0)
+
+
+def _nan_generator():
+    g = SRGANModifiedGenerator(num_feat=4, num_block=1, num_up_feat=4, scale=2).eval()
+    with torch.no_grad():
+        g.conv_last.conv.weight.fill_(float("nan"))
+    return g
+
+
+def test_non_finite_output_raises_instead_of_writing_black(tmp_path):
+    g = _nan_generator()
+    with pytest.raises(ValueError, match=r"not finite \(NaN/Inf\) for the tile at input rows 0-13, columns 0-13.*corrupt"):
+        inf.upscale(g, torch.rand(3, 30, 30), tile=16, overlap=4, batch_size=1)
+    arr = np.random.default_rng(0).integers(0, 256, (30, 30, 4), dtype=np.uint8)
+    with pytest.raises(ValueError, match="weights are probably corrupt"):
+        inf.upscale_array(arr, g, tile=16, overlap=4)
+    with pytest.raises(ValueError, match="weights are probably corrupt"):
+        inf.upscale_file(arr, g, tmp_path / "out.png", tile=16, overlap=4)
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary file
+    with pytest.raises(ValueError, match="input holds NaN"):
+        inf.upscale(Nearest(2), torch.full((3, 8, 8), float("nan")), tile=0)

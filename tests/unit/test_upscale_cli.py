@@ -79,3 +79,117 @@ def test_usage_errors_exit_2(setup, capsys):
     assert upscale_cli.main([str(photos), "-o", str(tmp / "o"), "--checkpoint", str(tmp / "missing.pth")]) == 2
     assert "missing.pth" in capsys.readouterr().err
     assert upscale_cli.main([str(photos), "-o", str(tmp / "o"), "--checkpoint", str(ckpt), "--postprocess", "x"]) == 2
+
+
+def _save(path, edit=None):
+    torch.manual_seed(0)
+    kwargs = dict(num_feat=4, num_block=1, num_up_feat=4, scale=2)
+    g = SRGANModifiedGenerator(**kwargs)
+    if edit is not None:
+        with torch.no_grad():
+            edit(g)
+    return evaluate.save_generator(path, g, arch="srgan_modified", arch_kwargs=kwargs)
+
+
+def test_phone_photo_is_upscaled_upright(tmp_path):
+    stored = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)  # 160 wide x 96 high stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to display
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif)
+    ckpt = _save(tmp_path / "g.pth")
+    out = tmp_path / "out"
+    assert upscale_cli.main([str(tmp_path / "phone.jpg"), "-o", str(out), "--checkpoint", str(ckpt), "--no-progress"]) == 0
+    with Image.open(out / "phone.png") as im:
+        assert im.size == (192, 320)  # 2 x (96 wide x 160 high)
+
+
+ONE = ["{tmp}/photos/rgb.png", "-o", "{tmp}/out"]
+BAD_OPTIONS = [  # (arguments but --checkpoint, what the message says)
+    ([*ONE, "--tile", "-5"], "argument --tile: -5 is negative"),
+    ([*ONE, "--tile", "7"], "--tile 7 must be larger than --overlap 32"),
+    ([*ONE, "--tile", "32", "--overlap", "32"], "--tile 32 must be larger than --overlap 32"),
+    ([*ONE, "--overlap", "-1"], "argument --overlap: -1 is negative"),
+    ([*ONE, "--batch", "-1"], "argument --batch: -1 is negative"),
+    ([*ONE, "--threads", "-2"], "argument --threads: -2 is negative"),
+    ([*ONE, "--radius", "0", "--postprocess", "lowpass"], "argument --radius: 0 must be a number > 0"),
+    ([*ONE, "--radius", "nan"], "argument --radius: nan must be a number > 0"),
+    ([*ONE, "--tiling", "faithful", "--tile", "0"], "--tiling faithful needs --tile > 0"),
+    ([*ONE, "--postprocess", "match,blur"], "argument --postprocess: unknown post-processing step(s) ['blur']"),
+    (["{tmp}/photos/rgb.png", "-o", "{tmp}/new.jpg"], "outputs are written as PNG or TIFF, not .jpg"),
+    (["{tmp}/photos/rgb.png", "{tmp}/photos/gray.png", "-o", "{tmp}/x.png"],
+     "names one output file, but the inputs give 2 image(s)"),
+    (["{tmp}/photos", "-o", "{tmp}/x.tif"], "names one output file, but the inputs give 3 image(s)"),
+    (["{tmp}/photos", "-o", "{tmp}/notes.txt"], "is an existing file, not a folder"),
+]
+
+
+@pytest.mark.parametrize("argv,message", BAD_OPTIONS, ids=[" ".join(a[1:]) for a, _ in BAD_OPTIONS])
+def test_bad_options_are_usage_errors_before_any_work(tmp_path, capsys, argv, message):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("rgb.png", "gray.png", "more.png"):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(photos / name)
+    (tmp_path / "notes.txt").write_text("not a folder\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    # a missing checkpoint: the usage error must come first (no model is loaded, nothing is computed)
+    assert upscale_cli.main([*argv, "--checkpoint", str(tmp_path / "missing.pth"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("usage:") and "missing.pth" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing created
+
+
+def test_unwritable_output_folder_exit_2_before_computing(setup, capsys):
+    tmp, photos, ckpt = setup
+    (tmp / "afile").write_text("x")
+    rc = upscale_cli.main([str(photos / "rgb.png"), "-o", str(tmp / "afile" / "out"), "--checkpoint", str(ckpt),
+                           "--no-progress"])
+    err = capsys.readouterr()
+    assert rc == 2 and f"cannot write to the output folder {tmp / 'afile' / 'out'}" in err.err
+    assert "upscaled" not in err.out
+
+
+def test_nan_checkpoint_is_refused_before_any_work(tmp_path, capsys):
+    ckpt = _save(tmp_path / "nan.pth", lambda g: g.conv_last.conv.weight.fill_(float("nan")))
+    Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(tmp_path / "a.png")
+    rc = upscale_cli.main([str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
+                           "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nan.pth: 1 weight tensor(s) hold NaN/Inf values (conv_last.conv.weight)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_finite_output_fails_the_file_and_writes_nothing(tmp_path, capsys):
+    # finite weights whose products overflow float32: the output is Inf/NaN, which used to be written as black
+    def blow_up(g):
+        for name, p in g.named_parameters():
+            if name.endswith("conv.weight"):
+                p.mul_(1e30)
+
+    ckpt = _save(tmp_path / "overflow.pth", blow_up)
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    out = tmp_path / "out"
+    rc = upscale_cli.main([str(tmp_path / "a.png"), "-o", str(out), "--checkpoint", str(ckpt), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "a.png: the model's output is not finite (NaN/Inf)" in err and "probably corrupt" in err
+    assert list(out.iterdir()) == []  # no output, no temporary file
+
+
+def test_too_small_radius_fails_the_file(setup, capsys):
+    tmp, photos, ckpt = setup
+    out = tmp / "out"
+    rc = upscale_cli.main([str(photos / "rgb.png"), "-o", str(out), "--checkpoint", str(ckpt), "--radius", "0.001",
+                           "--postprocess", "lowpass", "--no-progress"])
+    assert rc == 1 and "below one frequency bin" in capsys.readouterr().err and list(out.iterdir()) == []
+
+
+def test_streamed_and_in_memory_outputs_are_identical(setup):
+    tmp, photos, ckpt = setup
+    files = [str(photos / n) for n in ("rgb.png", "gray.png", "rgba.png")]
+    common = ["--checkpoint", str(ckpt), "--tile", "12", "--overlap", "4", "--no-progress"]
+    assert upscale_cli.main([*files, "-o", str(tmp / "streamed"), *common]) == 0
+    assert upscale_cli.main([*files, "-o", str(tmp / "in_memory"), "--in-memory", *common]) == 0
+    for name in ("rgb.png", "gray.png", "rgba.png"):
+        with Image.open(tmp / "streamed" / name) as a, Image.open(tmp / "in_memory" / name) as b:
+            assert a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b)), name
