@@ -1,6 +1,6 @@
 """Tiled inference (``srlib.inference``): overhead against untiled inference, and a 4000x4000 x4 run on the CPU.
 
-1. **Tiling overhead** on a ``--size``² input (default 512): untiled ``model(lq)`` vs :func:`srlib.inference.upscale`
+1. **Tiling overhead** on a ``--size``² input (default 512): untiled ``model(lq)`` vs :func:`srlib.inference.tiling.upscale`
    with blended tiles (``--tile``/``--overlap``, default 256/32) and with tiles of the whole image (the pure
    bookkeeping cost), interleaved A B A B, median of ``--repeats``. Prints each ratio tiled / untiled (goal: <= 1.15)
    and the PSNR of the tiled output against the untiled one (goal: >= 50 dB). Network: the ``--checkpoint``
@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved, medians  # noqa: E402
-from srlib import evaluate, inference  # noqa: E402
+from srlib import models  # noqa: E402
+from srlib.inference import tiling  # noqa: E402
 from srlib.models import SRGANModifiedGenerator  # noqa: E402
 
 DEFAULT_CKPT = ROOT / "models/photos/srgan_modified_train/generator.pth"
@@ -58,13 +59,13 @@ def _test_image(size: int) -> torch.Tensor:
 def bench_overhead(model, label: str, size: int, tile: int, overlap: int, repeats: int) -> None:
     lq = _test_image(size)
     runs = {
-        "untiled": lambda: inference.upscale(model, lq, tile=0),
-        f"tiles {tile}/{overlap}": lambda: inference.upscale(model, lq, tile=tile, overlap=overlap),
-        f"one tile ({size})": lambda: inference.upscale(model, lq, tile=size, overlap=overlap),
+        "untiled": lambda: tiling.upscale(model, lq, tile=0),
+        f"tiles {tile}/{overlap}": lambda: tiling.upscale(model, lq, tile=tile, overlap=overlap),
+        f"one tile ({size})": lambda: tiling.upscale(model, lq, tile=size, overlap=overlap),
     }
     outs = {k: f() for k, f in runs.items()}  # warm-up (and the outputs for the PSNR)
     med = medians(interleaved(runs, repeats, warmup=False))
-    ys, xs, _ = inference.layout(size, size, tile=tile, overlap=overlap, mode="blend")
+    ys, xs, _ = tiling.layout(size, size, tile=tile, overlap=overlap, mode="blend")
     print(f"\n[1] tiling overhead, {size}x{size} -> x{model.scale}, {label}, {torch.get_num_threads()} threads, "
           f"median of {repeats}")
     print(f"    layout {tile}/{overlap}: {len(ys)}x{len(xs)} tiles of {ys[0][1] - ys[0][0]}x{xs[0][1] - xs[0][0]} px "
@@ -82,7 +83,7 @@ def bench_big(size: int, tile: int, overlap: int, threads: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         torch.manual_seed(0)
-        ckpt = evaluate.save_generator(tmp / "tiny.pth", SRGANModifiedGenerator(**TINY).eval(),
+        ckpt = models.save_generator(tmp / "tiny.pth", SRGANModifiedGenerator(**TINY).eval(),
                                        arch="srgan_modified", arch_kwargs=TINY)
         img = (_test_image(size).numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
         cv2.imwrite(str(tmp / "big.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
@@ -124,7 +125,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if not args.skip_overhead:
         if Path(args.checkpoint).is_file():
-            model, state = evaluate.load_generator(args.checkpoint)
+            model, state = models.load_generator(args.checkpoint)
             label = f"{state['arch']} {state['arch_kwargs']} from {args.checkpoint}"
         else:
             torch.manual_seed(0)

@@ -3,7 +3,7 @@
 1. PSNR / SSIM: ``srlib.metrics`` (batched float64 torch) vs scikit-image (one call per image) on ``--pairs`` pairs
    of ``--size``² RGB images (uint8-derived), at 1 torch thread (skimage is single-threaded) and at all threads.
    Prints the median times, the speed ratio skimage / ours, and the max |Δ| of the values.
-2. FID end to end: ``srlib.perceptual.fid`` vs the pytorch-fid CLI (``python -m pytorch_fid A B --device cpu``), both
+2. FID end to end: ``srlib.metrics.fid.fid`` vs the pytorch-fid CLI (``python -m pytorch_fid A B --device cpu``), both
    as fresh subprocesses (same interpreter start and torch import) on the same two folders of ``--fid-images`` PNGs
    of ``--fid-size``², with the same random-initialised Inception file placed in a temporary ``TORCH_HOME`` (the
    real weights cannot be downloaded here, so the *values* are not meaningful FIDs, only their agreement is).
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved, medians  # noqa: E402
-from srlib import metrics, weights  # noqa: E402
+from srlib import weights  # noqa: E402
+from srlib.metrics import pixel as metrics  # noqa: E402
 
 
 def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int]) -> None:
@@ -115,7 +116,7 @@ def _run(cmd: list[str], env: dict) -> tuple[float, float, str]:
 
 
 def bench_fid(n: int, size: int, dims: int, repeats: int) -> None:
-    from srlib.perceptual import random_fid_inception_state_dict
+    from srlib.metrics.inception import random_fid_inception_state_dict
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -7,7 +7,7 @@ CPU (default), one torch thread:
    A B A B after one warm-up each; the median of ``--repeats`` (>= 5) is reported with the ratio
    ``t_spandrel / t_ours`` (> 1: ours is faster; the goal is >= 1.0) and the achieved GFLOP/s
    (73.43 GMAC per 64² input, perf-anchors §1). The outputs are compared first (max |Δ|).
-2. The Real-ESRGAN degradation pipeline (``srlib.degradations_realesrgan.degrade``) on a batch of ``--deg-batch``
+2. The Real-ESRGAN degradation pipeline (``srlib.data.degradations_realesrgan.degrade``) on a batch of ``--deg-batch``
    GT crops of ``--deg-size``² (the paper: 12 x 400²): images per second, median of 3 seeds.
 
 GPU (``--gpu``; needs CUDA): img/s of RRDBNet at 256² (batch ``--gpu-batch``) in fp32 (TF32 allowed, PyTorch's
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved  # noqa: E402
-from srlib import degradations_realesrgan as dr  # noqa: E402
+from srlib.data import degradations_realesrgan as dr  # noqa: E402
 from srlib.models.esrgan import RRDBNet  # noqa: E402
 
 GMAC_64 = 73.43  # RRDBNet 23b x4 at a 64² input (perf-anchors §1); scales with the pixel count

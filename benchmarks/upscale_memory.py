@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from srlib import evaluate  # noqa: E402
+from srlib import models  # noqa: E402
 from srlib.models import SRGANModifiedGenerator  # noqa: E402
 
 TINY = dict(num_feat=4, num_block=1, num_up_feat=4, scale=4)
@@ -87,7 +87,7 @@ def main() -> None:
         import torch
 
         torch.manual_seed(0)
-        ckpt = evaluate.save_generator(tmp / "tiny.pth", SRGANModifiedGenerator(**TINY).eval(),
+        ckpt = models.save_generator(tmp / "tiny.pth", SRGANModifiedGenerator(**TINY).eval(),
                                        arch="srgan_modified", arch_kwargs=TINY)
         img = smooth_image(args.height, args.width)
         cv2.imwrite(str(tmp / "big.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

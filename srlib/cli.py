@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return weights.main(rest)
     if cmd == "data":
-        from srlib import datasets
+        from srlib.data import datasets
 
         return datasets.main(rest)
     if cmd == "upscale":
-        from srlib import upscale_cli
+        from srlib.inference import cli as upscale_cli
 
         return upscale_cli.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)

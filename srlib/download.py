@@ -1,4 +1,4 @@
-"""One HTTP(S) download helper for pretrained weights (:mod:`srlib.weights`) and datasets (:mod:`srlib.datasets`).
+"""One HTTP(S) download helper for pretrained weights (:mod:`srlib.weights`) and datasets (:mod:`srlib.data.datasets`).
 
 :func:`download` never hangs and never leaves a half-written file under the final name:
 

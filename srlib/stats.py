@@ -1,7 +1,7 @@
 """Per-image metrics -> the papers' presentation: mean ± std tables, histograms, paired model comparisons.
 
 Input is a long ``pandas.DataFrame`` with one row per (group, image) and one column per metric, as
-:func:`srlib.evaluate.evaluate` writes it (columns ``model``, ``image``, ``psnr_y``, ``ssim_y``, ...). Conventions:
+:func:`srlib.evaluation.evaluate` writes it (columns ``model``, ``image``, ``psnr_y``, ``ssim_y``, ...). Conventions:
 
 * **std** is the sample standard deviation (``ddof=1``, pandas' default) across images; N is the number of finite
   values. Non-finite values (``inf`` PSNR of identical pairs, NaN NCC of flat images) are left out and counted in

@@ -123,7 +123,7 @@ def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
     can deadlock headless executions (nbclient/papermill).
 
     Args:
-        pairs: ``(name, lq, gt)`` triples as from :func:`srlib.data.benchmark_pairs`.
+        pairs: ``(name, lq, gt)`` triples as from :func:`srlib.data.images.benchmark_pairs`.
         upscalers: ``{method: lq (1, 3, h, w) -> sr}``, e.g. bicubic and the trained generators.
     """
     import io

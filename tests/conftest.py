@@ -23,7 +23,7 @@ def _random_state(key: str, seed: int) -> dict[str, torch.Tensor]:
     import torchvision
 
     if key == "fid_inception":
-        from srlib.perceptual import random_fid_inception_state_dict
+        from srlib.metrics.inception import random_fid_inception_state_dict
 
         return random_fid_inception_state_dict(seed)
     builders: dict[str, Callable[[], torch.nn.Module]] = {

@@ -1,5 +1,16 @@
-"""Model families, one file each. ``ARCHS`` maps the names used in params.yaml to generator classes."""
+"""Model families, one file each. ``ARCHS`` maps the names used in params.yaml to generator classes.
 
+:func:`save_generator` / :func:`load_generator` write and rebuild a generator from ``{arch, arch_kwargs,
+state_dict, meta}`` (loading runs no pickled code: :func:`srlib.tracking.load_checkpoint`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from srlib import tracking
 from srlib.models.cut import NLayerDiscriminator, ResnetGenerator
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.models.srgan import Discriminator, SRResNet
@@ -12,3 +23,29 @@ DISCRIMINATORS = {"srgan": Discriminator, "srgan_modified": SRGANModifiedDiscrim
 
 __all__ = ["ARCHS", "DISCRIMINATORS", "Discriminator", "NLayerDiscriminator", "RRDBNet", "ResnetGenerator",
            "SRGANModifiedDiscriminator", "SRGANModifiedGenerator", "SRResNet", "UNetDiscriminatorSN"]
+
+
+def save_generator(path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None):
+    """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``."""
+    return tracking.save_checkpoint(
+        path, {"arch": arch, "arch_kwargs": dict(arch_kwargs), "state_dict": g.state_dict(), "meta": meta or {}}
+    )
+
+
+def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
+    state = tracking.load_checkpoint(path)
+    if not {"arch", "arch_kwargs", "state_dict"} <= set(state):
+        raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
+    if state["arch"] not in ARCHS:
+        raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
+    built = f"{state['arch']}({state['arch_kwargs']})"
+    try:
+        g = ARCHS[state["arch"]](**state["arch_kwargs"])
+    except (TypeError, ValueError) as exc:
+        raise tracking.CheckpointError(f"{path}: cannot build {built}: {exc}") from None
+    diff = tracking.state_dict_difference(g.state_dict(), state["state_dict"])
+    if diff:
+        raise tracking.CheckpointError(f"{path}: its weights do not fit {built}: {diff}")
+    g.load_state_dict(state["state_dict"])
+    return g.eval(), state
+

@@ -80,7 +80,7 @@ class RRDBNet(nn.Module):
     shape and moves most of the computation to a smaller resolution (Real-ESRGAN §3.3). For x2 / x1, inputs whose
     sides are not divisible by 2 / 4 are reflect-padded bottom/right and the output is cropped back (BasicSR would
     fail; Real-ESRGAN's inference wrapper and spandrel pad the same way), so any size works, also through the tiles
-    of :func:`srlib.inference.upscale`.
+    of :func:`srlib.inference.tiling.upscale`.
 
     Args:
         num_in_ch: image channels (3).
@@ -135,7 +135,7 @@ class RRDBNet(nn.Module):
         return out[..., : h * self.scale, : w * self.scale].contiguous()
 
     def encode(self, lq: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
-        """Trunk features at input resolution for PatchNCE (the end-to-end M3 of :mod:`srlib.train_night2day`).
+        """Trunk features at input resolution for PatchNCE (the end-to-end M3 of :mod:`srlib.night2day.train`).
 
         Layer ``0`` is ``conv_first``'s output, layer ``k`` (1..num_block) the output of RRDB ``k``: the x4
         generator's own encoder, as CUT takes the first half of its generator. Only scale 4 (no unshuffle).

@@ -18,7 +18,7 @@ for the numbers; each is kept here and commented where it is made:
 Keras defaults the seed relies on are reproduced too: conv biases everywhere (also before BN), Glorot-uniform
 kernels with zero biases, PReLU slopes starting at 0 with one slope per channel (``shared_axes=[1, 2]``).
 
-Training recipe (VGG content layers, loss weights, batch 1, separate D updates): :mod:`srlib.train_modified`.
+Training recipe (VGG content layers, loss weights, batch 1, separate D updates): :mod:`srlib.srgan_modified.train`.
 """
 
 from __future__ import annotations

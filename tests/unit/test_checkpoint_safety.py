@@ -17,8 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-from srlib import data, evaluate, tracking, train, upscale_cli
+from srlib import models, tracking, training
+from srlib.data import patches
+from srlib.inference import cli as upscale_cli
 from srlib.models import SRResNet
+from srlib.srgan import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,7 +50,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
     with pytest.raises(tracking.UnsafeCheckpoint, match="refusing to load .*evil.pth"):
         tracking.load_checkpoint(evil)
     with pytest.raises(tracking.UnsafeCheckpoint):
-        evaluate.load_generator(evil)
+        models.load_generator(evil)
     assert not marker.exists()
 
 
@@ -79,7 +82,7 @@ def _images():
     return [torch.rand(3, 40, 48, generator=g), torch.rand(3, 36, 36, generator=g)]
 
 
-class _PoisonedPatches(data.PairedPatches):
+class _PoisonedPatches(patches.PairedPatches):
     """Batches with a NaN input from step ``nan_at`` on (a corrupt image, a bad degradation)."""
 
     nan_at = 10**9
@@ -108,7 +111,7 @@ def _weights(path, key="g"):
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    with pytest.raises(tracking.NonFiniteTraining, match=r"step 5: non-finite loss l_g_pix=nan.*last\.pth \(step 4\)"):
+    with pytest.raises(training.NonFiniteTraining, match=r"step 5: non-finite loss l_g_pix=nan.*last\.pth \(step 4\)"):
         _fit(tmp_path, iters=10, nan_at=5)
     saved = tracking.load_checkpoint(tmp_path / "last.pth")
     assert saved["step"] == 4 and all(torch.isfinite(t).all() for t in saved["g"].values())
@@ -117,7 +120,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_exploding_learning_rate_stops_training(tmp_path):
-    with pytest.raises(tracking.NonFiniteTraining, match="non-finite"):
+    with pytest.raises(training.NonFiniteTraining, match="non-finite"):
         _fit(tmp_path, iters=200, lr_g=1e12, ckpt_interval=1)
     saved = tracking.load_checkpoint(tmp_path / "last.pth")
     assert all(torch.isfinite(t).all() for t in saved["g"].values())
@@ -208,7 +211,7 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
 def test_upscale_cli_names_a_checkpoint_that_does_not_fit(tmp_path, capsys, case):
     ckpt = tmp_path / "g.pth"
     if case == "other_architecture":  # weights of a 16-feature net under arch_kwargs saying 8
-        evaluate.save_generator(ckpt, SRResNet(num_feat=16, num_block=1, scale=2), arch="srresnet",
+        models.save_generator(ckpt, SRResNet(num_feat=16, num_block=1, scale=2), arch="srresnet",
                                 arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
     elif case == "not_a_checkpoint":
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ckpt, format="PNG")

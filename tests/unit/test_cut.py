@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib import losses, train_cut
+from srlib import losses
+from srlib.cut import train as train_cut
 from srlib.models import ARCHS, DISCRIMINATORS
 from srlib.models.cut import (
     Downsample,
@@ -98,7 +99,7 @@ def test_patch_sample_f_shapes_unit_norm_and_shared_ids():
 
 
 def test_translate_pads_any_size_and_runs_through_srlib_inference():
-    from srlib import inference
+    from srlib.inference import tiling
 
     g = ResnetGenerator(num_feat=4, num_block=1).eval()
     img = torch.rand(3, 18, 21)
@@ -108,7 +109,7 @@ def test_translate_pads_any_size_and_runs_through_srlib_inference():
         inner = (g(F.pad(img[None], (0, 3, 0, 2), mode="reflect") * 2 - 1) + 1) / 2
     assert out.shape == img.shape and out.min() >= 0 and out.max() <= 1
     torch.testing.assert_close(out, inner[0, :, :18, :21])
-    torch.testing.assert_close(inference.upscale(Translator(g), img, tile=0), out)
+    torch.testing.assert_close(tiling.upscale(Translator(g), img, tile=0), out)
 
 
 # ---- losses ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for srlib.degradations: MATLAB bicubic against published MATLAB outputs; properties."""
+"""Tests for srlib.data.degradations: MATLAB bicubic against published MATLAB outputs; properties."""
 
 import math
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from srlib import degradations as deg
+from srlib.data import degradations as deg
 
 # --------------------------------------------------------------------------------------------------
 # MATLAB reference values

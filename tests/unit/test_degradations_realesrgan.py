@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
-from srlib import data_realesrgan as pairs
-from srlib import degradations_realesrgan as dr
+from srlib.data import degradations_realesrgan, realesrgan_kernels
+from srlib.realesrgan import pairs
 
 torch.set_num_threads(1)
 
-CFG = dr.RealESRGANDegradationConfig()
+CFG = degradations_realesrgan.RealESRGANDegradationConfig()
 
 
 def gen(seed=0):
@@ -29,7 +29,7 @@ def photo_like(b=2, size=64, seed=0):
 
 
 def test_config_defaults_are_the_yml():
-    assert CFG.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03) and CFG.kernel_list == dr.KERNEL_TYPES
+    assert CFG.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03) and CFG.kernel_list == realesrgan_kernels.KERNEL_TYPES
     assert (CFG.blur_sigma, CFG.blur_sigma2) == ((0.2, 3.0), (0.2, 1.5))
     assert (CFG.resize_prob, CFG.resize_range) == ((0.2, 0.7, 0.1), (0.15, 1.5))
     assert (CFG.resize_prob2, CFG.resize_range2) == ((0.3, 0.4, 0.3), (0.3, 1.2))
@@ -44,9 +44,9 @@ def test_config_defaults_are_the_yml():
 @pytest.mark.parametrize("kind", ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso",
                                   "plateau_aniso"])
 def test_every_kernel_type_sums_to_one(kind):
-    probs = [1.0 if k == kind else 0.0 for k in dr.KERNEL_TYPES]
+    probs = [1.0 if k == kind else 0.0 for k in realesrgan_kernels.KERNEL_TYPES]
     for seed in range(3):
-        k, got = dr.random_mixed_kernel(kernel_list=dr.KERNEL_TYPES, kernel_prob=probs, kernel_size=11,
+        k, got = realesrgan_kernels.random_mixed_kernel(kernel_list=realesrgan_kernels.KERNEL_TYPES, kernel_prob=probs, kernel_size=11,
                                         sigma_range=(0.2, 3), betag_range=(0.5, 4), betap_range=(1, 2),
                                         generator=gen(seed))
         assert got == kind and k.shape == (11, 11)
@@ -55,32 +55,32 @@ def test_every_kernel_type_sums_to_one(kind):
 
 
 def test_isotropic_gaussian_matches_the_formula():
-    k = dr.bivariate_gaussian(7, 1.3)
-    r2 = dr.mesh_grid(7).pow(2).sum(-1)
+    k = realesrgan_kernels.bivariate_gaussian(7, 1.3)
+    r2 = realesrgan_kernels.mesh_grid(7).pow(2).sum(-1)
     want = torch.exp(-r2 / (2 * 1.3**2))
     torch.testing.assert_close(k, want / want.sum())
     torch.testing.assert_close(k, k.T)
 
 
 def test_anisotropic_rotation_by_90_degrees_swaps_the_axes():
-    a = dr.bivariate_gaussian(9, 2.0, 0.7, math.pi / 2, isotropic=False)
-    b = dr.bivariate_gaussian(9, 0.7, 2.0, 0.0, isotropic=False)
+    a = realesrgan_kernels.bivariate_gaussian(9, 2.0, 0.7, math.pi / 2, isotropic=False)
+    b = realesrgan_kernels.bivariate_gaussian(9, 0.7, 2.0, 0.0, isotropic=False)
     torch.testing.assert_close(a, b)
     assert a[4, :].sum() < a[:, 4].sum()  # sig_x = 2 along y after the rotation: wider vertically
 
 
 def test_generalized_gaussian_with_beta_one_is_the_gaussian_and_plateau_formula():
-    g1 = dr.bivariate_generalized_gaussian(9, 1.5, 0.8, 0.3, 1.0, isotropic=False)
-    torch.testing.assert_close(g1, dr.bivariate_gaussian(9, 1.5, 0.8, 0.3, isotropic=False))
-    p = dr.bivariate_plateau(9, 1.5, 1.5, 0.0, 1.7)
-    q = dr.mesh_grid(9).pow(2).sum(-1) / 1.5**2
+    g1 = realesrgan_kernels.bivariate_generalized_gaussian(9, 1.5, 0.8, 0.3, 1.0, isotropic=False)
+    torch.testing.assert_close(g1, realesrgan_kernels.bivariate_gaussian(9, 1.5, 0.8, 0.3, isotropic=False))
+    p = realesrgan_kernels.bivariate_plateau(9, 1.5, 1.5, 0.0, 1.7)
+    q = realesrgan_kernels.mesh_grid(9).pow(2).sum(-1) / 1.5**2
     want = 1 / (1 + q.pow(1.7))
     torch.testing.assert_close(p, want / want.sum())
 
 
 def test_sinc_kernel_sums_to_one_and_cuts_off_at_omega_c():
     wc = math.pi / 2
-    k = dr.sinc_kernel(wc, 21)
+    k = realesrgan_kernels.sinc_kernel(wc, 21)
     assert k.sum().item() == pytest.approx(1.0, abs=1e-12)
     torch.testing.assert_close(k, k.flip(0))
     n = 256
@@ -90,7 +90,7 @@ def test_sinc_kernel_sums_to_one_and_cuts_off_at_omega_c():
     passband, stopband = response[radius < 0.5 * wc], response[(radius > 1.5 * wc) & (radius <= math.pi)]
     assert passband.min() > 0.8 and passband.max() < 1.1  # ~1 below the cutoff (truncation ripple)
     assert stopband.max() < 0.1  # ~0 above it
-    assert dr.sinc_kernel(wc, 13, pad_to=21).shape == (21, 21)
+    assert realesrgan_kernels.sinc_kernel(wc, 13, pad_to=21).shape == (21, 21)
 
 
 def test_random_kernels_are_padded_normalised_and_deterministic():
@@ -98,13 +98,13 @@ def test_random_kernels_are_padded_normalised_and_deterministic():
               betag_range=CFG.betag_range, betap_range=CFG.betap_range)
     kinds = set()
     for seed in range(20):
-        k, kind = dr.random_blur_kernel(generator=gen(seed), **kw)
-        k2, kind2 = dr.random_blur_kernel(generator=gen(seed), **kw)
+        k, kind = realesrgan_kernels.random_blur_kernel(generator=gen(seed), **kw)
+        k2, kind2 = realesrgan_kernels.random_blur_kernel(generator=gen(seed), **kw)
         assert torch.equal(k, k2) and kind == kind2
         assert k.shape == (21, 21) and k.sum().item() == pytest.approx(1.0, abs=1e-12)
         kinds.add(kind)
     assert "sinc" in kinds and len(kinds) >= 3
-    pulse, kind = dr.random_final_sinc(0.0, gen())
+    pulse, kind = realesrgan_kernels.random_final_sinc(0.0, gen())
     assert kind == "pulse" and pulse.sum() == 1 and pulse[10, 10] == 1
 
 
@@ -115,21 +115,21 @@ def test_filter2d_pulse_is_identity_and_per_image_kernels_apply_per_image():
     x = torch.rand(3, 3, 20, 24, generator=gen())
     pulse = torch.zeros(5, 5)
     pulse[2, 2] = 1
-    torch.testing.assert_close(dr.filter2d(x, pulse), x)
-    kernels = torch.stack([dr.bivariate_gaussian(5, s).float() for s in (0.5, 1.0, 2.0)])
-    batched = dr.filter2d(x, kernels)
+    torch.testing.assert_close(realesrgan_kernels.filter2d(x, pulse), x)
+    kernels = torch.stack([realesrgan_kernels.bivariate_gaussian(5, s).float() for s in (0.5, 1.0, 2.0)])
+    batched = realesrgan_kernels.filter2d(x, kernels)
     for i in range(3):
-        torch.testing.assert_close(batched[i : i + 1], dr.filter2d(x[i : i + 1], kernels[i]))
+        torch.testing.assert_close(batched[i : i + 1], realesrgan_kernels.filter2d(x[i : i + 1], kernels[i]))
     tiny = torch.rand(1, 3, 6, 6)  # smaller than the kernel radius: replicate padding instead of an error
-    assert dr.filter2d(tiny, dr.bivariate_gaussian(21, 2.0)).shape == tiny.shape
+    assert realesrgan_kernels.filter2d(tiny, realesrgan_kernels.bivariate_gaussian(21, 2.0)).shape == tiny.shape
 
 
 def test_usm_sharpening():
     flat = torch.full((1, 3, 64, 64), 0.4)
-    torch.testing.assert_close(dr.usm_sharp(flat), flat)
+    torch.testing.assert_close(realesrgan_kernels.usm_sharp(flat), flat)
     x = photo_like()
-    torch.testing.assert_close(dr.usm_sharp(x, weight=0.0), x)
-    y = dr.usm_sharp(x)
+    torch.testing.assert_close(realesrgan_kernels.usm_sharp(x, weight=0.0), x)
+    y = realesrgan_kernels.usm_sharp(x)
     assert y.min() >= 0 and y.max() <= 1
     step = x[..., 32, 28:36]  # across the step edge: the sharpened jump is larger
     assert (y[..., 32, 31] - y[..., 32, 32]).abs().mean() > (step[..., 3] - step[..., 4]).abs().mean()
@@ -138,20 +138,20 @@ def test_usm_sharpening():
 # ---- resize, noise, JPEG --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", dr.RESIZE_MODES)
+@pytest.mark.parametrize("mode", degradations_realesrgan.RESIZE_MODES)
 def test_resize_output_size_is_exact(mode):
     x = torch.rand(2, 3, 40, 30)
-    assert dr.random_resize(x, scale=0.15, mode=mode).shape[-2:] == (6, 4)  # floor(40 * .15), floor(30 * .15)
-    assert dr.random_resize(x, scale=1.5, mode=mode).shape[-2:] == (60, 45)
-    assert dr.random_resize(x, size=(17, 11), mode=mode).shape[-2:] == (17, 11)
+    assert degradations_realesrgan.random_resize(x, scale=0.15, mode=mode).shape[-2:] == (6, 4)  # floor(40 * .15), floor(30 * .15)
+    assert degradations_realesrgan.random_resize(x, scale=1.5, mode=mode).shape[-2:] == (60, 45)
+    assert degradations_realesrgan.random_resize(x, size=(17, 11), mode=mode).shape[-2:] == (17, 11)
     with pytest.raises(ValueError):
-        dr.random_resize(x, scale=0.5, mode="nearest")
+        degradations_realesrgan.random_resize(x, scale=0.5, mode="nearest")
 
 
 def test_gaussian_noise_sigma_and_gray():
     x = torch.full((2, 3, 128, 128), 0.5)
     sigma = torch.tensor([10.0, 20.0])
-    y = dr.add_gaussian_noise_pt(x, sigma, torch.tensor([False, True]), generator=gen())
+    y = degradations_realesrgan.add_gaussian_noise_pt(x, sigma, torch.tensor([False, True]), generator=gen())
     std = (y - x).flatten(1).std(1) * 255
     assert std[0].item() == pytest.approx(10, rel=0.05) and std[1].item() == pytest.approx(20, rel=0.05)
     assert torch.equal(y[1, 0], y[1, 1]) and torch.equal(y[1, 1], y[1, 2])  # grey noise: one field
@@ -160,28 +160,28 @@ def test_gaussian_noise_sigma_and_gray():
 
 def test_poisson_noise_is_zero_mean_shot_noise():
     x = photo_like(2, 64)
-    y = dr.add_poisson_noise_pt(x, torch.tensor([1.0, 1.0]), torch.tensor([False, True]), generator=gen())
+    y = degradations_realesrgan.add_poisson_noise_pt(x, torch.tensor([1.0, 1.0]), torch.tensor([False, True]), generator=gen())
     assert y.min() >= 0 and y.max() <= 1
     assert abs((y - x).mean().item()) < 0.01
     inside = ((y[1] > 0) & (y[1] < 1)).all(0)  # grey noise is one field shared by the channels (off the clamp)
     torch.testing.assert_close((y[1, 0] - x[1, 0])[inside], (y[1, 1] - x[1, 1])[inside])
     assert inside.float().mean() > 0.9
     black = torch.zeros(1, 3, 16, 16)  # no photons, no noise
-    assert torch.equal(dr.add_poisson_noise_pt(black, torch.tensor([3.0]), torch.tensor([False]), generator=gen()),
+    assert torch.equal(degradations_realesrgan.add_poisson_noise_pt(black, torch.tensor([3.0]), torch.tensor([False]), generator=gen()),
                        black)
 
 
 def test_jpeg_quality_per_image_and_range_honoured():
     x = photo_like(2, 32)
-    out = dr.jpeg_pt(x, [95, 30])
+    out = degradations_realesrgan.jpeg_pt(x, [95, 30])
     err = (out - x).abs().flatten(1).mean(1)
     assert err[0] < err[1]  # quality 95 is closer than 30
     assert torch.equal(out * 255, (out * 255).round())
     with pytest.raises(ValueError):
-        dr.jpeg_pt(x, [95])
+        degradations_realesrgan.jpeg_pt(x, [95])
     qualities = []
     for seed in range(8):
-        _, params = dr.degrade(photo_like(2, 32, seed), CFG, generator=gen(seed), return_params=True)
+        _, params = degradations_realesrgan.degrade(photo_like(2, 32, seed), CFG, generator=gen(seed), return_params=True)
         for q in params["jpeg_quality"]:
             qualities += q
     assert len(qualities) == 32 and all(isinstance(q, int) and 30 <= q <= 95 for q in qualities)
@@ -193,21 +193,21 @@ def test_jpeg_quality_per_image_and_range_honoured():
 
 def test_degrade_size_grid_and_determinism():
     gt = photo_like(3, 64)
-    a, pa = dr.degrade(gt, CFG, generator=gen(5), return_params=True)
-    b, pb = dr.degrade(gt, CFG, generator=gen(5), return_params=True)
-    c = dr.degrade(gt, CFG, generator=gen(6))
+    a, pa = degradations_realesrgan.degrade(gt, CFG, generator=gen(5), return_params=True)
+    b, pb = degradations_realesrgan.degrade(gt, CFG, generator=gen(5), return_params=True)
+    c = degradations_realesrgan.degrade(gt, CFG, generator=gen(6))
     assert a.shape == (3, 3, 16, 16) and a.dtype == gt.dtype
     assert torch.equal(a, b) and pa == pb and not torch.equal(a, c)
     assert torch.equal(a * 255, (a * 255).round()) and a.min() >= 0 and a.max() <= 1
     assert set(pa) >= {"kernels", "noise", "jpeg_quality", "resize1", "resize2", "second_blur", "final"}
-    x2 = dr.degrade(photo_like(1, 48), dr.RealESRGANDegradationConfig(scale=2), generator=gen())
+    x2 = degradations_realesrgan.degrade(photo_like(1, 48), degradations_realesrgan.RealESRGANDegradationConfig(scale=2), generator=gen())
     assert x2.shape == (1, 3, 24, 24)
 
 
 def test_degrade_draws_cover_the_configured_options():
     seen = {"resize1": set(), "noise": set(), "final": set()}
     for seed in range(12):
-        _, p = dr.degrade(photo_like(1, 32), CFG, generator=gen(seed), return_params=True)
+        _, p = degradations_realesrgan.degrade(photo_like(1, 32), CFG, generator=gen(seed), return_params=True)
         s = p["resize1"][0]
         seen["resize1"].add("up" if s > 1 else "down" if s < 1 else "keep")
         assert CFG.resize_range[0] <= s <= CFG.resize_range[1]
@@ -245,7 +245,7 @@ def test_training_pair_pool_fills_then_mixes_and_round_trips():
 
 
 def test_realesrgan_pairs_are_a_pure_function_of_the_step():
-    cfg = dr.RealESRGANDegradationConfig(gt_size=32, crop_pad_size=48)
+    cfg = degradations_realesrgan.RealESRGANDegradationConfig(gt_size=32, crop_pad_size=48)
     images = [photo_like(1, 64, 0)[0], photo_like(1, 40, 1)[0]]  # the second is padded up to 48
     data = pairs.RealESRGANPairs(images, cfg=cfg, batch_size=2, seed=1)
     (lq, gt), (lq2, gt2) = data.batch(3), data.batch(3)
@@ -253,4 +253,4 @@ def test_realesrgan_pairs_are_a_pure_function_of_the_step():
     assert torch.equal(lq, lq2) and torch.equal(gt, gt2)
     assert not torch.equal(data.batch(4)[0], lq)
     with pytest.raises(ValueError):
-        pairs.RealESRGANPairs(images, cfg=dr.RealESRGANDegradationConfig(gt_size=30), batch_size=1)
+        pairs.RealESRGANPairs(images, cfg=degradations_realesrgan.RealESRGANDegradationConfig(gt_size=30), batch_size=1)

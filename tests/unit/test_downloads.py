@@ -17,7 +17,8 @@ import zipfile
 
 import pytest
 
-from srlib import datasets, download, weights
+from srlib import download, weights
+from srlib.data import datasets
 
 
 @pytest.fixture(autouse=True)

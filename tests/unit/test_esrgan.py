@@ -90,14 +90,14 @@ def test_unshuffle_models_accept_any_size(scale):
 
 @pytest.mark.parametrize("scale", [4, 2])
 def test_rrdbnet_runs_through_srlib_inference(scale):
-    from srlib import inference
+    from srlib.inference import tiling
 
     g = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4).eval()
     lq = torch.rand(3, 21, 19)
     with torch.no_grad():
         direct = g(lq[None])[0]
-    torch.testing.assert_close(inference.upscale(g, lq, tile=0), direct)
-    tiled = inference.upscale(g, lq, tile=12, overlap=8)  # odd tile sizes; x2 pads inside the model
+    torch.testing.assert_close(tiling.upscale(g, lq, tile=0), direct)
+    tiled = tiling.upscale(g, lq, tile=12, overlap=8)  # odd tile sizes; x2 pads inside the model
     assert tiled.shape == direct.shape and (tiled - direct).abs().max() < 0.05
 
 

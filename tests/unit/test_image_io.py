@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from srlib import data
-from srlib import inference as inf
+from srlib.data import images as data
+from srlib.inference import images, tiling
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,7 +53,7 @@ def test_phone_jpeg_orientation_6_is_upright_in_both_readers(tmp_path):
     stored = np.zeros((96, 160, 3), np.uint8)  # 160 wide x 96 high as stored; the camera was held upright
     stored[:8, :8] = 255  # a marker in the stored top-left corner
     Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=_exif(6), quality=95)
-    arr = inf.read_image(tmp_path / "phone.jpg")
+    arr = images.read_image(tmp_path / "phone.jpg")
     assert arr.shape == (160, 96, 3)  # 96 wide x 160 high
     assert arr[:8, -8:].mean() > 200 and arr[:8, :8].mean() < 50  # turned clockwise: the marker is top-right
     img = data.load_image(tmp_path / "phone.jpg")
@@ -67,7 +67,7 @@ def test_every_orientation_matches_pil_exif_transpose(tmp_path, orientation):
     Image.fromarray(arr).save(tmp_path / "o.png", exif=_exif(orientation))
     with Image.open(tmp_path / "o.png") as im:
         want = np.asarray(ImageOps.exif_transpose(im))
-    np.testing.assert_array_equal(inf.read_image(tmp_path / "o.png"), want)
+    np.testing.assert_array_equal(images.read_image(tmp_path / "o.png"), want)
     np.testing.assert_array_equal(data.apply_orientation(arr, orientation), want)
     assert np.allclose(data.load_image(tmp_path / "o.png").numpy().transpose(1, 2, 0), want / 255.0)
 
@@ -77,7 +77,7 @@ def test_orientation_of_16_bit_colour_read_with_opencv(tmp_path):
     ok, png = cv2.imencode(".png", cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
     assert ok
     (tmp_path / "o6.png").write_bytes(_with_exif_chunk(png.tobytes(), 6))
-    back = inf.read_image(tmp_path / "o6.png")
+    back = images.read_image(tmp_path / "o6.png")
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, np.rot90(arr, -1))  # all 16 bits, turned clockwise
 
@@ -90,7 +90,7 @@ def test_png_writer_decodes_exactly_with_pil_and_opencv(tmp_path, name):
     arr = _array(name)
     path = tmp_path / f"{name}.png"
     channels = 1 if arr.ndim == 2 else arr.shape[2]
-    with inf.PNGWriter(path, arr.shape[1], arr.shape[0], channels, arr.dtype) as png:
+    with images.PNGWriter(path, arr.shape[1], arr.shape[0], channels, arr.dtype) as png:
         for r0, r1 in [(0, 1), (1, 11), (11, 11), (11, 37)]:  # uneven bands: the Up filter spans band edges
             png.write(arr[r0:r1])
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the temporary file is gone
@@ -106,20 +106,20 @@ def test_png_writer_decodes_exactly_with_pil_and_opencv(tmp_path, name):
         if arr.dtype == np.uint8 or channels == 1:  # PIL holds 16-bit grey but truncates 16-bit colour to 8 bits
             assert im.mode == {1: "L" if arr.dtype == np.uint8 else "I;16", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
             np.testing.assert_array_equal(np.asarray(im), arr)
-    np.testing.assert_array_equal(inf.read_image(path), arr)  # including 16-bit grey + alpha
+    np.testing.assert_array_equal(images.read_image(path), arr)  # including 16-bit grey + alpha
 
 
 def test_png_writer_leaves_nothing_on_failure(tmp_path):
     arr = _array("rgb8")
     with pytest.raises(ValueError, match="10 of 37 rows"):
-        with inf.PNGWriter(tmp_path / "short.png", 53, 37, 3, np.uint8) as png:
+        with images.PNGWriter(tmp_path / "short.png", 53, 37, 3, np.uint8) as png:
             png.write(arr[:10])
     with pytest.raises(RuntimeError, match="boom"):
-        with inf.PNGWriter(tmp_path / "boom.png", 53, 37, 3, np.uint8) as png:
+        with images.PNGWriter(tmp_path / "boom.png", 53, 37, 3, np.uint8) as png:
             png.write(arr[:10])
             raise RuntimeError("boom")
     with pytest.raises(ValueError, match=r"rows of shape \(n, 53, 3\) uint8"):
-        with inf.PNGWriter(tmp_path / "wrong.png", 53, 37, 3, np.uint8) as png:
+        with images.PNGWriter(tmp_path / "wrong.png", 53, 37, 3, np.uint8) as png:
             png.write(arr.astype(np.uint16))
     assert list(tmp_path.iterdir()) == []
 
@@ -138,9 +138,9 @@ def _previous_upscale_array(arr, model, **kwargs):
     lq = torch.from_numpy(np.ascontiguousarray(color.transpose(2, 0, 1))).float().div_(maxv)
     if gray:
         lq = lq.expand(3, -1, -1)
-    sr = inf.upscale(model, lq, **kwargs)
+    sr = tiling.upscale(model, lq, **kwargs)
     if gray:
-        sr = (sr * torch.tensor(inf._LUMA).view(3, 1, 1)).sum(0, keepdim=True)
+        sr = (sr * torch.tensor(tiling._LUMA).view(3, 1, 1)).sum(0, keepdim=True)
     out = np.empty((sr.shape[1], sr.shape[2], c), arr.dtype)
     out[..., : sr.shape[0]] = sr.clamp(0, 1).mul(maxv).round().permute(1, 2, 0).numpy().astype(arr.dtype)
     if c in (2, 4):
@@ -179,10 +179,10 @@ def test_streamed_png_equals_the_previous_in_memory_output(tmp_path, net, name, 
     arr = _array(name)
     kwargs = dict(tile=tile, overlap=overlap, mode=mode, batch_size=2)  # batches change float round-off: same for all
     ref = _previous_upscale_array(arr, net, **kwargs)
-    np.testing.assert_array_equal(inf.upscale_array(arr, net, **kwargs).reshape(ref.shape), ref)
+    np.testing.assert_array_equal(tiling.upscale_array(arr, net, **kwargs).reshape(ref.shape), ref)
     streamed, in_memory, previous = tmp_path / "streamed.png", tmp_path / "in_memory.png", tmp_path / "previous.png"
-    assert inf.upscale_file(arr, net, streamed, **kwargs) == (ref.shape[:2] if arr.ndim == 2 else ref.shape)
-    inf.upscale_file(arr, net, in_memory, in_memory=True, **kwargs)
+    assert tiling.upscale_file(arr, net, streamed, **kwargs) == (ref.shape[:2] if arr.ndim == 2 else ref.shape)
+    tiling.upscale_file(arr, net, in_memory, in_memory=True, **kwargs)
     _previous_png(ref, previous)
     want_cv, want_pil = _decoded(previous)
     for path in (streamed, in_memory):
@@ -200,5 +200,5 @@ def test_alpha_in_bands_equals_the_whole_image_resize(dtype, scale):
         alpha = (alpha * np.iinfo(dtype).max).round().astype(dtype)
     whole = cv2.resize(alpha, (29 * scale, 41 * scale), interpolation=cv2.INTER_CUBIC)
     for band in (1, 7, 256):
-        rows = [inf._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale)) for r0 in range(0, 41 * scale, band)]
+        rows = [tiling._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale)) for r0 in range(0, 41 * scale, band)]
         np.testing.assert_array_equal(np.concatenate(rows), whole)

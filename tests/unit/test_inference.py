@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib import inference as inf
+from srlib.data.images import ImageReadError
+from srlib.inference import images, tiling
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -51,7 +52,7 @@ def _psnr(a, b):
 
 @pytest.mark.parametrize("length,tile,overlap", [(100, 64, 32), (150, 64, 16), (65, 64, 8), (1000, 256, 32), (30, 64, 8)])
 def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
-    sp = inf.spans(length, tile, overlap)
+    sp = tiling.spans(length, tile, overlap)
     assert sp[0][0] == 0 and sp[-1][1] == length
     assert all(b - a <= tile for a, b in sp) and len({b - a for a, b in sp}) == 1
     assert all(sp[i][1] - sp[i + 1][0] >= overlap for i in range(len(sp) - 1))
@@ -60,39 +61,39 @@ def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
 @pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("blend", 24, 8), ("faithful", 16, 0)])
 def test_tiles_are_placed_and_normalised_exactly(mode, tile, overlap):
     lq = torch.rand(3, 37, 53)
-    out = inf.upscale(Nearest(2), lq, tile=tile, overlap=overlap, mode=mode, batch_size=3)
+    out = tiling.upscale(Nearest(2), lq, tile=tile, overlap=overlap, mode=mode, batch_size=3)
     torch.testing.assert_close(out, F.interpolate(lq[None], scale_factor=2, mode="nearest")[0])
 
 
 def test_blended_tiles_match_untiled_inference():
     lq = _smooth(60, 90)
     net = SmallRF().eval()
-    ref = inf.upscale(net, lq, tile=0)
-    tiled = inf.upscale(net, lq, tile=32, overlap=16, mode="blend")  # dead zone 4 px >= reach 2 px
+    ref = tiling.upscale(net, lq, tile=0)
+    tiled = tiling.upscale(net, lq, tile=32, overlap=16, mode="blend")  # dead zone 4 px >= reach 2 px
     assert _psnr(tiled, ref) >= 50
     g = SRGANModifiedGenerator(num_feat=8, num_block=1, num_up_feat=8, scale=2).eval()
-    ref = inf.upscale(g, lq, tile=0)
-    assert _psnr(inf.upscale(g, lq, tile=48, overlap=32), ref) >= 50
+    ref = tiling.upscale(g, lq, tile=0)
+    assert _psnr(tiling.upscale(g, lq, tile=48, overlap=32), ref) >= 50
 
 
 def test_faithful_tiling_shows_seams_blending_does_not():
     lq = _smooth(64, 96, seed=1)
     torch.manual_seed(0)
     g = SRGANModifiedGenerator(num_feat=8, num_block=1, num_up_feat=8, scale=2).eval()
-    faithful = inf.upscale(g, lq, tile=32, mode="faithful")
-    blend = inf.upscale(g, lq, tile=32, overlap=16, mode="blend")
-    untiled = inf.upscale(g, lq, tile=0)
-    s_f = inf.seam_score(faithful, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
-    s_b = inf.seam_score(blend, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend"))
-    s_u = inf.seam_score(untiled, *inf.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
+    faithful = tiling.upscale(g, lq, tile=32, mode="faithful")
+    blend = tiling.upscale(g, lq, tile=32, overlap=16, mode="blend")
+    untiled = tiling.upscale(g, lq, tile=0)
+    s_f = tiling.seam_score(faithful, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
+    s_b = tiling.seam_score(blend, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend"))
+    s_u = tiling.seam_score(untiled, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
     assert s_f > 2 * s_b and s_b < 1.3 and s_u < 1.3
 
 
 def test_seam_score_detects_a_step():
     img = torch.rand(3, 40, 40) * 0.1
     img[:, :, 20:] += 0.5
-    assert inf.seam_score(img, [], [20]) > 10
-    assert inf.seam_score(img, [20], []) == pytest.approx(1, abs=0.3)
+    assert tiling.seam_score(img, [], [20]) > 10
+    assert tiling.seam_score(img, [20], []) == pytest.approx(1, abs=0.3)
 
 
 def test_memory_is_bounded_to_a_batch_and_a_band():
@@ -105,7 +106,7 @@ def test_memory_is_bounded_to_a_batch_and_a_band():
 
     rows = []
     lq = torch.rand(3, 70, 90)
-    assert inf.upscale(Spy(2), lq, tile=20, overlap=4, batch_size=2, sink=lambda r0, b: rows.append((r0, b.shape))) is None
+    assert tiling.upscale(Spy(2), lq, tile=20, overlap=4, batch_size=2, sink=lambda r0, b: rows.append((r0, b.shape))) is None
     assert max(calls) <= 2
     assert [r0 for r0, _ in rows] == sorted(r0 for r0, _ in rows) and rows[0][0] == 0
     assert sum(s[1] for _, s in rows) == 140 and all(s[1] <= 40 and s[2] == 180 for _, s in rows)
@@ -113,11 +114,11 @@ def test_memory_is_bounded_to_a_batch_and_a_band():
 
 def test_precision_falls_back_to_fp32_on_cpu():
     cpu = torch.device("cpu")
-    assert inf.autocast_dtype("auto", cpu) is None and inf.autocast_dtype("fp32", cpu) is None
+    assert tiling.autocast_dtype("auto", cpu) is None and tiling.autocast_dtype("fp32", cpu) is None
     with pytest.warns(UserWarning, match="fp32"):
-        assert inf.autocast_dtype("fp16", cpu) is None
+        assert tiling.autocast_dtype("fp16", cpu) is None
     with pytest.warns(UserWarning, match="fp32"):
-        out = inf.upscale(Nearest(2), torch.rand(3, 8, 8), tile=0, precision="bf16")
+        out = tiling.upscale(Nearest(2), torch.rand(3, 8, 8), tile=0, precision="bf16")
     assert out.dtype == torch.float32
 
 
@@ -126,17 +127,17 @@ def test_gray_rgba_and_16_bit_arrays(dtype):
     maxv = np.iinfo(dtype).max
     rng = np.random.default_rng(0)
     gray = rng.integers(0, maxv + 1, (9, 13), dtype=dtype)
-    out = inf.upscale_array(gray, Nearest(2), tile=8, overlap=2)
+    out = tiling.upscale_array(gray, Nearest(2), tile=8, overlap=2)
     assert out.dtype == dtype and out.shape == (18, 26)
     np.testing.assert_array_equal(out, gray.repeat(2, 0).repeat(2, 1))  # exact: 16 bits are kept
     rgba = rng.integers(0, maxv + 1, (9, 13, 4), dtype=dtype)
-    out = inf.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
+    out = tiling.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
     assert out.shape == (18, 26, 4) and out.dtype == dtype
     np.testing.assert_array_equal(out[..., :3], rgba[..., :3].repeat(2, 0).repeat(2, 1))
     want_alpha = cv2.resize(np.ascontiguousarray(rgba[..., 3]), (26, 18), interpolation=cv2.INTER_CUBIC)
     np.testing.assert_array_equal(out[..., 3], want_alpha)  # alpha: bicubic, not the network
     la = rgba[..., [0, 3]]
-    assert inf.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
+    assert tiling.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
 
 
 def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
@@ -152,17 +153,17 @@ def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
         "rgb16.tif": rng.integers(0, 65536, (5, 7, 3), dtype=np.uint16),
     }
     for name, arr in cases.items():
-        inf.write_image(arr.copy(), tmp_path / name)
-        back = inf.read_image(tmp_path / name)
+        images.write_image(arr.copy(), tmp_path / name)
+        back = images.read_image(tmp_path / name)
         assert back.dtype == arr.dtype and np.array_equal(back, arr), name  # PNG keeps grey + alpha as such
     la = cases["la8.png"]
-    inf.write_image(la.copy(), tmp_path / "la8.tif")  # OpenCV writes grey + alpha as BGRA: RGBA, equal colours
-    back = inf.read_image(tmp_path / "la8.tif")
+    images.write_image(la.copy(), tmp_path / "la8.tif")  # OpenCV writes grey + alpha as BGRA: RGBA, equal colours
+    back = images.read_image(tmp_path / "la8.tif")
     assert back.shape == (5, 7, 4) and np.array_equal(back[..., [0, 3]], la)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*cases, "la8.tif"])  # no temporary files left
     (tmp_path / "bad.png").write_text("not an image")
-    with pytest.raises(inf.ImageReadError, match="bad.png"):
-        inf.read_image(tmp_path / "bad.png")
+    with pytest.raises(ImageReadError, match="bad.png"):
+        images.read_image(tmp_path / "bad.png")
 
 
 @pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("faithful", 16, 0)])
@@ -174,13 +175,13 @@ def test_integer_inputs_are_converted_tile_by_tile_exactly(mode, tile, overlap):
     for dtype, maxv in ((np.uint8, 255.0), (np.uint16, 65535.0)):
         arr = rng.integers(0, int(maxv) + 1, (3, 37, 53)).astype(dtype)
         ints = torch.from_numpy(arr)
-        want = inf.upscale(g, ints.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
-        torch.testing.assert_close(inf.upscale(g, ints, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+        want = tiling.upscale(g, ints.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
+        torch.testing.assert_close(tiling.upscale(g, ints, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
         grey = ints[:1].expand(3, -1, -1)
-        want = inf.upscale(g, grey.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
-        torch.testing.assert_close(inf.upscale(g, grey, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+        want = tiling.upscale(g, grey.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
+        torch.testing.assert_close(tiling.upscale(g, grey, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
     with pytest.raises(ValueError, match="max_value"):
-        inf.upscale(g, torch.zeros(3, 8, 8, dtype=torch.int32), tile=0)
+        tiling.upscale(g, torch.zeros(3, 8, 8, dtype=torch.int32), tile=0)
 
 
 def _nan_generator():
@@ -193,12 +194,12 @@ def _nan_generator():
 def test_non_finite_output_raises_instead_of_writing_black(tmp_path):
     g = _nan_generator()
     with pytest.raises(ValueError, match=r"not finite \(NaN/Inf\) for the tile at input rows 0-13, columns 0-13.*corrupt"):
-        inf.upscale(g, torch.rand(3, 30, 30), tile=16, overlap=4, batch_size=1)
+        tiling.upscale(g, torch.rand(3, 30, 30), tile=16, overlap=4, batch_size=1)
     arr = np.random.default_rng(0).integers(0, 256, (30, 30, 4), dtype=np.uint8)
     with pytest.raises(ValueError, match="weights are probably corrupt"):
-        inf.upscale_array(arr, g, tile=16, overlap=4)
+        tiling.upscale_array(arr, g, tile=16, overlap=4)
     with pytest.raises(ValueError, match="weights are probably corrupt"):
-        inf.upscale_file(arr, g, tmp_path / "out.png", tile=16, overlap=4)
+        tiling.upscale_file(arr, g, tmp_path / "out.png", tile=16, overlap=4)
     assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary file
     with pytest.raises(ValueError, match="input holds NaN"):
-        inf.upscale(Nearest(2), torch.full((3, 8, 8), float("nan")), tile=0)
+        tiling.upscale(Nearest(2), torch.full((3, 8, 8), float("nan")), tile=0)

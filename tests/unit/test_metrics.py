@@ -8,7 +8,7 @@ import torch
 from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srlib import metrics as M
+from srlib.metrics import pixel as M
 
 
 def _pair(b=3, h=40, w=48, noise=30, seed=0):

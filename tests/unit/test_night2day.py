@@ -9,7 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from srlib import data, datasets, degradations, night2day, paths
+from srlib import paths
+from srlib.data import datasets, degradations, images
+from srlib.night2day import data as night2day_data
+from srlib.night2day import proxy
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -30,9 +33,9 @@ def write_ab(path, *, height=256, left=RED, right=BLUE, noise_seed=None, fmt=Non
 
 
 def test_paper_split_counts_for_20110_pairs():
-    assert night2day.split_counts(20_110) == (16_088, 2_011, 2_011)
+    assert night2day_data.split_counts(20_110) == (16_088, 2_011, 2_011)
     files = [f"n2d/{i:05d}.jpg" for i in range(20_110)]
-    split = night2day.paper_split(files, seed=0)
+    split = night2day_data.paper_split(files, seed=0)
     assert {k: len(v) for k, v in split.items()} == {"train": 16_088, "val": 2_011, "test": 2_011}
     assert set().union(*map(set, split.values())) == {Path(f) for f in files}
 
@@ -41,44 +44,44 @@ def test_paper_split_on_a_small_tree_is_disjoint_seeded_and_order_free(tmp_path)
     root = tmp_path / "night2day"
     for i in range(20):  # the pix2pix tree: the splits are pooled and re-split
         write_ab(root / ("train" if i < 14 else "val" if i < 15 else "test") / f"{i:02d}.png", height=8)
-    files = night2day.list_ab_files(root)
+    files = night2day_data.list_ab_files(root)
     assert len(files) == 20
-    split = night2day.paper_split(files, seed=3)
+    split = night2day_data.paper_split(files, seed=3)
     assert [len(split[k]) for k in ("train", "val", "test")] == [16, 2, 2]
     tr, va, te = (set(split[k]) for k in ("train", "val", "test"))
     assert not (tr & va or tr & te or va & te) and tr | va | te == set(files)
-    assert night2day.paper_split(list(reversed(files)), seed=3) == split
-    assert night2day.paper_split(files, seed=4) != split
+    assert night2day_data.paper_split(list(reversed(files)), seed=3) == split
+    assert night2day_data.paper_split(files, seed=4) != split
     flat = tmp_path / "flat"
     for i in range(3):
         write_ab(flat / f"{i}.png", height=8)
-    assert len(night2day.list_ab_files(flat)) == 3
+    assert len(night2day_data.list_ab_files(flat)) == 3
 
 
 def test_split_counts_rejects_bad_fractions():
     with pytest.raises(ValueError, match="fractions"):
-        night2day.split_counts(10, (0.5, 0.2, 0.2))
+        night2day_data.split_counts(10, (0.5, 0.2, 0.2))
 
 
 # --------------------------------------------------------------------------------------------- AB loader
 
 
 def test_night_is_the_left_half(tmp_path):
-    night, day = night2day.load_ab(write_ab(tmp_path / "ab.png"))
+    night, day = night2day_data.load_ab(write_ab(tmp_path / "ab.png"))
     assert night.shape == day.shape == (3, 256, 256)
     assert night[:, 0, 0].tolist() == [1.0, 0.0, 0.0]  # red = left = night
     assert day[:, 0, 0].tolist() == [0.0, 0.0, 1.0]  # blue = right = day
-    s = night2day.Night2DayPairs([tmp_path / "ab.png"])[0]
+    s = night2day_data.Night2DayPairs([tmp_path / "ab.png"])[0]
     assert s.night_hr.mean(dim=(1, 2)).tolist() == pytest.approx([1, 0, 0])
     assert s.day_lq.mean(dim=(1, 2)).tolist() == pytest.approx([0, 0, 1])
 
 
 def test_sizes_follow_the_paper_protocol(tmp_path):
     f = write_ab(tmp_path / "ab.png", noise_seed=0)
-    s = night2day.Night2DayPairs(tmp_path)[0]
+    s = night2day_data.Night2DayPairs(tmp_path)[0]
     assert s.night_lq.shape == s.day_lq.shape == (3, 64, 64)
     assert s.night_hr.shape == s.day_hr.shape == (3, 256, 256)
-    night, day = night2day.load_ab(f)
+    night, day = night2day_data.load_ab(f)
     assert torch.equal(s.day_hr, day)  # 256^2 halves are kept as they are
     lq = degradations.quantize(degradations.bilinear_resize_cv2(day, (64, 64)))  # cv2 INTER_LINEAR
     assert torch.equal(s.day_lq, lq)
@@ -89,35 +92,35 @@ def test_sizes_follow_the_paper_protocol(tmp_path):
         assert torch.equal(x, degradations.quantize(x))  # on the 8-bit grid
     # a 2:1 file of another size is resized to the paper's sizes
     write_ab(tmp_path / "big" / "ab.png", height=300, noise_seed=1)
-    s = night2day.Night2DayPairs(tmp_path / "big")[0]
+    s = night2day_data.Night2DayPairs(tmp_path / "big")[0]
     assert s.night_hr.shape == (3, 256, 256) and s.night_lq.shape == (3, 64, 64)
-    batch = night2day.stack([s, s])
+    batch = night2day_data.stack([s, s])
     assert batch.day_hr.shape == (2, 3, 256, 256)
 
 
 def test_non_2to1_file_is_rejected_naming_it(tmp_path):
     write_ab(tmp_path / "good.png", height=8)
     Image.fromarray(np.zeros((256, 256, 3), np.uint8)).save(tmp_path / "square_one.png")
-    with pytest.raises(night2day.Night2DayFormatError, match="square_one.png"):
-        night2day.Night2DayPairs(tmp_path)
-    with pytest.raises(night2day.Night2DayFormatError, match="square_one.png"):
-        night2day.load_ab(tmp_path / "square_one.png")
-    with pytest.raises(night2day.Night2DayFormatError, match="256x256"):
-        night2day.split_ab(torch.zeros(3, 256, 256))
+    with pytest.raises(night2day_data.Night2DayFormatError, match="square_one.png"):
+        night2day_data.Night2DayPairs(tmp_path)
+    with pytest.raises(night2day_data.Night2DayFormatError, match="square_one.png"):
+        night2day_data.load_ab(tmp_path / "square_one.png")
+    with pytest.raises(night2day_data.Night2DayFormatError, match="256x256"):
+        night2day_data.split_ab(torch.zeros(3, 256, 256))
 
 
 def test_truncated_file_is_rejected_naming_it(tmp_path):
     write_ab(tmp_path / "ok.jpg", noise_seed=0)
     raw = (tmp_path / "ok.jpg").read_bytes()
     (tmp_path / "cut_short.jpg").write_bytes(raw[: len(raw) // 3])
-    pairs = night2day.Night2DayPairs([tmp_path / "cut_short.jpg"])  # the header still says 512x256
-    with pytest.raises(data.ImageReadError, match="cut_short.jpg"):
+    pairs = night2day_data.Night2DayPairs([tmp_path / "cut_short.jpg"])  # the header still says 512x256
+    with pytest.raises(images.ImageReadError, match="cut_short.jpg"):
         pairs[0]
-    with pytest.raises(data.ImageReadError, match="cut_short.jpg"):
+    with pytest.raises(images.ImageReadError, match="cut_short.jpg"):
         pairs.verify()
     (tmp_path / "not_an_image.jpg").write_bytes(b"nope")
-    with pytest.raises(data.ImageReadError, match="not_an_image.jpg"):
-        night2day.Night2DayPairs([tmp_path / "not_an_image.jpg"])
+    with pytest.raises(images.ImageReadError, match="not_an_image.jpg"):
+        night2day_data.Night2DayPairs([tmp_path / "not_an_image.jpg"])
 
 
 # --------------------------------------------------------------------------------------------- Pre phase
@@ -125,10 +128,10 @@ def test_truncated_file_is_rejected_naming_it(tmp_path):
 
 def test_pre_phase_is_nearest_neighbour():
     lq = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    up = night2day.pre_phase(lq)
+    up = night2day_data.pre_phase(lq)
     assert up.shape == (2, 3, 256, 256)
     assert torch.equal(up, lq.repeat_interleave(4, dim=-2).repeat_interleave(4, dim=-1))
-    assert night2day.pre_phase(lq[0]).shape == (3, 256, 256)
+    assert night2day_data.pre_phase(lq[0]).shape == (3, 256, 256)
 
 
 # ------------------------------------------------------------------------------------------------- proxy
@@ -142,55 +145,55 @@ def _day(seed=0, size=64):
 
 def test_synthetic_night_is_seeded_and_darker():
     day = _day()
-    a = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(7))
-    b = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(7))
-    c = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(8))
+    a = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(7))
+    b = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(7))
+    c = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(8))
     assert a.shape == day.shape and torch.equal(a, b) and not torch.equal(a, c)
     assert 0 <= a.min() and a.max() <= 1 and torch.equal(a, degradations.quantize(a))
     for seed in range(5):
-        night = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(seed))
-        assert night2day.luminance(night).mean() < 0.6 * night2day.luminance(day).mean()
-    batch = night2day.synthetic_night(torch.stack([day, day]), generator=torch.Generator().manual_seed(7))
+        night = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(seed))
+        assert night2day_data.luminance(night).mean() < 0.6 * night2day_data.luminance(day).mean()
+    batch = proxy.synthetic_night(torch.stack([day, day]), generator=torch.Generator().manual_seed(7))
     assert torch.equal(batch[0], a)  # batch draws per image, in order
 
 
 def test_synthetic_night_steps_are_visible():
     day = torch.full((3, 64, 64), 0.7)
-    quiet = night2day.SyntheticNightConfig(
+    quiet = proxy.SyntheticNightConfig(
         glows_range=(0, 0), peak_range=(1e6, 1e6), read_sigma_range=(0, 0), jpeg_quality_range=(100, 100),
         p_sodium=1.0,
     )
-    night = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=quiet)
+    night = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=quiet)
     r, g, b = night.mean(dim=(1, 2)).tolist()
     assert r > g > b  # sodium cast
     assert night.std(dim=(1, 2)).max() < 0.01  # no glows, (almost) no noise
-    lamp = night2day.SyntheticNightConfig(glows_range=(1, 1), **{k: getattr(quiet, k) for k in (
+    lamp = proxy.SyntheticNightConfig(glows_range=(1, 1), **{k: getattr(quiet, k) for k in (
         "peak_range", "read_sigma_range", "jpeg_quality_range")})
-    lit = night2day.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=lamp)
+    lit = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=lamp)
     assert lit.max() > night.max() + 0.3  # a bright lamp core
-    noisy = night2day.SyntheticNightConfig(glows_range=(0, 0), peak_range=(20, 20), jpeg_quality_range=(100, 100))
-    assert night2day.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=noisy).std() > 0.02
+    noisy = proxy.SyntheticNightConfig(glows_range=(0, 0), peak_range=(20, 20), jpeg_quality_range=(100, 100))
+    assert proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=noisy).std() > 0.02
     with pytest.raises(ValueError, match="gamma_range"):
-        night2day.SyntheticNightConfig(gamma_range=(2.0, 1.0))
+        proxy.SyntheticNightConfig(gamma_range=(2.0, 1.0))
 
 
 def test_proxy_pairs_are_deterministic_and_shaped(tmp_path):
     for i in range(2):
         Image.fromarray((_day(i, 96).numpy().transpose(1, 2, 0) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
-    ds = night2day.ProxyNight2DayPairs(tmp_path, seed=1, pairs_per_image=2, gt_size=32, lq_size=8)
+    ds = proxy.ProxyNight2DayPairs(tmp_path, seed=1, pairs_per_image=2, gt_size=32, lq_size=8)
     assert len(ds) == 4
     s = ds[3]
     assert s.night_hr.shape == s.day_hr.shape == (3, 32, 32)
     assert s.night_lq.shape == s.day_lq.shape == (3, 8, 8)
-    again = night2day.ProxyNight2DayPairs(tmp_path, seed=1, pairs_per_image=2, gt_size=32, lq_size=8)[3]
+    again = proxy.ProxyNight2DayPairs(tmp_path, seed=1, pairs_per_image=2, gt_size=32, lq_size=8)[3]
     assert all(torch.equal(x, y) for x, y in zip(s, again, strict=True))
-    other = night2day.ProxyNight2DayPairs(tmp_path, seed=2, pairs_per_image=2, gt_size=32, lq_size=8)[3]
+    other = proxy.ProxyNight2DayPairs(tmp_path, seed=2, pairs_per_image=2, gt_size=32, lq_size=8)[3]
     assert not torch.equal(s.night_hr, other.night_hr)
-    assert night2day.luminance(s.night_hr).mean() < night2day.luminance(s.day_hr).mean()
-    assert torch.equal(s.day_lq, night2day.make_lq(s.day_hr, 8))
-    resized = night2day.ProxyNight2DayPairs(tmp_path, mode="resize", gt_size=32, lq_size=8)
+    assert night2day_data.luminance(s.night_hr).mean() < night2day_data.luminance(s.day_hr).mean()
+    assert torch.equal(s.day_lq, night2day_data.make_lq(s.day_hr, 8))
+    resized = proxy.ProxyNight2DayPairs(tmp_path, mode="resize", gt_size=32, lq_size=8)
     assert resized[0].day_hr.shape == (3, 32, 32)
-    assert "PROXY" in ds.note and "not comparable" in night2day.PROXY_NOTE
+    assert "PROXY" in ds.note and "not comparable" in night2day_data.PROXY_NOTE
     with pytest.raises(IndexError):
         ds[4]
 

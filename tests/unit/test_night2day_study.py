@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srlib import evaluate_night2day as ev
-from srlib import night2day, night2day_prepare, tracking
-from srlib import train_night2day as tn
+from srlib import tracking
 from srlib.models.cut import PatchSampleF, ResnetGenerator
 from srlib.models.esrgan import RRDBNet
+from srlib.night2day import data as night2day_data
+from srlib.night2day import evaluate as ev
+from srlib.night2day import prepare as night2day_prepare
+from srlib.night2day import train as tn
 
 
 def write_photo(path, seed, size=(300, 220)):
@@ -54,7 +56,7 @@ def test_proxy_is_split_by_photo_written_as_ab_files_and_labelled(proxy, photos)
         assert Image.open(f).size == (512, 256)
     sample = night2day_prepare.split_pairs(proxy, "train")[0]
     assert sample.night_lq.shape == (3, 64, 64) and sample.day_hr.shape == (3, 256, 256)
-    assert night2day.luminance(sample.night_hr).mean() < 0.6 * night2day.luminance(sample.day_hr).mean()
+    assert night2day_data.luminance(sample.night_hr).mean() < 0.6 * night2day_data.luminance(sample.day_hr).mean()
 
 
 def test_proxy_is_reproducible_and_rewrites_only_its_own_files(tmp_path, photos, proxy):
@@ -79,7 +81,7 @@ def test_prepare_real_uses_the_paper_split_and_names_a_bad_file(tmp_path):
     assert {k: len(v) for k, v in manifest["splits"].items()} == {"train": 16, "val": 2, "test": 2}
     assert json.loads((tmp_path / "out/split.json").read_text())["splits"] == manifest["splits"]
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(root / "train" / "square.jpg")
-    with pytest.raises(night2day.Night2DayFormatError, match="square.jpg"):
+    with pytest.raises(night2day_data.Night2DayFormatError, match="square.jpg"):
         night2day_prepare.prepare_real(tmp_path / "out", root, seed=0)
     assert (tmp_path / "out/split.json").is_file()  # the earlier manifest survives a refused input
 
@@ -226,12 +228,12 @@ def test_run_phases_builds_every_phase_from_the_right_networks():
     assert list(out) == [("M1", "Pre"), ("M1", "Intermediate"), ("M1", "Post"), ("M2", "Pre"), ("M2", "Intermediate"),
                          ("M2", "Post"), ("M3-paired", "Pre"), ("M3-paired", "Post")]
     assert out["M1", "Pre"] is out["M2", "Pre"] is out["M3-paired", "Pre"]
-    assert torch.equal(out["M1", "Pre"], night2day.pre_phase(lq))
+    assert torch.equal(out["M1", "Pre"], night2day_data.pre_phase(lq))
     sr = ev.apply_chain([Up4()], lq)[0]
     assert torch.equal(out["M1", "Intermediate"], sr) and torch.equal(out["M3-paired", "Post"], sr)
     assert torch.equal(out["M1", "Post"], ev.apply_chain([cut_hr], sr)[0])
     day_lq = ev.apply_chain([cut_lq], lq)[0]
-    assert torch.equal(out["M2", "Intermediate"], night2day.pre_phase(day_lq))
+    assert torch.equal(out["M2", "Intermediate"], night2day_data.pre_phase(day_lq))
     assert torch.equal(out["M2", "Post"], ev.apply_chain([Up4()], day_lq)[0])
     assert all(torch.equal(t, (t * 255).round() / 255) for t in out.values())  # 8-bit outputs
 
@@ -301,7 +303,7 @@ def test_night_photo_inputs_take_the_central_square(tmp_path):
     Image.fromarray(arr).save(tmp_path / "night.png")
     names, hr, lq = ev.night_photo_inputs([tmp_path / "night.png"])
     assert names == ["night"] and hr.shape == (1, 3, 256, 256) and lq.shape == (1, 3, 64, 64)
-    assert hr.min() > 0.99 and torch.equal(lq, night2day.make_lq(hr))
+    assert hr.min() > 0.99 and torch.equal(lq, night2day_data.make_lq(hr))
 
 
 def test_stage_trainers_are_reproducible_from_the_seed(tmp_path):

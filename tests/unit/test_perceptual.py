@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from srlib import perceptual as P
 from srlib import weights
+from srlib.metrics import fid, inception
+from srlib.metrics import lpips as metrics_lpips
 
 
 def _images(n, size=32, seed=0, dtype=torch.float32):
@@ -40,7 +41,7 @@ def test_frechet_distance_matches_pytorch_fid(n):
 
     mu1, s1 = _gaussian_stats(n, 64, seed=1)
     mu2, s2 = _gaussian_stats(n, 64, seed=2, shift=0.1)
-    ours = P.frechet_distance(mu1, s1, mu2, s2)
+    ours = fid.frechet_distance(mu1, s1, mu2, s2)
     ref = calculate_frechet_distance(mu1, s1, mu2, s2)
     assert np.isfinite(ours) and ours > 0
     assert abs(ours - ref) <= 1e-6 * abs(ref)
@@ -49,13 +50,13 @@ def test_frechet_distance_matches_pytorch_fid(n):
 def test_frechet_distance_closed_form():
     """Identity covariances: FID = ‖μ1 - μ2‖² (pytorch-fid's own test case)."""
     mu1, mu2 = np.zeros(16), np.arange(16) / 4
-    assert P.frechet_distance(mu1, np.eye(16), mu2, np.eye(16)) == pytest.approx(
+    assert fid.frechet_distance(mu1, np.eye(16), mu2, np.eye(16)) == pytest.approx(
         float(mu2 @ mu2), rel=1e-12
     )
     mu, s = _gaussian_stats(300, 32, seed=3)
-    assert abs(P.frechet_distance(mu, s, mu, s)) < 1e-6
+    assert abs(fid.frechet_distance(mu, s, mu, s)) < 1e-6
     with pytest.raises(ValueError, match="shape"):
-        P.frechet_distance(mu, s, mu[:-1], s[:-1, :-1])
+        fid.frechet_distance(mu, s, mu[:-1], s[:-1, :-1])
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def test_fid_identical_sets_and_caveats(torch_home):
     x = _images(6)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = P.fid(x, x, dims=64, mode="auto")
+        res = fid.fid(x, x, dims=64, mode="auto")
     shown = [str(w.message) for w in caught]
     assert any("RANDOM-INITIALISED" in m for m in shown) and any("singular" in m for m in shown)
     assert abs(res["value"]) < 1e-3
@@ -79,7 +80,7 @@ def test_fid_identical_sets_and_caveats(torch_home):
 def test_fid_small_unequal_sets_finite_and_warned():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = P.fid(_images(5, seed=1), _images(7, seed=2), dims=64, mode="random")
+        res = fid.fid(_images(5, seed=1), _images(7, seed=2), dims=64, mode="random")
     assert np.isfinite(res["value"]) and res["value"] > 0
     assert any("N_a=5 <= dims=64" in w for w in res["warnings"])
     assert any("N_a=5 != N_b=7" in w for w in res["warnings"])
@@ -88,9 +89,9 @@ def test_fid_small_unequal_sets_finite_and_warned():
 def test_fid_inception_file_path_is_pytorch_fids_loader(torch_home):
     """A state dict placed under the published name is what pytorch-fid's loader reads, labelled source 'file'."""
     path = torch_home.put("fid_inception", seed=3)
-    net_file, status = P.fid_inception(64, "pretrained")
+    net_file, status = inception.fid_inception(64, "pretrained")
     assert status.source == "file" and status.comparable and Path(status.path) == path
-    net_rand, status_rand = P.fid_inception(64, "random", seed=3)
+    net_rand, status_rand = inception.fid_inception(64, "random", seed=3)
     assert status_rand.source == "random-init" and net_file is not net_rand
     x = _images(3)
     with torch.inference_mode():
@@ -107,7 +108,7 @@ def test_fid_pretrained_without_file_fails_with_instructions(torch_home, monkeyp
 
     monkeypatch.setattr(weights, "fetch", offline)
     with pytest.raises(weights.WeightsUnavailable, match="pt_inception-2015-12-05-6726825d.pth"):
-        P.fid_inception(64, "pretrained")
+        inception.fid_inception(64, "pretrained")
 
 
 def test_folder_equals_tensor_and_cache(tmp_path, monkeypatch):
@@ -119,8 +120,8 @@ def test_folder_equals_tensor_and_cache(tmp_path, monkeypatch):
         Image.fromarray(arr).save(folder / f"{i:02d}.png")
     (folder / "notes.txt").write_text("not an image")
     cache = tmp_path / "cache"
-    f_dir, _ = P.inception_features(folder, dims=64, mode="random", cache_dir=cache)
-    f_ten, _ = P.inception_features(x, dims=64, mode="random")
+    f_dir, _ = inception.inception_features(folder, dims=64, mode="random", cache_dir=cache)
+    f_ten, _ = inception.inception_features(x, dims=64, mode="random")
     assert f_dir.shape == (4, 64) and f_dir.dtype == np.float64
     assert np.array_equal(f_dir, f_ten)
     assert len(list(cache.glob("*.npz"))) == 1
@@ -128,17 +129,17 @@ def test_folder_equals_tensor_and_cache(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("network called although cached")
 
-    monkeypatch.setattr(P, "_batches", boom)
-    f_again, _ = P.inception_features(folder, dims=64, mode="random", cache_dir=cache)
+    monkeypatch.setattr(inception, "_batches", boom)
+    f_again, _ = inception.inception_features(folder, dims=64, mode="random", cache_dir=cache)
     assert np.array_equal(f_again, f_dir)
-    mu, sigma, n = P.inception_stats(folder, dims=64, mode="random", cache_dir=cache)
+    mu, sigma, n = inception.inception_stats(folder, dims=64, mode="random", cache_dir=cache)
     assert (
         n == 4
         and np.allclose(mu, f_dir.mean(0))
         and np.allclose(sigma, np.cov(f_dir, rowvar=False))
     )
     monkeypatch.undo()
-    P.inception_features(
+    inception.inception_features(
         folder, dims=64, mode="random", cache_dir=cache, seed=1
     )  # other weights: new entry
     assert len(list(cache.glob("*.npz"))) == 2
@@ -147,7 +148,7 @@ def test_folder_equals_tensor_and_cache(tmp_path, monkeypatch):
 def test_npz_statistics_input(tmp_path):
     mu, s = _gaussian_stats(100, 64, seed=7)
     np.savez(tmp_path / "ref.npz", mu=mu, sigma=s)
-    m2, s2, n = P.inception_stats(tmp_path / "ref.npz")
+    m2, s2, n = inception.inception_stats(tmp_path / "ref.npz")
     assert n is None and np.array_equal(m2, mu) and np.array_equal(s2, s)
 
 
@@ -155,8 +156,8 @@ def test_kid_from_features():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((200, 32)), rng.standard_normal((200, 32))
     c = rng.standard_normal((200, 32)) * 1.5 + 0.5
-    same, same_std = P.kid_from_features(a, b, n_subsets=20, subset_size=100)
-    diff, _ = P.kid_from_features(a, c, n_subsets=20, subset_size=100)
+    same, same_std = fid.kid_from_features(a, b, n_subsets=20, subset_size=100)
+    diff, _ = fid.kid_from_features(a, c, n_subsets=20, subset_size=100)
     assert abs(same) < 3 * same_std + 1e-3 and diff > 10 * max(abs(same), same_std)
     # unbiased estimator by hand on one full "subset"
     x, y, d = a[:50], c[:50], 32
@@ -166,7 +167,7 @@ def test_kid_from_features():
         m * (m - 1)
     )
     ref -= 2 * k(x, y).mean()
-    assert P.kid_from_features(x, y, n_subsets=1, subset_size=50)[0] == pytest.approx(
+    assert fid.kid_from_features(x, y, n_subsets=1, subset_size=50)[0] == pytest.approx(
         ref, rel=1e-12
     )
 
@@ -174,7 +175,7 @@ def test_kid_from_features():
 def test_kid_end_to_end():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = P.kid(_images(6, seed=1), _images(6, seed=2), dims=64, mode="random", n_subsets=5)
+        res = fid.kid(_images(6, seed=1), _images(6, seed=2), dims=64, mode="random", n_subsets=5)
     assert (
         np.isfinite(res["value"])
         and res["subset_size"] == 6
@@ -193,11 +194,11 @@ def test_lpips_matches_package_with_same_trunk_file(torch_home):
 
     path = torch_home.put("alexnet", seed=4)
     sr, gt = _images(3, size=48, seed=8), _images(3, size=48, seed=9)
-    model = P.load_lpips("alex", "pretrained")
+    model = metrics_lpips.load_lpips("alex", "pretrained")
     assert model.status.source == "file" and Path(model.status.path) == path
     state = torch.load(path, weights_only=True)
     assert torch.equal(model.model.net.slice1[0].weight, state["features.0.weight"])
-    ours = P.lpips_distance(sr, gt, model=model)
+    ours = metrics_lpips.lpips_distance(sr, gt, model=model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref_net = lpips.LPIPS(
@@ -207,7 +208,7 @@ def test_lpips_matches_package_with_same_trunk_file(torch_home):
         ref = ref_net(sr, gt, normalize=True).flatten().double()
     assert ours.shape == (3,) and ours.dtype == torch.float64
     assert (ours - ref).abs().max().item() < 1e-6
-    random_trunk = P.lpips_distance(sr, gt, mode="random")
+    random_trunk = metrics_lpips.lpips_distance(sr, gt, mode="random")
     assert (random_trunk - ours).abs().max().item() > 1e-4  # the file really changed the network
 
 
@@ -216,7 +217,7 @@ def test_lpips_auto_without_file_is_labelled_random(torch_home):
 
     sr, gt = _images(2, size=32, seed=10), _images(2, size=32, seed=11)
     with pytest.warns(UserWarning, match="RANDOM-INITIALISED"):
-        model = P.load_lpips("alex", "auto", seed=0)
+        model = metrics_lpips.load_lpips("alex", "auto", seed=0)
     assert model.status.source == "random-init" and not model.status.comparable
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -224,25 +225,25 @@ def test_lpips_auto_without_file_is_labelled_random(torch_home):
         ref_net = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
     with torch.no_grad():
         ref = ref_net(sr, gt, normalize=True).flatten().double()
-    assert (P.lpips_distance(sr, gt, model=model) - ref).abs().max().item() < 1e-6
-    assert P.lpips_distance(sr, sr, model=model).abs().max().item() < 1e-6
+    assert (metrics_lpips.lpips_distance(sr, gt, model=model) - ref).abs().max().item() < 1e-6
+    assert metrics_lpips.lpips_distance(sr, sr, model=model).abs().max().item() < 1e-6
 
 
 def test_diversity():
-    model = P.load_lpips("alex", "random")
+    model = metrics_lpips.load_lpips("alex", "random")
     samples = _images(4, size=32, seed=12)
-    div = P.diversity(samples, model=model)
+    div = metrics_lpips.diversity(samples, model=model)
     pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
     manual = torch.stack(
-        [P.lpips_distance(samples[i], samples[j], model=model)[0] for i, j in pairs]
+        [metrics_lpips.lpips_distance(samples[i], samples[j], model=model)[0] for i, j in pairs]
     ).mean()
     assert div.shape == (1,) and div.item() == pytest.approx(manual.item(), abs=1e-6)
     same = samples[:1].expand(3, -1, -1, -1)
     batch = torch.stack([samples[:3], same])  # (N=2, K=3, 3, H, W)
-    out = P.diversity(batch, model=model)
+    out = metrics_lpips.diversity(batch, model=model)
     assert out.shape == (2,) and out[1].item() < 1e-6 and out[0].item() > 0
     with pytest.raises(ValueError, match="K >= 2"):
-        P.diversity(samples[:1], model=model)
+        metrics_lpips.diversity(samples[:1], model=model)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from srlib import postprocess as pp
+from srlib.srgan_modified import postprocess as pp
 
 
 def test_match_histograms_takes_the_reference_distribution_and_keeps_the_order():

@@ -4,11 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from srlib import losses, train_modified
-from srlib.data import PairedPatches
+from srlib import losses
+from srlib.data.patches import PairedPatches
 from srlib.models import ARCHS, SRGANModifiedDiscriminator, SRGANModifiedGenerator
 from srlib.models.srgan import count_params
 from srlib.models.srgan_modified import PadConv
+from srlib.srgan_modified import train as train_modified
 
 TINY = dict(num_feat=8, num_block=1, num_up_feat=8)
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from srlib import evaluate, tracking
+from srlib import evaluation, models, tracking, training
 from srlib.models import SRResNet
 from srlib.weights import WeightStatus
 
@@ -41,24 +41,24 @@ def test_history_roundtrip_and_truncate(tmp_path):
 
 def test_generator_file_roundtrip(tmp_path):
     g = SRResNet(num_feat=8, num_block=1, scale=2)
-    evaluate.save_generator(tmp_path / "g.pth", g, arch="srresnet", arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
-    g2, meta = evaluate.load_generator(tmp_path / "g.pth")
+    models.save_generator(tmp_path / "g.pth", g, arch="srresnet", arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
+    g2, meta = models.load_generator(tmp_path / "g.pth")
     x = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(g.eval()(x), g2(x))
     torch.save({"foo": 1}, tmp_path / "bad.pth")
     with pytest.raises(ValueError, match="bad.pth"):
-        evaluate.load_generator(tmp_path / "bad.pth")
+        models.load_generator(tmp_path / "bad.pth")
 
 
 def test_evaluate_and_summarize_gain_over_bicubic():
     gen = torch.Generator().manual_seed(0)
     gt = (torch.rand(3, 32, 32, generator=gen) * 255).round() / 255  # 8-bit ground truth, as loaded from files
     lq = torch.rand(3, 8, 8, generator=gen)
-    ups = {"bicubic": evaluate.bicubic_upscaler(4), "oracle": lambda x: gt[None]}
-    df = evaluate.evaluate(ups, [("img", lq, gt)], crop_border=4)
+    ups = {"bicubic": evaluation.bicubic_upscaler(4), "oracle": lambda x: gt[None]}
+    df = evaluation.evaluate(ups, [("img", lq, gt)], crop_border=4)
     assert set(df.model) == {"bicubic", "oracle"}
     assert df[df.model == "oracle"].psnr_y.item() == float("inf")
-    s = evaluate.summarize(df[df.model == "bicubic"])
+    s = evaluation.summarize(df[df.model == "bicubic"])
     assert s["bicubic"]["gain_db"] == 0.0 and s["bicubic"]["n"] == 1
 
 
@@ -70,18 +70,18 @@ def test_paper_table_marks_rows_not_comparable_on_proxy():
     ours = {"metrics": {"models": {"srresnet": {"psnr_y": 30.0}, "srgan": {"psnr_y": 28.0}}},
             "data": {"name": "bench", "proxy": False}, "comparable_with_paper": False,
             "weights": {"vgg19": {"comparable": False}}}
-    t = evaluate.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
+    t = evaluation.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
     assert t.delta.tolist() == pytest.approx([-2.05, -1.40])
     assert t.comparable.tolist() == [True, False]
     assert t.weights.tolist() == ["none needed", "RANDOM vgg19"]
-    md = evaluate.markdown_table(t)
+    md = evaluation.markdown_table(t)
     assert md.count("\n") == 4 and "| srgan | psnr_y |" in md
 
 
 def test_interval_log_averages_and_emits_at_interval_and_end():
     import logging
 
-    ilog = tracking.IntervalLog(name="t", iters=5, interval=2, logger=logging.getLogger("test"))
+    ilog = training.IntervalLog(name="t", iters=5, interval=2, logger=logging.getLogger("test"))
     assert ilog.add(1, {"l": 1.0}) == {}
     row = ilog.add(2, {"l": 3.0}, lr_g=0.1)
     assert row["l"] == 2.0 and row["lr_g"] == 0.1 and row["sec_per_iter"] >= 0

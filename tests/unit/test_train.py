@@ -3,8 +3,10 @@
 import pytest
 import torch
 
-from srlib import data, train
+from srlib import training
+from srlib.data import patches
 from srlib.models import Discriminator, SRResNet
+from srlib.srgan import train
 
 torch.set_num_threads(1)
 
@@ -12,7 +14,7 @@ torch.set_num_threads(1)
 def tiny_data(seed=0):
     g = torch.Generator().manual_seed(123)
     images = [torch.rand(3, 40, 48, generator=g), torch.rand(3, 36, 36, generator=g)]
-    return data.PairedPatches(images, scale=2, gt_size=16, batch_size=2, seed=seed)
+    return patches.PairedPatches(images, scale=2, gt_size=16, batch_size=2, seed=seed)
 
 
 def tiny_models(seed=0):
@@ -61,7 +63,7 @@ def test_batches_are_pure_functions_of_step():
 def test_mse_training_reduces_the_loss(tmp_path):
     torch.manual_seed(0)
     g = SRResNet(num_feat=8, num_block=1, scale=2)
-    ds = data.PairedPatches([torch.rand(3, 16, 16)], scale=2, gt_size=16, batch_size=1, use_augment=False)
+    ds = patches.PairedPatches([torch.rand(3, 16, 16)], scale=2, gt_size=16, batch_size=1, use_augment=False)
     hist = train.fit(g=g, data=ds, iters=60, run_dir=tmp_path, lr_g=3e-3, log_interval=10, ckpt_interval=60)
     losses = [r["l_g_pix"] for r in hist.rows]
     assert losses[-1] < 0.5 * losses[0]
@@ -75,7 +77,7 @@ def test_checkpoint_and_history_written(tmp_path):
 
 
 def test_step_decay_is_a_function_of_step():
-    f = train.step_decay(1e-4, 10)
+    f = training.step_decay(1e-4, 10)
     assert f(0) == 1e-4 and f(9) == 1e-4 and f(10) == pytest.approx(1e-5)
 
 

@@ -4,10 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from srlib import losses, train_realesrgan
-from srlib.data_realesrgan import RealESRGANPairs
-from srlib.degradations_realesrgan import RealESRGANDegradationConfig, usm_sharp
+from srlib import losses
+from srlib.data.degradations_realesrgan import RealESRGANDegradationConfig
+from srlib.data.realesrgan_kernels import usm_sharp
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
+from srlib.realesrgan import train as train_realesrgan
+from srlib.realesrgan.pairs import RealESRGANPairs
 
 torch.set_num_threads(1)
 

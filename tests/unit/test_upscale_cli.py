@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from srlib import cli, evaluate, upscale_cli
+from srlib import cli, models
+from srlib.inference import cli as upscale_cli
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -22,7 +23,7 @@ def _digests(folder):
 def setup(tmp_path):
     torch.manual_seed(0)
     kwargs = dict(num_feat=4, num_block=1, num_up_feat=4, scale=2)
-    ckpt = evaluate.save_generator(tmp_path / "g.pth", SRGANModifiedGenerator(**kwargs), arch="srgan_modified",
+    ckpt = models.save_generator(tmp_path / "g.pth", SRGANModifiedGenerator(**kwargs), arch="srgan_modified",
                                    arch_kwargs=kwargs)
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -88,7 +89,7 @@ def _save(path, edit=None):
     if edit is not None:
         with torch.no_grad():
             edit(g)
-    return evaluate.save_generator(path, g, arch="srgan_modified", arch_kwargs=kwargs)
+    return models.save_generator(path, g, arch="srgan_modified", arch_kwargs=kwargs)
 
 
 def test_phone_photo_is_upscaled_upright(tmp_path):

@@ -2,7 +2,7 @@
 
 Wang et al., ICCV-W 2021, §3; ``realesrgan/data/realesrgan_dataset.py`` (GT preparation) and
 ``realesrgan/models/realesrgan_model.py`` (``feed_data``: paired crop, ``_dequeue_and_enqueue``). The degradation
-itself is :func:`srlib.degradations_realesrgan.degrade`.
+itself is :func:`srlib.data.degradations_realesrgan.degrade`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from srlib.degradations_realesrgan import RealESRGANDegradationConfig, degrade
+from srlib.data.degradations_realesrgan import RealESRGANDegradationConfig, degrade
 
 
 def paired_random_crop(lq: Tensor, gt: Tensor, gt_size: int, scale: int, *, generator: torch.Generator):

@@ -2,7 +2,7 @@
 
 Protocol (SR papers, BasicSR): the ground truth is mod-cropped to the scale, the input is its 8-bit MATLAB-bicubic
 downscale, the output is clamped to [0, 1] and rounded to 8 bits before measuring, and PSNR/SSIM are computed on
-the Y channel (BT.601, 16-235) with ``crop_border = scale`` pixels removed on each side (see :mod:`srlib.metrics`).
+the Y channel (BT.601, 16-235) with ``crop_border = scale`` pixels removed on each side (see :mod:`srlib.metrics.pixel`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from srlib import degradations, metrics, tracking
-from srlib.data import save_image
-from srlib.models import ARCHS
+from srlib.data import degradations
+from srlib.data.images import save_image
+from srlib.metrics import pixel as metrics
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]  # lq (1, 3, h, w) -> sr (1, 3, sh, sw) in [0, 1]
 
@@ -34,31 +34,6 @@ def model_upscaler(model: nn.Module, device: torch.device | str = "cpu") -> Upsc
         return model(lq.to(device)).float().cpu()
 
     return run
-
-
-def save_generator(path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None):
-    """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``."""
-    return tracking.save_checkpoint(
-        path, {"arch": arch, "arch_kwargs": dict(arch_kwargs), "state_dict": g.state_dict(), "meta": meta or {}}
-    )
-
-
-def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
-    state = tracking.load_checkpoint(path)
-    if not {"arch", "arch_kwargs", "state_dict"} <= set(state):
-        raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
-    if state["arch"] not in ARCHS:
-        raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
-    built = f"{state['arch']}({state['arch_kwargs']})"
-    try:
-        g = ARCHS[state["arch"]](**state["arch_kwargs"])
-    except (TypeError, ValueError) as exc:
-        raise tracking.CheckpointError(f"{path}: cannot build {built}: {exc}") from None
-    diff = tracking.state_dict_difference(g.state_dict(), state["state_dict"])
-    if diff:
-        raise tracking.CheckpointError(f"{path}: its weights do not fit {built}: {diff}")
-    g.load_state_dict(state["state_dict"])
-    return g.eval(), state
 
 
 def measure(sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int) -> dict[str, float]:

@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlib import losses, tracking, weights
-from srlib.data_realesrgan import RealESRGANPairs, TrainingPairPool
-from srlib.degradations_realesrgan import usm_sharp
+from srlib import losses, tracking, training, weights
+from srlib.data.realesrgan_kernels import usm_sharp
 from srlib.models.esrgan import generator_state
-from srlib.train import step_decay
+from srlib.realesrgan.pairs import RealESRGANPairs, TrainingPairPool
+from srlib.training import step_decay
 
 log = logging.getLogger("srlib.train_realesrgan")
 
@@ -147,14 +147,14 @@ def fit_realesrgan(
     """RealESRNet (``d=None``: L1 only) or RealESRGAN (``d`` and ``vgg`` given) for ``iters`` steps.
 
     Initialise ``g`` (e.g. :func:`load_pretrained_generator`) before calling. ``lr_g`` / ``lr_d`` are numbers or
-    functions of the step (``srlib.train.step_decay(2e-4, 1_000_000, 0.5)`` is RealESRNet's MultiStepLR).
+    functions of the step (``srlib.training.step_decay(2e-4, 1_000_000, 0.5)`` is RealESRNet's MultiStepLR).
     ``run_dir`` receives ``last.pth`` (G, G-EMA, D, optimisers, the training-pair pool; for resume),
     ``history.csv`` and, at the end, ``generator_ema.pth`` (``{"params_ema": ..., "params": ...}``, the released
     layout). Batches are pure functions of ``(seed, step)`` and the pool is checkpointed, so a resumed run repeats
     the uninterrupted one. Returns ``(history, g_ema)``.
 
     ``data`` is anything with ``batch(step, device) -> (lq, gt)`` and ``seed``: :class:`RealESRGANPairs` (synthetic
-    degradations) or fixed pairs such as :class:`srlib.train_night2day.PairedCrops` (Real-ESRGAN's paired-data
+    degradations) or fixed pairs such as :class:`srlib.night2day.train.PairedCrops` (Real-ESRGAN's paired-data
     fine-tuning, ``finetune_realesrgan_x4plus_pairdata.yml``); ``queue_size`` defaults to ``data.cfg.queue_size``; 0 turns the pool off.
     ``sharpen_gt=False`` trains on the ground truth as is instead of its USM-sharpened version (the pixel and
     perceptual targets; Real-ESRGAN's ``l1_gt_usm`` / ``percep_gt_usm``).
@@ -199,7 +199,7 @@ def fit_realesrgan(
         ema_update(g_ema, g, ema_decay)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
-    history = tracking.resumable_loop(step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name,
+    history = training.resumable_loop(step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name,
                                       logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval,
                                       resume=resume, config={"lr_g_0": lr_g_fn(0), "betas": tuple(betas),
                                                              "adversarial": adversarial, "sharpen_gt": sharpen_gt,

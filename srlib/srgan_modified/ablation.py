@@ -1,8 +1,8 @@
 """The modified SRGAN's fixes, measured: bicubic, network, + each fix, + all fixes, x faithful vs blended tiling.
 
 The report behind the seed (vTuanpham/SRGAN_Reimplementation_modified) shows pictures only. Here every variant is
-scored on a benchmark with PSNR-Y / SSIM-Y (:mod:`srlib.metrics` conventions via :func:`srlib.evaluate.measure`),
-LPIPS (:mod:`srlib.perceptual`; label the trunk's weights) and a seam score (:func:`srlib.inference.seam_score`).
+scored on a benchmark with PSNR-Y / SSIM-Y (:mod:`srlib.metrics.pixel` conventions via :func:`srlib.evaluation.measure`),
+LPIPS (:mod:`srlib.metrics.inception`; label the trunk's weights) and a seam score (:func:`srlib.inference.tiling.seam_score`).
 
 Variants (``method`` column):
 
@@ -10,7 +10,7 @@ Variants (``method`` column):
 * ``network``: untiled inference (the reference the tilings are compared with);
 * for each tiling ``faithful`` (the seed's 64-px tiles, no overlap, white padding) and ``blend`` (overlap +
   feathered weights): ``network`` alone, ``+ match`` (histogram matching to the LR input), ``+ low-pass``
-  (FFT low-pass, clean filter: real part, clamped), ``+ all`` (:func:`srlib.postprocess.seed_postprocess`:
+  (FFT low-pass, clean filter: real part, clamped), ``+ all`` (:func:`srlib.srgan_modified.postprocess.seed_postprocess`:
   match -> low-pass -> match with the seed's magnitude/min-max quirks);
 * ``network, zero padding [faithful]`` (with ``g_zero``): the report's seam comparison, a zero-padded network on the
   same faithful tiles;
@@ -31,7 +31,10 @@ import pandas as pd
 import torch
 from matplotlib.patches import Circle
 
-from srlib import degradations, evaluate, inference, postprocess, viz
+from srlib import evaluation, viz
+from srlib.data import degradations
+from srlib.inference import tiling as inference
+from srlib.srgan_modified import postprocess
 
 TILINGS = ("faithful", "blend")
 FIXES = {"network": "", "+ match": "match", "+ low-pass": "lowpass", "+ all": "seed"}
@@ -63,7 +66,7 @@ def center_pairs(pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], size: 
         return list(pairs)
     out = []
     for name, _lq, gt in pairs:
-        gt_c = degradations.mod_crop(evaluate.center_crop(gt, size), scale)
+        gt_c = degradations.mod_crop(evaluation.center_crop(gt, size), scale)
         out.append((name, degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1)), gt_c))
     return out
 
@@ -112,7 +115,7 @@ def run(
         for method, (tiling, sr) in outs.items():
             sr = degradations.quantize(sr.clamp(0, 1))  # what a saved 8-bit PNG holds
             row = {"method": method, "tiling": tiling, "image": name}
-            row |= evaluate.measure(sr[None], gt[None], crop_border=crop_border)
+            row |= evaluation.measure(sr[None], gt[None], crop_border=crop_border)
             if lpips_model is not None:
                 row["lpips"] = float(lpips_model(sr, gt)[0])
             row["seam"] = inference.seam_score(sr, *lines[tiling])

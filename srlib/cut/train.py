@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib import losses, tracking
+from srlib import losses, tracking, training
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF, ResnetGenerator
 
 log = logging.getLogger("srlib.train_cut")
@@ -163,7 +163,7 @@ def gan_nce_update(
     lambda_gan: float, nce_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
     nce_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> dict[str, float]:
-    """CUT's G + F update, shared with the cross-scale M3 of :mod:`srlib.train_night2day`.
+    """CUT's G + F update, shared with the cross-scale M3 of :mod:`srlib.night2day.train`.
 
     ``l_G = lambda_GAN * LSGAN_G(D(fake)) + NCE``, where NCE is ``nce_fn(src, tgt)`` of the first (input, output)
     pair, averaged with the second (the identity pair) when given. D is frozen during the update.
@@ -286,7 +286,7 @@ def fit_cut(
         logs = cut_train_step(g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts)
         return logs, {"lr": lr_fn(step - 1)}
 
-    return tracking.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
+    return training.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
                                    run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
                                    ckpt_interval=ckpt_interval, resume=resume,
                                    config=asdict(cfg) | {"seed": seed, "steps_per_epoch": steps_per_epoch})

@@ -1,6 +1,6 @@
 """Full-reference image metrics (PSNR, SSIM, RMSE, MAE, NCC) under the conventions of SR paper tables.
 
-Pure tensor math: no model loading, no file I/O (LPIPS / FID / KID live in :mod:`srlib.perceptual`). The conventions
+Pure tensor math: no model loading, no file I/O (LPIPS / FID / KID live in :mod:`srlib.metrics.inception`). The conventions
 follow BasicSR (``basicsr/metrics/psnr_ssim.py`` and its ``metrics/README.md``), which reproduces the MATLAB code
 behind the SRGAN / ESRGAN / Real-ESRGAN tables:
 
@@ -14,7 +14,7 @@ behind the SRGAN / ESRGAN / Real-ESRGAN tables:
 * **Order of operations** (as BasicSR): ``crop_border`` pixels are removed from each of the four edges first (by
   convention ``crop_border = scale``), then the optional Y conversion, then the metric.
 * **Rounding.** The metrics do *not* quantise. BasicSR quantises the network output to uint8 before measuring
-  (``tensor2img``: clamp to [0, 1], ``(x * 255).round()``); call :func:`srlib.degradations.quantize` on ``sr`` first to reproduce
+  (``tensor2img``: clamp to [0, 1], ``(x * 255).round()``); call :func:`srlib.data.degradations.quantize` on ``sr`` first to reproduce
   paper tables. Ground truth loaded from 8-bit files is already on that grid.
 * **Y channel** (``y_only=True``): BT.601 "studio swing" luma, exactly MATLAB ``rgb2ycbcr`` and BasicSR
   ``rgb2ycbcr(..., y_only=True)``: ``Y = 16 + 65.481 R + 128.553 G + 24.966 B`` with R, G, B in [0, 1], i.e. Y in

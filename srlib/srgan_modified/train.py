@@ -1,6 +1,6 @@
 """Training recipe of the modified SRGAN, as the seed's ``SRGAN_train.py`` runs it.
 
-Seed: vTuanpham/SRGAN_Reimplementation_modified. What differs from Ledig's recipe (:mod:`srlib.train`) and is kept:
+Seed: vTuanpham/SRGAN_Reimplementation_modified. What differs from Ledig's recipe (:mod:`srlib.srgan.train`) and is kept:
 
 * **no SRResNet pre-training**: the GAN trains from scratch;
 * **content loss** = equal-weight MSE of three VGG19 maps (block2_conv2, block3_conv2, block3_conv4 after ReLU,
@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlib import losses, tracking
-from srlib.data import PairedPatches
-from srlib.train import validation_hook
+from srlib import losses, tracking, training
+from srlib.data.patches import PairedPatches
+from srlib.training import validation_hook
 
 log = logging.getLogger("srlib.train_modified")
 
@@ -145,7 +145,7 @@ def fit(
         logs |= seed_g_step(g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv)
         return logs, {}
 
-    history = tracking.resumable_loop(
+    history = training.resumable_loop(
         step_fn=step_fn, state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d}, iters=iters, run_dir=run_dir,
         name=name, logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval, resume=resume,
         val_fn=validation_hook(g, val_fn, name), val_interval=val_interval, progress=progress,

@@ -3,8 +3,8 @@
 The paper's two-stage models reuse the engines unchanged:
 
 * **M1** (SR first): Real-ESRGAN fine-tuned on night pairs ``(night_lq 64², night_hr 256²)`` turns the night LR into
-  night HR (:class:`PairedCrops` into :func:`srlib.train_realesrgan.fit_realesrgan`); CUT translates night HR → day
-  HR (unpaired sets, :func:`srlib.train_cut.fit_cut`).
+  night HR (:class:`PairedCrops` into :func:`srlib.realesrgan.train.fit_realesrgan`); CUT translates night HR → day
+  HR (unpaired sets, :func:`srlib.cut.train.fit_cut`).
 * **M2** (translation first): CUT at 64² translates night LR → day LR; Real-ESRGAN fine-tuned on day pairs
   ``(day_lq, day_hr)`` upsamples it.
 
@@ -31,10 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import evaluate, losses, night2day, tracking, weights
-from srlib.models.cut import NLayerDiscriminator, PatchSampleF
-from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
-from srlib.train_cut import (
+from srlib import losses, models, tracking, training, weights
+from srlib.cut.train import (
     CUTConfig,
     UnpairedCrops,
     build_cut,
@@ -43,7 +41,10 @@ from srlib.train_cut import (
     gan_nce_update,
     linear_decay,
 )
-from srlib.train_realesrgan import fit_realesrgan, load_pretrained_generator, make_vgg
+from srlib.models.cut import NLayerDiscriminator, PatchSampleF
+from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
+from srlib.night2day import data as night2day_data
+from srlib.realesrgan.train import fit_realesrgan, load_pretrained_generator, make_vgg
 
 log = logging.getLogger("srlib.train_night2day")
 
@@ -70,7 +71,7 @@ def build_sr_generator(
 
 
 def stack_split(
-    pairs: Sequence[night2day.Night2DaySample], fields: Sequence[str], *, progress: bool = False
+    pairs: Sequence[night2day_data.Night2DaySample], fields: Sequence[str], *, progress: bool = False
 ) -> dict[str, Tensor]:
     """Decode a split once into ``uint8`` tensors ``{field: (N, 3, H, W)}`` (16,088 night2day HR pairs: ~6 GB)."""
     out: dict[str, list[Tensor]] = {f: [] for f in fields}
@@ -100,7 +101,7 @@ def _augment(lq: Tensor, gt: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor
 class PairedCrops:
     """Fixed ``(lq, gt)`` pairs as Real-ESRGAN training batches: random aligned crops, flips and transposes.
 
-    For :func:`srlib.train_realesrgan.fit_realesrgan` (it needs ``batch(step, device)``, ``seed``). ``batch(step)``
+    For :func:`srlib.realesrgan.train.fit_realesrgan` (it needs ``batch(step, device)``, ``seed``). ``batch(step)``
     is a pure function of ``(seed, step)``: a resumed run sees the same batches.
 
     Args:
@@ -231,7 +232,7 @@ def fit_m3_unpaired(
     name: str = "m3_unpaired",
 ) -> tracking.History:
     """Train the unpaired end-to-end M3 with CUT's optimisation (Adam 2e-4, betas 0.5/0.999, linear decay, one LSGAN
-    D step then one G+F step per iteration); checkpoint / resume through :func:`srlib.tracking.resumable_loop`."""
+    D step then one G+F step per iteration); checkpoint / resume through :func:`srlib.training.resumable_loop`."""
     device = torch.device(device)
     for net in (g, d, f):
         net.to(device).train()
@@ -256,7 +257,7 @@ def fit_m3_unpaired(
         )
         return logs, {"lr": lr_fn(step - 1)}
 
-    return tracking.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
+    return training.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
                                    run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
                                    ckpt_interval=ckpt_interval, resume=resume,
                                    config={"lr": lr, "betas": tuple(betas), "lambda_gan": lambda_gan,
@@ -288,7 +289,7 @@ def train_sr_stage(
 
     M1: night LR → night HR; M2: day LR → day HR; M3 paired: night LR → day HR. ``epochs`` passes over the pairs
     (the paper: 300 epochs, Adam 2e-4). Writes ``run_dir/<name>/`` (checkpoint, history; resumable) and the EMA
-    generator as ``run_dir/<name>.pth`` (:func:`srlib.evaluate.save_generator`). Returns ``(g_ema, history, info)``
+    generator as ``run_dir/<name>.pth`` (:func:`srlib.models.save_generator`). Returns ``(g_ema, history, info)``
     where ``info`` holds the weight statuses and the iteration count for the metrics file.
     """
 
@@ -308,7 +309,7 @@ def train_sr_stage(
     )
     info = {"iters": iters, "epochs": epochs, "pairs": len(data),
             "weights": {"realesrgan_x4plus": g_status.as_dict(), "vgg19": vgg.status.as_dict()}}
-    evaluate.save_generator(run_dir / f"{name}.pth", g_ema.cpu(), arch="rrdbnet",
+    models.save_generator(run_dir / f"{name}.pth", g_ema.cpu(), arch="rrdbnet",
                             arch_kwargs={"scale": 4, "num_feat": num_feat, "num_block": num_block,
                                          "num_grow_ch": num_grow_ch}, meta=info)
     return g_ema, history, info
@@ -342,7 +343,7 @@ def train_cut_stage(
                       steps_per_epoch=steps_per_epoch, seed=seed, log_interval=log_interval,
                       ckpt_interval=ckpt_interval, device=device, name=name)
     info = {"iters": iters, "epochs": epochs + epochs_decay, "x_images": len(x), "y_images": len(y)}
-    evaluate.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="cut_resnet_9blocks",
+    models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="cut_resnet_9blocks",
                             arch_kwargs={"num_feat": num_feat, "num_block": num_block}, meta=info)
     return g.eval(), history, info
 
@@ -394,7 +395,7 @@ def train_m3_unpaired_stage(
     info = {"iters": iters, "epochs": epochs + epochs_decay, "pairs": len(night_lq), "nce_layers": list(nce_layers),
             "init_iters": init_iters,
             "weights": {"realesrgan_x4plus": g_status.as_dict()}}
-    evaluate.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="rrdbnet",
+    models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="rrdbnet",
                             arch_kwargs={"scale": 4, "num_feat": num_feat, "num_block": num_block,
                                          "num_grow_ch": num_grow_ch}, meta=info)
     return g.eval(), history, info

@@ -3,52 +3,25 @@
 No trainer object and nothing inside the ``nn.Module``s: ``fit`` owns the optimisers, calls one D step and one G step
 per iteration (Ledig §3.2: k = 1), logs an interval line (the durable record; the tqdm bar is optional), saves
 ``last.pth`` every ``ckpt_interval`` steps, and resumes from it. Batches are pure functions of ``(seed, step)``
-(:class:`srlib.data.PairedPatches`) and learning rates pure functions of ``step``, so a resumed run reproduces the
+(:class:`srlib.data.patches.PairedPatches`) and learning rates pure functions of ``step``, so a resumed run reproduces the
 uninterrupted one.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from srlib import losses, tracking
-from srlib.data import PairedPatches
+from srlib import losses, tracking, training
+from srlib.data.patches import PairedPatches
+from srlib.runtime import use_progress
+from srlib.training import set_lr, validation_hook
 
 log = logging.getLogger("srlib.train")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic = True
-    torch.backends.cudnn.benchmark = False
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} requested but CUDA is not available")
-    return torch.device(device)
-
-
-def set_threads(num_threads: int) -> None:
-    """``num_threads > 0`` caps torch's CPU threads (0 keeps torch's default)."""
-    if num_threads > 0:
-        torch.set_num_threads(num_threads)
-
-
-def use_progress(progress: bool) -> bool:
-    """tqdm bars only when asked: DVC/papermill runs set `progress: false` (widgets do not render there, papermill#617)."""
-    return bool(progress)
 
 
 def g_step(
@@ -105,16 +78,6 @@ def d_step(*, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: 
     }
 
 
-def step_decay(lr: float, decay_at: int | None, factor: float = 0.1) -> Callable[[int], float]:
-    """Learning rate as a pure function of the step: ``lr`` before ``decay_at``, ``lr * factor`` after."""
-    return lambda step: lr * (factor if decay_at is not None and step >= decay_at else 1.0)
-
-
-def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for group in opt.param_groups:
-        group["lr"] = lr
-
-
 def fit(
     *,
     g: nn.Module,
@@ -162,18 +125,18 @@ def fit(
         vgg.to(device)
 
     def step_fn(step: int):
-        _set_lr(opt_g, lr_g_fn(step - 1))
+        set_lr(opt_g, lr_g_fn(step - 1))
         lq, gt = (t.to(device) for t in data.batch(step))
         sr, logs = g_step(
             g=g, opt_g=opt_g, lq=lq, gt=gt, d=d if adversarial else None, vgg=vgg,
             w_pix=w_pix, w_percep=w_percep, w_adv=w_adv, vgg_rescale=vgg_rescale,
         )
         if adversarial:
-            _set_lr(opt_d, lr_d_fn(step - 1))
+            set_lr(opt_d, lr_d_fn(step - 1))
             logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
-    return tracking.resumable_loop(
+    return training.resumable_loop(
         step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
         ckpt_interval=ckpt_interval, resume=resume, val_fn=validation_hook(g, val_fn, name),
         val_interval=val_interval, progress=use_progress(progress), extra_state=extra_state,
@@ -181,22 +144,3 @@ def fit(
                 "w_pix": w_pix, "w_percep": w_percep, "w_adv": w_adv, "vgg_rescale": vgg_rescale,
                 "scale": data.scale, "gt_size": data.gt_size, "batch_size": data.batch_size, "seed": data.seed},
     )
-
-
-def validation_hook(
-    g: nn.Module, val_fn: Callable[[nn.Module], dict[str, float]] | None, name: str
-) -> Callable[[int], dict[str, float]] | None:
-    """``val_fn(g)`` as a fit-loop hook ``hook(step)``: eval mode and no grad, a log line, the mode restored."""
-    if val_fn is None:
-        return None
-
-    def hook(step: int) -> dict[str, float]:
-        was_training = g.training
-        g.eval()
-        with torch.no_grad():
-            vals = val_fn(g)
-        g.train(was_training)
-        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
-        return vals
-
-    return hook

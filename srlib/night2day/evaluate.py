@@ -5,7 +5,7 @@ Abedjooy & Ebrahimi compare each **phase** of a model with the day HR ground tru
 =============  ==========================================================================  =================
 phase          image                                                                       in the paper
 =============  ==========================================================================  =================
-Pre            night LR 64², nearest-neighbour ×4 (:func:`srlib.night2day.pre_phase`)       M1, M2
+Pre            night LR 64², nearest-neighbour ×4 (:func:`srlib.night2day.data.pre_phase`)       M1, M2
 Intermediate   M1: Real-ESRGAN(night LR) = night HR; M2: CUT(night LR) = day LR, NN ×4     M1 only
 Post           M1: CUT(SR night); M2: Real-ESRGAN(CUT(night LR)); M3: G(night LR)          M1, M2
 =============  ==========================================================================  =================
@@ -13,8 +13,8 @@ Post           M1: CUT(SR night); M2: Real-ESRGAN(CUT(night LR)); M3: G(night LR
 Conventions (the paper gives none beyond the metric names, so they are written down here): images in [0, 1], RGB,
 8-bit quantised outputs, no border crop; RMSE and MAE on the [0, 1] scale; SSIM = Wang et al. 2004 (11×11 Gaussian
 σ 1.5, K1 0.01, K2 0.03, L = 255 on the 8-bit levels), mean over the three channels; NCC = Pearson r over all pixels
-and channels (:mod:`srlib.metrics`). FID is one number per phase (Inception pool3 statistics of the phase's images vs
-the day ground truths, :func:`srlib.perceptual.fid`): it has no per-image values, so it gets no confidence interval.
+and channels (:mod:`srlib.metrics.pixel`). FID is one number per phase (Inception pool3 statistics of the phase's images vs
+the day ground truths, :func:`srlib.metrics.fid.fid`): it has no per-image values, so it gets no confidence interval.
 """
 
 from __future__ import annotations
@@ -29,8 +29,14 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import data, degradations, evaluate, metrics, night2day, paths, perceptual, stats
+from srlib import evaluation, models, paths, stats
+from srlib.data import degradations
+from srlib.data.images import load_image
+from srlib.metrics import fid as metrics_fid
+from srlib.metrics import inception
+from srlib.metrics import pixel as metrics
 from srlib.models.cut import ResnetGenerator, translate
+from srlib.night2day import data as night2day_data
 
 METRICS = ("rmse", "mae", "ssim", "ncc")
 # the paper's Tables 1-3 report these phases; M2's Intermediate and all M3 rows are ours
@@ -38,7 +44,7 @@ PAPER_PHASES = {"M1": ("Pre", "Intermediate", "Post"), "M2": ("Pre", "Post")}
 # Paired differences smaller than this are invisible in the paper's tables, which print two decimals.
 PAPER_RESOLUTION = 0.01
 
-# stage -> {file: role}; the notebooks 31-33 write these generator files (srlib.evaluate.save_generator)
+# stage -> {file: role}; the notebooks 31-33 write these generator files (srlib.models.save_generator)
 GENERATOR_FILES = {
     "night2day_m1": {"sr_night.pth": "sr_night", "cut_hr.pth": "cut_hr"},
     "night2day_m2": {"cut_lq.pth": "cut_lq", "sr_day.pth": "sr_day"},
@@ -71,7 +77,7 @@ def load_pipelines(profile: str, device: torch.device | str = "cpu", *, with_m3:
             path = paths.run_dir(profile, stage) / name
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: run the {stage} stage first (dvc repro {stage})")
-            g, state = evaluate.load_generator(path)
+            g, state = models.load_generator(path)
             nets[role] = g.to(device).eval()
             meta[role] = state.get("meta", {})
     m3 = {k: nets.pop(k) for k in ("M3-paired", "M3-unpaired") if k in nets}
@@ -102,12 +108,12 @@ def run_phases(p: Pipelines, night_lq: Tensor) -> dict[tuple[str, str], Tensor]:
 
     The Pre phase is one tensor shared by all models (it does not depend on them).
     """
-    pre = night2day.pre_phase(night_lq)
+    pre = night2day_data.pre_phase(night_lq)
     out: dict[tuple[str, str], Tensor] = {("M1", "Pre"): pre}
     out["M1", "Intermediate"], out["M1", "Post"] = apply_chain([p.sr_night, p.cut_hr], night_lq)
     day_lq, out["M2", "Post"] = apply_chain([p.cut_lq, p.sr_day], night_lq)
     out["M2", "Pre"] = pre
-    out["M2", "Intermediate"] = night2day.pre_phase(day_lq)
+    out["M2", "Intermediate"] = night2day_data.pre_phase(day_lq)
     out["M2", "Post"] = out.pop(("M2", "Post"))  # keep the Pre, Intermediate, Post order
     for name, g in p.m3.items():
         out[name, "Pre"] = pre
@@ -144,7 +150,7 @@ def _u8(x: Tensor) -> Tensor:
 
 
 def evaluate_phases(
-    p: Pipelines, pairs: night2day.Night2DayPairs, *, batch_size: int = 8, device: torch.device | str = "cpu",
+    p: Pipelines, pairs: night2day_data.Night2DayPairs, *, batch_size: int = 8, device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> tuple[pd.DataFrame, PhaseImages]:
     """Run every phase on the test pairs: per-image metrics (one row per image × model × phase) and the images."""
@@ -153,7 +159,7 @@ def evaluate_phases(
     names = [Path(f).stem for f in pairs.files]
     for start in tqdm(range(0, len(pairs), batch_size), desc="night2day test", disable=not progress):
         idx = range(start, min(start + batch_size, len(pairs)))
-        batch = night2day.stack([pairs[i] for i in idx])
+        batch = night2day_data.stack([pairs[i] for i in idx])
         outs = run_phases(p, batch.night_lq.to(device))
         measured: dict[int, dict] = {}  # the shared Pre tensor is measured and stored once (as M1/Pre)
         for (model, phase), out in outs.items():
@@ -182,16 +188,16 @@ def fid_per_phase(
     def batches(t: Tensor):
         return (t[i : i + batch_size].float() / 255 for i in range(0, len(t), batch_size))
 
-    gt_stats = perceptual.inception_stats(batches(ph.gt), dims=dims, mode=mode, device=device, seed=seed)
+    gt_stats = inception.inception_stats(batches(ph.gt), dims=dims, mode=mode, device=device, seed=seed)
     done: dict[int, dict] = {}
     rows = []
     for (model, phase), imgs in ph.images.items():
         if id(imgs) not in done:
-            mu, sigma, n = perceptual.inception_stats(batches(imgs), dims=dims, mode=mode, device=device, seed=seed)
-            value = perceptual.frechet_distance(mu, sigma, gt_stats[0], gt_stats[1])
+            mu, sigma, n = inception.inception_stats(batches(imgs), dims=dims, mode=mode, device=device, seed=seed)
+            value = metrics_fid.frechet_distance(mu, sigma, gt_stats[0], gt_stats[1])
             done[id(imgs)] = {"fid": value, "n": n}
         rows.append({"model": model, "phase": phase, "key": f"{model}/{phase}"} | done[id(imgs)])
-    _, status = perceptual.fid_inception(dims, mode, device=device, seed=seed)
+    _, status = inception.fid_inception(dims, mode, device=device, seed=seed)
     notes = [] if status.comparable else [f"FID from a RANDOM-INITIALISED Inception ({status.message})"]
     if dims != 2048:
         notes.append(f"FID on {dims}-dim Inception features (the paper's FID uses pool3, 2048): not comparable")
@@ -331,9 +337,9 @@ def night_photo_inputs(files: Sequence[str | Path]) -> tuple[list[str], Tensor, 
     """
     names, hrs = [], []
     for f in files:
-        img = data.load_image(paths.resolve(f))
-        img = evaluate.center_crop(img, min(img.shape[-2:]))
-        hrs.append(night2day.to_gt_size(img).clamp(0, 1))
+        img = load_image(paths.resolve(f))
+        img = evaluation.center_crop(img, min(img.shape[-2:]))
+        hrs.append(night2day_data.to_gt_size(img).clamp(0, 1))
         names.append(Path(f).stem)
     hr = torch.stack(hrs)
-    return names, hr, night2day.make_lq(hr)
+    return names, hr, night2day_data.make_lq(hr)

@@ -2,13 +2,13 @@
 
 Both sources end in the same place, ``data/<profile>_night2day/split.json`` (``{"proxy", "note", "source",
 "splits": {"train": [...], "val": [...], "test": [...]}, ...}``), whose files are night2day **AB images** (512×256,
-night left, day right). Later stages load them with :class:`srlib.night2day.Night2DayPairs`, so the proxy runs through
+night left, day right). Later stages load them with :class:`srlib.night2day.data.Night2DayPairs`, so the proxy runs through
 exactly the loader and LR protocol the real data uses.
 
 * **Real** (:func:`prepare_real`): the extracted pix2pix ``night2day`` folder (``python -m srlib data fetch
   night2day`` on a networked host, then ``dvc add data/raw/night2day``), all pairs pooled and split at random
-  80/10/10 as the paper (:func:`srlib.night2day.paper_split`). Nothing is copied: the manifest lists the files.
-* **Proxy** (:func:`prepare_proxy`): day photos rendered to synthetic night (:func:`srlib.night2day.synthetic_night`)
+  80/10/10 as the paper (:func:`srlib.night2day.data.paper_split`). Nothing is copied: the manifest lists the files.
+* **Proxy** (:func:`prepare_proxy`): day photos rendered to synthetic night (:func:`srlib.night2day.proxy.synthetic_night`)
   and written as AB files. The split is **by photo**, not by pair: several crops come from one photo, and crops of
   a test photo in the training set would leak (the paper's random split of webcam frames has the analogous leak of
   scenes: frames of one webcam land in train and test alike). Train and val take the training photos (val gets the
@@ -27,7 +27,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from srlib import data, night2day, tracking
+from srlib import tracking
+from srlib.data import images
+from srlib.night2day import data as night2day_data
+from srlib.night2day import proxy
 
 log = logging.getLogger("srlib.night2day_prepare")
 
@@ -36,7 +39,7 @@ MANIFEST = "split.json"
 
 def _clear(out_dir: Path) -> None:
     """Remove what an earlier preparation wrote (split folders and manifest), nothing else."""
-    for split in night2day.SPLITS:
+    for split in night2day_data.SPLITS:
         if (out_dir / split).is_dir():
             shutil.rmtree(out_dir / split)
     (out_dir / MANIFEST).unlink(missing_ok=True)
@@ -55,7 +58,7 @@ def photo_split(photos: Sequence[Path], *, val_fraction: float, seed: int) -> tu
 
 
 def write_ab_pairs(
-    pairs: night2day.ProxyNight2DayPairs, out_dir: Path, *, progress: bool = False
+    pairs: proxy.ProxyNight2DayPairs, out_dir: Path, *, progress: bool = False
 ) -> list[Path]:
     """Write every proxy pair as one AB file (night HR left, day HR right), ``<photo stem>_<k>.png``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,7 @@ def write_ab_pairs(
         sample = pairs[i]
         photo = pairs.files[i % len(pairs.files)]
         path = out_dir / f"{photo.stem}_{i // len(pairs.files):02d}.png"
-        data.save_image(torch.cat((sample.night_hr, sample.day_hr), dim=-1), path)
+        images.save_image(torch.cat((sample.night_hr, sample.day_hr), dim=-1), path)
         files.append(path)
     return sorted(files)
 
@@ -81,7 +84,7 @@ def prepare_proxy(
     test_pairs_per_image: int = 2,
     crop_fraction: tuple[float, float] = (0.5, 1.0),
     max_side: int = 1024,
-    cfg: night2day.SyntheticNightConfig | None = None,
+    cfg: proxy.SyntheticNightConfig | None = None,
     exclude: Sequence[str] = (),
     progress: bool = False,
 ) -> dict:
@@ -93,7 +96,7 @@ def prepare_proxy(
     "night" from them makes no sense; they serve the qualitative figure instead).
     """
     out_dir = Path(out_dir)
-    cfg = cfg or night2day.SyntheticNightConfig()
+    cfg = cfg or proxy.SyntheticNightConfig()
     excluded = set(exclude)
     train_photos = [Path(p) for p in train_photos if Path(p).stem not in excluded]
     test_photos = [Path(p) for p in test_photos if Path(p).stem not in excluded]
@@ -104,11 +107,11 @@ def prepare_proxy(
     per = {"train": pairs_per_image, "val": pairs_per_image, "test": test_pairs_per_image}
     _clear(out_dir)
     splits = {}
-    for k, split in enumerate(night2day.SPLITS):
+    for k, split in enumerate(night2day_data.SPLITS):
         if not photos[split]:
             splits[split] = []
             continue
-        pairs = night2day.ProxyNight2DayPairs(
+        pairs = proxy.ProxyNight2DayPairs(
             photos[split], seed=seed * 10 + k, cfg=cfg, pairs_per_image=per[split], mode="crop",
             crop_fraction=crop_fraction, max_side=max_side,
         )
@@ -118,7 +121,7 @@ def prepare_proxy(
     manifest = {
         "proxy": True,
         "name": "synthetic-night proxy",
-        "note": night2day.PROXY_NOTE,
+        "note": night2day_data.PROXY_NOTE,
         "source": source,
         "relative_to": "manifest",
         "seed": seed,
@@ -135,12 +138,12 @@ def prepare_real(out_dir: str | Path, root: str | Path, *, seed: int = 0) -> dic
     """The paper's split of the real night2day pairs under ``root``; header-checks every file (naming the first
     bad one) and writes the manifest with absolute paths."""
     out_dir = Path(out_dir)
-    files = night2day.list_ab_files(root)
+    files = night2day_data.list_ab_files(root)
     if not files:
         raise FileNotFoundError(f"no AB images under {root}")
     for f in files:
-        night2day.check_ab_header(f)
-    split = night2day.paper_split(files, seed)
+        night2day_data.check_ab_header(f)
+    split = night2day_data.paper_split(files, seed)
     _clear(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -172,12 +175,12 @@ def split_files(manifest: dict, split: str) -> list[Path]:
     return [base / f for f in manifest["splits"][split]]
 
 
-def split_pairs(manifest: dict, split: str, *, max_pairs: int = 0) -> night2day.Night2DayPairs:
-    """The split as :class:`srlib.night2day.Night2DayPairs` (the first ``max_pairs`` files when > 0)."""
+def split_pairs(manifest: dict, split: str, *, max_pairs: int = 0) -> night2day_data.Night2DayPairs:
+    """The split as :class:`srlib.night2day.data.Night2DayPairs` (the first ``max_pairs`` files when > 0)."""
     files = split_files(manifest, split)
     if not files:
         raise ValueError(f"night2day split {split!r} is empty")
-    return night2day.Night2DayPairs(files[:max_pairs] if max_pairs > 0 else files)
+    return night2day_data.Night2DayPairs(files[:max_pairs] if max_pairs > 0 else files)
 
 
 def mean_luma(manifest: dict, split: str, *, max_pairs: int = 200) -> dict[str, float]:
@@ -186,8 +189,8 @@ def mean_luma(manifest: dict, split: str, *, max_pairs: int = 200) -> dict[str, 
     night = day = 0.0
     for i in range(len(pairs)):
         s = pairs[i]
-        night += float(night2day.luminance(s.night_hr).mean())
-        day += float(night2day.luminance(s.day_hr).mean())
+        night += float(night2day_data.luminance(s.night_hr).mean())
+        day += float(night2day_data.luminance(s.day_hr).mean())
     return {"night": night / len(pairs), "day": day / len(pairs), "pairs": len(pairs)}
 
 

@@ -5,7 +5,7 @@ None of these archives can be downloaded on the study's CI machines, so the pipe
 
     python -m srlib data fetch div2k_train_hr          # download, check sha256, extract under data/raw/
     dvc add data/raw/DIV2K_train_HR                     # track the extracted folder with DVC
-    dvc exp run -S profile=paper -S data_prepare.train_dir=data/raw/DIV2K_train_HR \\
+    dvc exp run -S profile=paper -S data_prepare.train_dir=data/raw/DIV2K_train_HR \
                 -S data_prepare.bench_dir=data/raw/benchmark/Set5/HR
 
 Downloads time out after ``$SRLIB_DOWNLOAD_TIMEOUT`` seconds without data (default 30) and leave no partial
@@ -128,7 +128,7 @@ def fetch(name: str, dest: Path | None = None, *, timeout: float | None = None, 
                 f"`python -m srlib data fetch {name}` to check and extract it."
             ) from exc
     if not r.sha256:
-        print(f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.datasets.RECIPES)")
+        print(f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.data.datasets.RECIPES)")
     try:
         if archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as z:

@@ -1,7 +1,7 @@
 """``python -m srlib upscale IN... -o OUT --checkpoint CKPT``: upscale files and folders of any size.
 
 Outputs are PNG files named after the inputs in the ``OUT`` folder (or ``OUT`` itself for a single input file with a
-.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.upscale_file`); inputs are turned
+.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.tiling.upscale_file`); inputs are turned
 upright by their EXIF orientation. Never overwrites an input (refused even with ``--overwrite``) nor an existing
 output (unless ``--overwrite``). A file that cannot be read or upscaled is reported by name and the others are still
 done; the exit status is then 1.
@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from srlib import inference
-from srlib.data import IMAGE_SUFFIXES
+from srlib.data.images import IMAGE_SUFFIXES
+from srlib.inference import images, tiling
 
 FILE_SUFFIXES = (".png", ".tif", ".tiff")  # what `-o` may name as a single output file
 
@@ -59,7 +59,7 @@ def _radius(text: str) -> float:
 
 def _steps(text: str) -> str:
     """``--postprocess``: validated at parse time so that a typo fails before the model is loaded."""
-    from srlib import postprocess
+    from srlib.srgan_modified import postprocess
 
     try:
         postprocess.parse_steps(text)
@@ -86,12 +86,12 @@ def _parser() -> argparse.ArgumentParser:
                     "(0 = whole image; not with faithful tiling)")
     ap.add_argument("--overlap", type=_whole_number("a number of input pixels >= 0"), default=32,
                     help="minimum tile overlap in input pixels (blend tiling; ignored by faithful)")
-    ap.add_argument("--tiling", choices=inference.MODES, default="blend",
+    ap.add_argument("--tiling", choices=tiling.MODES, default="blend",
                     help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles")
     ap.add_argument("--batch", type=_whole_number("0 (automatic) or a number of tiles per forward pass"), default=0,
                     help="tiles per forward pass (0 = automatic)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    ap.add_argument("--precision", choices=inference.PRECISIONS, default="auto",
+    ap.add_argument("--precision", choices=tiling.PRECISIONS, default="auto",
                     help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU")
     ap.add_argument("--postprocess", type=_steps, default="", metavar="STEPS",
                     help="comma-separated: match, lowpass (in that order as given), or seed (match,lowpass,match "
@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_tiling(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Option combinations :func:`srlib.inference.layout` would reject (per file, or only for large images)."""
+    """Option combinations :func:`srlib.inference.tiling.layout` would reject (per file, or only for large images)."""
     if args.tiling == "faithful" and args.tile == 0:
         ap.error("--tiling faithful needs --tile > 0 (it pads the image to whole tiles; the seed uses 64): "
                  "pass e.g. --tile 64, or use --tiling blend for --tile 0")
@@ -215,13 +215,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from srlib import evaluate
-    from srlib.train import pick_device, set_threads
+    from srlib import models
+    from srlib.runtime import pick_device, set_threads
 
     try:
         device = pick_device(args.device)
         set_threads(args.threads)
-        model, state = evaluate.load_generator(args.checkpoint)
+        model, state = models.load_generator(args.checkpoint)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -249,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         tiles_bar = None
         try:
-            arr = inference.read_image(f)
+            arr = images.read_image(f)
             if bar is not None:  # an inner bar over the tiles: a single large image shows progress too
-                ys, xs, _ = inference.layout(arr.shape[0], arr.shape[1], tile=args.tile, overlap=args.overlap,
+                ys, xs, _ = tiling.layout(arr.shape[0], arr.shape[1], tile=args.tile, overlap=args.overlap,
                                              mode=args.tiling)
                 tiles_bar = tqdm(total=len(ys) * len(xs), unit="tile", desc=f.name, leave=False, file=sys.stderr)
-            shape = inference.upscale_file(
+            shape = tiling.upscale_file(
                 arr, model, dest, in_memory=args.in_memory, tile=args.tile, overlap=args.overlap, mode=args.tiling,
                 batch_size=args.batch, device=device, precision=args.precision, postprocess=args.postprocess,
                 radius=args.radius, stretch_input=args.stretch_input,
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1)
     if bar is not None:
         bar.close()
-    print(f"{done} upscaled ({state['arch']}, x{inference.model_scale(model)}, {args.tiling} tiling), "
+    print(f"{done} upscaled ({state['arch']}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
           f"{len(errors)} failed")
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
