@@ -18,8 +18,9 @@ $(VENV)/.installed: pyproject.toml
 repro: venv  ## the whole study in the params.yaml profile (smoke by default: CPU, minutes, embedded photos)
 	dvc repro
 
-test: venv  ## unit tests + papermill smoke runs of every notebook
+test: venv lint  ## lint + format check, then unit tests + papermill smoke runs of every notebook
 	python -m pytest
 
-lint: venv
+lint: venv  ## ruff check + ruff format --check (fails on either)
 	ruff check srlib tests benchmarks notebooks
+	ruff format --check srlib tests benchmarks notebooks

@@ -66,15 +66,21 @@ def bench_overhead(model, label: str, size: int, tile: int, overlap: int, repeat
     outs = {k: f() for k, f in runs.items()}  # warm-up (and the outputs for the PSNR)
     med = medians(interleaved(runs, repeats, warmup=False))
     ys, xs, _ = tiling.layout(size, size, tile=tile, overlap=overlap, mode="blend")
-    print(f"\n[1] tiling overhead, {size}x{size} -> x{model.scale}, {label}, {torch.get_num_threads()} threads, "
-          f"median of {repeats}")
-    print(f"    layout {tile}/{overlap}: {len(ys)}x{len(xs)} tiles of {ys[0][1] - ys[0][0]}x{xs[0][1] - xs[0][0]} px "
-          f"({len(ys) * len(xs) * (ys[0][1] - ys[0][0]) * (xs[0][1] - xs[0][0]) / size**2:.2f}x the pixels)")
+    print(
+        f"\n[1] tiling overhead, {size}x{size} -> x{model.scale}, {label}, {torch.get_num_threads()} threads, "
+        f"median of {repeats}"
+    )
+    print(
+        f"    layout {tile}/{overlap}: {len(ys)}x{len(xs)} tiles of {ys[0][1] - ys[0][0]}x{xs[0][1] - xs[0][0]} px "
+        f"({len(ys) * len(xs) * (ys[0][1] - ys[0][0]) * (xs[0][1] - xs[0][0]) / size**2:.2f}x the pixels)"
+    )
     for k in runs:
         ref = outs["untiled"].clamp(0, 1)
         mse = float(((outs[k].clamp(0, 1) - ref) ** 2).mean())
         psnr = math.inf if mse == 0 else 10 * math.log10(1 / mse)
-        print(f"    {k:18s} {med[k]:7.2f} s   ratio {med[k] / med['untiled']:.3f}   PSNR vs untiled {psnr:6.1f} dB")
+        print(
+            f"    {k:18s} {med[k]:7.2f} s   ratio {med[k] / med['untiled']:.3f}   PSNR vs untiled {psnr:6.1f} dB"
+        )
 
 
 def bench_big(size: int, tile: int, overlap: int, threads: int) -> None:
@@ -83,28 +89,54 @@ def bench_big(size: int, tile: int, overlap: int, threads: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         torch.manual_seed(0)
-        ckpt = models.save_generator(tmp / "tiny.pth", SRGANModifiedGenerator(**TINY).eval(),
-                                       arch="srgan_modified", arch_kwargs=TINY)
+        ckpt = models.save_generator(
+            tmp / "tiny.pth",
+            SRGANModifiedGenerator(**TINY).eval(),
+            arch="srgan_modified",
+            arch_kwargs=TINY,
+        )
         img = (_test_image(size).numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
         cv2.imwrite(str(tmp / "big.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
         del img
-        args = [str(tmp / "big.png"), "-o", str(tmp / "out"), "--checkpoint", str(ckpt), "--tile", str(tile),
-                "--overlap", str(overlap), "--device", "cpu", "--threads", str(threads), "--no-progress"]
+        args = [
+            str(tmp / "big.png"),
+            "-o",
+            str(tmp / "out"),
+            "--checkpoint",
+            str(ckpt),
+            "--tile",
+            str(tile),
+            "--overlap",
+            str(overlap),
+            "--device",
+            "cpu",
+            "--threads",
+            str(threads),
+            "--no-progress",
+        ]
         # The CLI in a fresh interpreter that reports its own VmHWM (peak RSS of its address space). getrusage's
         # RUSAGE_CHILDREN would also count the pages of this (forked) benchmark process before the exec.
-        code = ("import sys; from srlib import cli; rc = cli.main(['upscale', *sys.argv[1:]]); "
-                "print('VmHWM', [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]); "
-                "sys.exit(rc)")
+        code = (
+            "import sys; from srlib import cli; rc = cli.main(['upscale', *sys.argv[1:]]); "
+            "print('VmHWM', [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]); "
+            "sys.exit(rc)"
+        )
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True
+        )
         wall = time.perf_counter() - t
         hwm = [line for line in proc.stdout.splitlines() if line.startswith("VmHWM")]
         peak_kb = int(hwm[0].split()[1]) if hwm else 0
         out = tmp / "out" / "big.png"
-        print(f"\n[2] {size}x{size} -> x4 ({size * 4}x{size * 4}) on the CPU through `python -m srlib upscale` "
-              f"(tiles {tile}/{overlap}, {threads or 'default'} threads), tiny generator {TINY}")
-        print(f"    exit {proc.returncode}; wall {wall:.1f} s (incl. interpreter start, PNG read and write); "
-              f"peak RSS {peak_kb / 1024**2:.2f} GB; output {out.stat().st_size / 1e6 if out.exists() else 0:.0f} MB")
+        print(
+            f"\n[2] {size}x{size} -> x4 ({size * 4}x{size * 4}) on the CPU through `python -m srlib upscale` "
+            f"(tiles {tile}/{overlap}, {threads or 'default'} threads), tiny generator {TINY}"
+        )
+        print(
+            f"    exit {proc.returncode}; wall {wall:.1f} s (incl. interpreter start, PNG read and write); "
+            f"peak RSS {peak_kb / 1024**2:.2f} GB; output {out.stat().st_size / 1e6 if out.exists() else 0:.0f} MB"
+        )
         if proc.returncode:
             print(proc.stdout[-2000:], proc.stderr[-2000:])
 
@@ -119,7 +151,12 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=4000)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-overhead", action="store_true")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default; 1 on a shared machine)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0 = default; 1 on a shared machine)",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -129,7 +166,10 @@ def main() -> None:
             label = f"{state['arch']} {state['arch_kwargs']} from {args.checkpoint}"
         else:
             torch.manual_seed(0)
-            model, label = SRGANModifiedGenerator(**REDUCED).eval(), f"random-init srgan_modified {REDUCED}"
+            model, label = (
+                SRGANModifiedGenerator(**REDUCED).eval(),
+                f"random-init srgan_modified {REDUCED}",
+            )
         bench_overhead(model.eval(), label, args.size, args.tile, args.overlap, args.repeats)
     if not args.skip_big:
         bench_big(args.big, args.tile, args.overlap, args.threads)

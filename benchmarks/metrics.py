@@ -76,16 +76,18 @@ def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int
     all_threads = torch.get_num_threads()
     for threads in thread_counts:
         torch.set_num_threads(threads)
-        t = medians(interleaved(
-            {
-                "ours_ssim": lambda: metrics.ssim(sr, gt),
-                "sk_ssim": sk_ssim,
-                "ours_psnr": lambda: metrics.psnr(sr, gt),
-                "sk_psnr": sk_psnr,
-            },
-            repeats,
-            warmup=False,
-        ))
+        t = medians(
+            interleaved(
+                {
+                    "ours_ssim": lambda: metrics.ssim(sr, gt),
+                    "sk_ssim": sk_ssim,
+                    "ours_psnr": lambda: metrics.psnr(sr, gt),
+                    "sk_psnr": sk_psnr,
+                },
+                repeats,
+                warmup=False,
+            )
+        )
         print(
             f"torch threads={threads}: SSIM ours {t['ours_ssim']:.3f} s, skimage {t['sk_ssim']:.3f} s "
             f"-> {t['sk_ssim'] / t['ours_ssim']:.1f}x | PSNR ours {t['ours_psnr']:.4f} s, skimage "
@@ -193,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         "--fid-dims", type=int, default=None, help="Inception dims (default 2048, quick 64)"
     )
     p.add_argument(
-        "--fid-repeats", type=int, default=None, help="FID subprocess repeats (default 1: ~5 min at dims 2048 on 2 cores; quick 3)"
+        "--fid-repeats",
+        type=int,
+        default=None,
+        help="FID subprocess repeats (default 1: ~5 min at dims 2048 on 2 cores; quick 3)",
     )
     p.add_argument(
         "--threads",

@@ -47,26 +47,36 @@ def models(device: str = "cpu"):
 
     torch.manual_seed(0)
     ours = RRDBNet().eval()
-    theirs = ModelLoader().load_from_state_dict({k: v.clone() for k, v in ours.state_dict().items()}).model.eval()
+    theirs = (
+        ModelLoader()
+        .load_from_state_dict({k: v.clone() for k, v in ours.state_dict().items()})
+        .model.eval()
+    )
     return ours.to(device), theirs.to(device)
 
 
 def bench_cpu(sizes: list[int], repeats: int) -> None:
     torch.set_num_threads(1)
     ours, theirs = models()
-    print(f"== RRDBNet x4 (23 blocks) forward, CPU, 1 thread, batch 1, median of {repeats} (ABAB) ==")
+    print(
+        f"== RRDBNet x4 (23 blocks) forward, CPU, 1 thread, batch 1, median of {repeats} (ABAB) =="
+    )
     print(f"torch {torch.__version__}; ratio = t_spandrel / t_ours (> 1: ours faster)")
     with torch.inference_mode():
         x = torch.rand(1, 3, 32, 32)
         print(f"parity at 32²: max |Δ| = {(ours(x) - theirs(x)).abs().max().item():.2e}")
         for size in sizes:
             x = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(size))
-            t = interleaved({"ours": lambda x=x: ours(x), "spandrel": lambda x=x: theirs(x)}, repeats)
+            t = interleaved(
+                {"ours": lambda x=x: ours(x), "spandrel": lambda x=x: theirs(x)}, repeats
+            )
             mo, ms = statistics.median(t["ours"]), statistics.median(t["spandrel"])
             pair = statistics.median([b / a for a, b in zip(t["ours"], t["spandrel"])])
             gflop = 2 * GMAC_64 * (size / 64) ** 2
-            print(f"{size:4d}²  ours {mo:7.3f} s ({gflop / mo:5.1f} GFLOP/s)  spandrel {ms:7.3f} s "
-                  f"({gflop / ms:5.1f} GFLOP/s)  ratio {ms / mo:.3f} (median of per-pair ratios {pair:.3f})")
+            print(
+                f"{size:4d}²  ours {mo:7.3f} s ({gflop / mo:5.1f} GFLOP/s)  spandrel {ms:7.3f} s "
+                f"({gflop / ms:5.1f} GFLOP/s)  ratio {ms / mo:.3f} (median of per-pair ratios {pair:.3f})"
+            )
 
 
 def bench_degradation(batch: int, size: int, device: str, threads: int | None = 1) -> None:
@@ -74,7 +84,9 @@ def bench_degradation(batch: int, size: int, device: str, threads: int | None = 
         torch.set_num_threads(threads)
     cfg = dr.RealESRGANDegradationConfig()
     gt = torch.rand(batch, 3, size // 8, size // 8, generator=torch.Generator().manual_seed(0))
-    gt = torch.nn.functional.interpolate(gt, size=(size, size), mode="bilinear", align_corners=False).to(device)
+    gt = torch.nn.functional.interpolate(
+        gt, size=(size, size), mode="bilinear", align_corners=False
+    ).to(device)
     times = []
     for seed in range(4):
         g = torch.Generator(device=device).manual_seed(seed)
@@ -87,7 +99,9 @@ def bench_degradation(batch: int, size: int, device: str, threads: int | None = 
         times.append(time.perf_counter() - t)
     med = statistics.median(times[1:])  # the first run warms up
     where = f"{device}, {torch.get_num_threads()} thread(s)" if device == "cpu" else device
-    print(f"== degradation pipeline ({where}): {batch} x {size}² -> {tuple(lq.shape[-2:])} lq, median of 3 ==")
+    print(
+        f"== degradation pipeline ({where}): {batch} x {size}² -> {tuple(lq.shape[-2:])} lq, median of 3 =="
+    )
     print(f"{med:.3f} s per batch, {batch / med:.1f} img/s")
 
 
@@ -95,10 +109,14 @@ def bench_gpu(batch: int, repeats: int, compile_mode: str | None) -> None:
     if not torch.cuda.is_available():
         raise SystemExit("--gpu needs CUDA")
     ours, theirs = models("cuda")
-    print(f"== RRDBNet x4 (23 blocks) forward, {torch.cuda.get_device_name()}, batch {batch} at 256², "
-          f"median of {repeats} ==")
-    print(f"compute bound {BOUND_256:.0f} img/s (bf16, 790 TFLOP/s); fp32 runs use TF32 "
-          f"(cudnn.allow_tf32={torch.backends.cudnn.allow_tf32})")
+    print(
+        f"== RRDBNet x4 (23 blocks) forward, {torch.cuda.get_device_name()}, batch {batch} at 256², "
+        f"median of {repeats} =="
+    )
+    print(
+        f"compute bound {BOUND_256:.0f} img/s (bf16, 790 TFLOP/s); fp32 runs use TF32 "
+        f"(cudnn.allow_tf32={torch.backends.cudnn.allow_tf32})"
+    )
     x = torch.rand(batch, 3, 256, 256, device="cuda")
 
     def timed(fn) -> float:
@@ -117,7 +135,9 @@ def bench_gpu(batch: int, repeats: int, compile_mode: str | None) -> None:
 
     def report(name: str, t: float) -> None:
         ips = batch / t
-        print(f"{name:<34s} {t * 1e3:8.2f} ms  {ips:7.1f} img/s  {100 * ips / BOUND_256:5.1f} % of bound")
+        print(
+            f"{name:<34s} {t * 1e3:8.2f} ms  {ips:7.1f} img/s  {100 * ips / BOUND_256:5.1f} % of bound"
+        )
 
     with torch.inference_mode():
         for dtype in (torch.float32, torch.bfloat16):
@@ -130,11 +150,15 @@ def bench_gpu(batch: int, repeats: int, compile_mode: str | None) -> None:
                     xi = x.contiguous(memory_format=fmt)
 
                     def fn(run=run, xi=xi, dtype=dtype):
-                        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+                        with torch.autocast(
+                            "cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16
+                        ):
                             return run(xi)
 
-                    name = (f"ours {'bf16' if dtype == torch.bfloat16 else 'fp32/tf32'}"
-                            f"{' +channels_last' if channels_last else ''}{' +compile' if compiled else ''}")
+                    name = (
+                        f"ours {'bf16' if dtype == torch.bfloat16 else 'fp32/tf32'}"
+                        f"{' +channels_last' if channels_last else ''}{' +compile' if compiled else ''}"
+                    )
                     report(name, timed(fn))
 
         def spandrel_bf16():
@@ -146,14 +170,18 @@ def bench_gpu(batch: int, repeats: int, compile_mode: str | None) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="CPU input sides")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repeats (median; >= 5)")
     p.add_argument("--deg-batch", type=int, default=12)
     p.add_argument("--deg-size", type=int, default=400)
     p.add_argument("--gpu", action="store_true", help="GPU benchmark instead of the CPU one")
     p.add_argument("--gpu-batch", type=int, default=8)
-    p.add_argument("--compile-mode", default=None, help="torch.compile mode (default: PyTorch's default)")
+    p.add_argument(
+        "--compile-mode", default=None, help="torch.compile mode (default: PyTorch's default)"
+    )
     args = p.parse_args()
     if args.gpu:
         bench_gpu(args.gpu_batch, max(args.repeats, 10), args.compile_mode)

@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int, *, warmup: bool = True) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int, *, warmup: bool = True
+) -> dict[str, list[float]]:
     """Run each callable once untimed (``warmup``), then A B A B ... ``repeats`` times; wall times per callable."""
     if warmup:
         for f in fns.values():

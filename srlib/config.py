@@ -36,13 +36,19 @@ def _yaml_error_text(path: Path, exc: yaml.YAMLError) -> str:
     """
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
-    if mark is None or not problem:  # ReaderError (bad bytes) and friends carry no mark: squash their text
+    if (
+        mark is None or not problem
+    ):  # ReaderError (bad bytes) and friends carry no mark: squash their text
         return f"{path}: invalid YAML: {' '.join(str(exc).split())}; fix the file and rerun"
     where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
     text = f"{where}: invalid YAML: {problem}"
     context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context:
-        started = f" started at line {cmark.line + 1}, column {cmark.column + 1}" if cmark is not None else ""
+        started = (
+            f" started at line {cmark.line + 1}, column {cmark.column + 1}"
+            if cmark is not None
+            else ""
+        )
         text += f" ({context}{started})"
     try:  # the offending line itself (yaml keeps no text of a file it read as a stream)
         lines = path.read_text(errors="replace").splitlines()
@@ -59,14 +65,18 @@ def read_params(path: str | Path | None = None) -> dict:
     if not path.is_file():
         raise ParamsError(f"params file not found: {path}")
     try:
-        with open(path, "rb") as f:  # bytes: yaml detects the encoding and reports bad bytes as a YAMLError
+        with open(
+            path, "rb"
+        ) as f:  # bytes: yaml detects the encoding and reports bad bytes as a YAMLError
             params = yaml.safe_load(f) or {}
     except yaml.YAMLError as exc:
         raise ParamsError(_yaml_error_text(path, exc)) from None
     except OSError as exc:
         raise ParamsError(f"cannot read params file {path}: {exc.strerror or exc}") from None
     if not isinstance(params, dict):
-        raise ParamsError(f"{path}: top level must be a mapping (name: value lines), got {type(params).__name__}")
+        raise ParamsError(
+            f"{path}: top level must be a mapping (name: value lines), got {type(params).__name__}"
+        )
     return params
 
 
@@ -92,7 +102,9 @@ def stage_params_with_sources(
     chosen = profile or params.get("profile", "paper")
     profiles = _section(params.get("profiles"), "'profiles'")
     if chosen not in profiles and chosen != "paper":
-        raise ParamsError(f"unknown profile {chosen!r}; profiles: {', '.join(map(str, profiles)) or '(none)'}")
+        raise ParamsError(
+            f"unknown profile {chosen!r}; profiles: {', '.join(map(str, profiles)) or '(none)'}"
+        )
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for where, section in (
@@ -101,20 +113,27 @@ def stage_params_with_sources(
     ):
         merged.update(section)
         sources.update(dict.fromkeys(section, f"params.yaml section {where!r}"))
-    overrides = _section(_section(profiles.get(chosen), f"profiles.{chosen}").get(stage), f"profiles.{chosen}.{stage}")
+    overrides = _section(
+        _section(profiles.get(chosen), f"profiles.{chosen}").get(stage),
+        f"profiles.{chosen}.{stage}",
+    )
     unknown = set(overrides) - set(merged)
     if unknown:
         raise ParamsError(
             f"profiles.{chosen}.{stage} sets {sorted(unknown)} which {stage!r} does not define"
         )
     merged.update(overrides)
-    sources.update(dict.fromkeys(overrides, f"profile {chosen!r} (params.yaml profiles.{chosen}.{stage})"))
+    sources.update(
+        dict.fromkeys(overrides, f"profile {chosen!r} (params.yaml profiles.{chosen}.{stage})")
+    )
     merged["profile"] = chosen
     sources["profile"] = "--profile" if profile else "params.yaml 'profile'"
     return merged, sources
 
 
-def stage_params(stage: str, *, profile: str | None = None, params: dict | None = None) -> dict[str, Any]:
+def stage_params(
+    stage: str, *, profile: str | None = None, params: dict | None = None
+) -> dict[str, Any]:
     """Flat parameter dict for ``stage``: ``common | params[stage] | profiles[profile][stage]``."""
     return stage_params_with_sources(stage, profile=profile, params=params)[0]
 

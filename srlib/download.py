@@ -45,7 +45,9 @@ def timeout_seconds(timeout: float | None = None) -> float:
         try:
             value, origin = float(raw), TIMEOUT_ENV
         except ValueError:
-            raise DownloadError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds; set it to e.g. 60") from None
+            raise DownloadError(
+                f"{TIMEOUT_ENV}={raw!r} is not a number of seconds; set it to e.g. 60"
+            ) from None
     if not value > 0:
         raise DownloadError(f"{origin} must be a positive number of seconds, got {value!r}")
     return float(value)
@@ -57,8 +59,10 @@ def _reason(exc: BaseException, timeout: float) -> str:
         return f"HTTP {exc.code} {exc.reason}"
     inner = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(inner, TimeoutError | socket.timeout):
-        return (f"timed out after {timeout:g} s without an answer from the server "
-                f"(set {TIMEOUT_ENV} to wait longer)")
+        return (
+            f"timed out after {timeout:g} s without an answer from the server "
+            f"(set {TIMEOUT_ENV} to wait longer)"
+        )
     if isinstance(inner, http.client.IncompleteRead):
         return f"connection closed after {len(inner.partial)} bytes of the response"
     text = " ".join(str(inner).split()) or type(inner).__name__
@@ -82,13 +86,18 @@ def download(
     seconds = timeout_seconds(timeout)
     expected = sha256.lower() if sha256 else None
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")  # fixed name: a rerun after a kill overwrites the stale one
+    part = dest.with_name(
+        dest.name + ".part"
+    )  # fixed name: a rerun after a kill overwrites the stale one
     digest = hashlib.sha256()
     received = 0
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "srlib-download"})
         try:
-            with urllib.request.urlopen(request, timeout=seconds) as response, open(part, "wb") as out:
+            with (
+                urllib.request.urlopen(request, timeout=seconds) as response,
+                open(part, "wb") as out,
+            ):
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
                 bar = _progress_bar(total, dest.name, progress)
@@ -102,10 +111,16 @@ def download(
                 finally:
                     if bar is not None:
                         bar.close()
-        except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError, timeouts, resets, bad URL
+        except (
+            OSError,
+            http.client.HTTPException,
+            ValueError,
+        ) as exc:  # URLError, timeouts, resets, bad URL
             raise DownloadError(f"could not download {url}: {_reason(exc, seconds)}") from exc
         if total is not None and received != total:
-            raise DownloadError(f"could not download {url}: got {received} of {total} bytes (connection cut)")
+            raise DownloadError(
+                f"could not download {url}: got {received} of {total} bytes (connection cut)"
+            )
         hexdigest = digest.hexdigest()
         if expected and not hexdigest.startswith(expected):
             raise DownloadError(
@@ -126,4 +141,6 @@ def _progress_bar(total: int | None, name: str, enabled: bool):
         from tqdm import tqdm
     except ImportError:  # progress is a nicety
         return None
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, file=sys.stderr)
+    return tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=name, file=sys.stderr
+    )

@@ -66,9 +66,13 @@ def evaluate(
     for model_name, (img_name, lq, gt) in items:
         sr = upscalers[model_name](lq[None])
         if sr.shape[-2:] != gt.shape[-2:]:
-            raise ValueError(f"{model_name} on {img_name}: output {tuple(sr.shape[-2:])} != gt {tuple(gt.shape[-2:])}")
-        rows.append({"model": model_name, "image": img_name, "height": gt.shape[-2], "width": gt.shape[-1]}
-                    | measure(sr, gt[None], crop_border=crop_border))
+            raise ValueError(
+                f"{model_name} on {img_name}: output {tuple(sr.shape[-2:])} != gt {tuple(gt.shape[-2:])}"
+            )
+        rows.append(
+            {"model": model_name, "image": img_name, "height": gt.shape[-2], "width": gt.shape[-1]}
+            | measure(sr, gt[None], crop_border=crop_border)
+        )
         if sample_dir is not None:
             save_image(sr.clamp(0, 1), Path(sample_dir) / model_name / f"{img_name}.png")
     return pd.DataFrame(rows)
@@ -116,11 +120,16 @@ def validation_fn(
         gt_c = degradations.mod_crop(center_crop(gt, crop), scale)
         lq_c = degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1))
         crops.append((lq_c[None], gt_c[None]))
-    bicubic = [measure(bicubic_upscaler(scale)(lq), gt, crop_border=crop_border)["psnr_y"] for lq, gt in crops]
+    bicubic = [
+        measure(bicubic_upscaler(scale)(lq), gt, crop_border=crop_border)["psnr_y"]
+        for lq, gt in crops
+    ]
     base = sum(bicubic) / len(bicubic)
 
     def run(g: nn.Module) -> dict[str, float]:
-        vals = [measure(g(lq.to(device)).float().cpu(), gt, crop_border=crop_border) for lq, gt in crops]
+        vals = [
+            measure(g(lq.to(device)).float().cpu(), gt, crop_border=crop_border) for lq, gt in crops
+        ]
         psnr = sum(v["psnr_y"] for v in vals) / len(vals)
         ssim = sum(v["ssim_y"] for v in vals) / len(vals)
         return {"val_psnr_y": psnr, "val_ssim_y": ssim, "val_gain_db": psnr - base}
@@ -138,7 +147,9 @@ def sample_outputs(
     for name, lq, gt in pairs:
         if names is not None and name not in names:
             continue
-        out[name] = {m: degradations.quantize(up(lq[None])[0].clamp(0, 1)) for m, up in upscalers.items()}
+        out[name] = {
+            m: degradations.quantize(up(lq[None])[0].clamp(0, 1)) for m, up in upscalers.items()
+        }
         out[name]["ground truth"] = gt
     return out
 
@@ -172,18 +183,28 @@ def paper_table(
         value = models.get(r.method, {}).get(r.metric)
         deps = (weights_by_method or {}).get(r.method, [])
         random_w = [k for k in deps if not status.get(k, {}).get("comparable", False)]
-        rows.append({
-            "method": r.method, "metric": r.metric, "paper dataset": r.dataset, "paper": r.value,
-            "ours dataset": data_name, "ours": value, "delta": None if value is None else value - r.value,
-            "source": f"{r.table}, p. {r.page}",
-            "weights": "none needed" if not deps else (f"RANDOM {', '.join(random_w)}" if random_w else "pretrained"),
-            "comparable": value is not None and not proxy and not random_w,
-        })
+        rows.append(
+            {
+                "method": r.method,
+                "metric": r.metric,
+                "paper dataset": r.dataset,
+                "paper": r.value,
+                "ours dataset": data_name,
+                "ours": value,
+                "delta": None if value is None else value - r.value,
+                "source": f"{r.table}, p. {r.page}",
+                "weights": "none needed"
+                if not deps
+                else (f"RANDOM {', '.join(random_w)}" if random_w else "pretrained"),
+                "comparable": value is not None and not proxy and not random_w,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4f") -> str:
     """A GitHub-flavoured markdown table (no extra dependency)."""
+
     def cell(v):
         if isinstance(v, float):
             return "" if v != v else format(v, floatfmt)

@@ -58,7 +58,13 @@ class VGGFeatures(nn.Module):
         features = make_layers(cfgs["E"], batch_norm=False)
         state, self.status = weights.load_state_dict("vgg19", weights_mode)
         if state is not None:
-            features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
+            features.load_state_dict(
+                {
+                    k.removeprefix("features."): v
+                    for k, v in state.items()
+                    if k.startswith("features.")
+                }
+            )
         self.features = features[: max(self.indices) + 1].eval()
         for p in self.features.parameters():
             p.requires_grad_(False)
@@ -71,7 +77,9 @@ class VGGFeatures(nn.Module):
         self.features.eval()
         return self
 
-    def forward(self, x):  # (B, 3, H, W) in [0, 1] -> (B, 512, H/16, W/16) for features.35, or a list
+    def forward(
+        self, x
+    ):  # (B, 3, H, W) in [0, 1] -> (B, 512, H/16, W/16) for features.35, or a list
         if self.normalize:
             x = (x - self.mean) / self.std
         wanted, outs = set(self.indices), {}
@@ -83,7 +91,9 @@ class VGGFeatures(nn.Module):
         return outs[self.indices[0]] if self.single else [outs[i] for i in self.indices]
 
 
-def perceptual_vgg(sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, rescale: float = 1 / 12.75):
+def perceptual_vgg(
+    sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, rescale: float = 1 / 12.75
+):
     """l_VGG/i,j = mean (rescale * (phi(gt) - phi(sr)))^2 (Ledig eq. 5).
 
     The paper rescales the VGG feature maps by 1/12.75 "to obtain VGG losses of a scale that is comparable to the
@@ -99,7 +109,9 @@ def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-def gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def gan_d_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """D minimises -log D(gt) - log(1 - D(G(lq))); returned as the two terms (l_d_real, l_d_fake)."""
     l_real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
     l_fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
@@ -115,12 +127,24 @@ def gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[to
 # follows every conv with its own ReLU module; the same post-ReLU maps are the outputs of modules 17, 8 and 13:
 #   Keras  1 block1_conv1  2 block1_conv2  3 pool  4 block2_conv1  5 block2_conv2  6 pool  7 block3_conv1 ...
 #   torch  0,1 conv1_1     2,3 conv1_2     4 pool  5,6 conv2_1     7,8 conv2_2     9 pool 10,11 conv3_1 ...
-KERAS_VGG19_TO_TORCHVISION = {5: 8, 8: 13, 10: 17}  # block2_conv2, block3_conv2, block3_conv4 (post-ReLU)
-SEED_CONTENT_LAYERS = (8, 13, 17)  # the seed's three maps as torchvision `features` indices (shallow to deep)
+KERAS_VGG19_TO_TORCHVISION = {
+    5: 8,
+    8: 13,
+    10: 17,
+}  # block2_conv2, block3_conv2, block3_conv4 (post-ReLU)
+SEED_CONTENT_LAYERS = (
+    8,
+    13,
+    17,
+)  # the seed's three maps as torchvision `features` indices (shallow to deep)
 
 
 def multi_layer_content(
-    sr: torch.Tensor, gt: torch.Tensor, vgg: VGGFeatures, *, layer_weights: Sequence[float] | None = None
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    vgg: VGGFeatures,
+    *,
+    layer_weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """l_content = sum_k w_k mean (phi_k(gt) - phi_k(sr))^2 over the maps of ``vgg`` (built with ``layers=[...]``).
 
@@ -144,7 +168,13 @@ def multi_layer_content(
 # VGG19 ``features`` indices of the convs *before* their ReLU (Real-ESRGAN uses pre-activation maps, ESRGAN §3.3:
 # post-ReLU maps are sparse and give weaker supervision), and the published layer weights.
 VGG19_PRE_RELU = {"conv1_2": 2, "conv2_2": 7, "conv3_4": 16, "conv4_4": 25, "conv5_4": 34}
-REALESRGAN_LAYER_WEIGHTS = {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+REALESRGAN_LAYER_WEIGHTS = {
+    "conv1_2": 0.1,
+    "conv2_2": 0.1,
+    "conv3_4": 1.0,
+    "conv4_4": 1.0,
+    "conv5_4": 1.0,
+}
 
 
 def perceptual_l1(
@@ -176,9 +206,13 @@ def lsgan_g_loss(fake_pred: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(fake_pred, torch.ones_like(fake_pred))
 
 
-def lsgan_d_loss(real_pred: torch.Tensor, fake_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def lsgan_d_loss(
+    real_pred: torch.Tensor, fake_pred: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """D minimises mean (D(y) - 1)^2 and mean D(G(x))^2; returned as (l_d_real, l_d_fake). CUT averages them."""
-    return F.mse_loss(real_pred, torch.ones_like(real_pred)), F.mse_loss(fake_pred, torch.zeros_like(fake_pred))
+    return F.mse_loss(real_pred, torch.ones_like(real_pred)), F.mse_loss(
+        fake_pred, torch.zeros_like(fake_pred)
+    )
 
 
 def patch_nce(feat_q: torch.Tensor, feat_k: torch.Tensor, *, tau: float = 0.07) -> torch.Tensor:

@@ -79,7 +79,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
-        parsed = value  # e.g. "a: b" or an unbalanced bracket: keep the text; the type check decides
+        parsed = (
+            value  # e.g. "a: b" or an unbalanced bracket: keep the text; the type check decides
+        )
     if isinstance(parsed, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
         try:
             parsed = float(parsed)
@@ -93,13 +95,27 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 _TYPE_NAMES = ("int", "float", "str", "bool", "list", "tuple", "dict")
 # annotation spellings -> one of _TYPE_NAMES (``List[int]``, ``typing.Dict`` ...: the outer type is what is checked)
-_ANNOTATION_ALIASES = {"list": "list", "tuple": "tuple", "dict": "dict", "sequence": "list", "mapping": "dict"}
-_ARITHMETIC = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.USub: operator.neg, ast.UAdd: operator.pos,
+_ANNOTATION_ALIASES = {
+    "list": "list",
+    "tuple": "tuple",
+    "dict": "dict",
+    "sequence": "list",
+    "mapping": "dict",
 }
-_UNKNOWN = object()  # a default that is not a literal (a call, a name): its type cannot be known without running
+_ARITHMETIC = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+_UNKNOWN = (
+    object()
+)  # a default that is not a literal (a call, a name): its type cannot be known without running
 
 
 def _constant_value(text: str) -> Any:
@@ -119,7 +135,9 @@ def _constant_value(text: str) -> Any:
         if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
             return _ARITHMETIC[type(node.op)](fold(node.operand))
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            if isinstance(node.op, ast.Pow):  # 10 ** 10 ** 10 would hang; parameters never need powers this big
+            if isinstance(
+                node.op, ast.Pow
+            ):  # 10 ** 10 ** 10 would hang; parameters never need powers this big
                 base, exp = fold(node.left), fold(node.right)
                 if abs(exp) > 64:
                     raise ValueError("exponent too large")
@@ -196,7 +214,9 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_types(stage: str, params: dict[str, Any], declared: dict[str, dict], sources: dict[str, str]) -> None:
+def check_types(
+    stage: str, params: dict[str, Any], declared: dict[str, dict], sources: dict[str, str]
+) -> None:
     """Raise :class:`config.ParamsError` (one line) for every value whose type the notebook's default rules out.
 
     ``sources`` says where each value came from (``-p``, a params.yaml section, a profile) so the message names the
@@ -257,7 +277,9 @@ def prepare(
 
 def rendering_paths(output: Path) -> tuple[Path, Path]:
     """``(running, failed)`` beside ``output``: the in-progress rendering and the kept failed one."""
-    return output.with_name(f".{output.stem}.running.ipynb"), output.with_name(f"{output.stem}.failed.ipynb")
+    return output.with_name(f".{output.stem}.running.ipynb"), output.with_name(
+        f"{output.stem}.failed.ipynb"
+    )
 
 
 def _set_output_path(rendering: Path, recorded: Path) -> None:
@@ -269,7 +291,9 @@ def _set_output_path(rendering: Path, recorded: Path) -> None:
         doc.metadata.setdefault("papermill", {})["output_path"] = str(recorded)
         nbformat.write(doc, str(rendering))
     except Exception as exc:  # cosmetic: never lose a rendering over its metadata
-        logging.getLogger("srlib.nb").warning("could not update output_path in %s: %s", rendering, exc)
+        logging.getLogger("srlib.nb").warning(
+            "could not update output_path in %s: %s", rendering, exc
+        )
 
 
 def _keep_failed(running: Path, failed: Path) -> Path | None:
@@ -301,13 +325,23 @@ def run_stage(
     output = Path(output) if output else paths.rendered_notebook(params["profile"], notebook.name)
     output.parent.mkdir(parents=True, exist_ok=True)
     running, failed = rendering_paths(output)
-    running.unlink(missing_ok=True)  # left by a run that was killed (papermill never got to finish it)
-    logging.getLogger("srlib.nb").info("running %s (profile %s) -> %s", notebook.name, params["profile"], output)
+    running.unlink(
+        missing_ok=True
+    )  # left by a run that was killed (papermill never got to finish it)
+    logging.getLogger("srlib.nb").info(
+        "running %s (profile %s) -> %s", notebook.name, params["profile"], output
+    )
     kept_note = f"; the last good rendering {output} is unchanged" if output.is_file() else ""
     try:
         pm.execute_notebook(
-            str(notebook), str(running), parameters=params, kernel_name=kernel, cwd=str(notebook.parent),
-            progress_bar=False, log_output=log_output, request_save_on_cell_execute=True,
+            str(notebook),
+            str(running),
+            parameters=params,
+            kernel_name=kernel,
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            log_output=log_output,
+            request_save_on_cell_execute=True,
         )
     except pm.PapermillExecutionError as exc:
         kept = _keep_failed(running, failed)
@@ -335,15 +369,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m srlib nb", description=__doc__.splitlines()[0])
     ap.add_argument("stage", choices=sorted(STAGES))
     ap.add_argument("--profile", help="params profile (default: params.yaml `profile`)")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="override one parameter")
-    ap.add_argument("-o", "--output", help="rendered notebook path (default results/<profile>/notebooks/)")
-    ap.add_argument("--log-output", action="store_true", help="stream the notebook's output to this terminal")
+    ap.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one parameter",
+    )
+    ap.add_argument(
+        "-o", "--output", help="rendered notebook path (default results/<profile>/notebooks/)"
+    )
+    ap.add_argument(
+        "--log-output", action="store_true", help="stream the notebook's output to this terminal"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         overrides = dict(parse_override(p) for p in args.param)
-        out = run_stage(args.stage, profile=args.profile, overrides=overrides, output=args.output,
-                        log_output=args.log_output)
+        out = run_stage(
+            args.stage,
+            profile=args.profile,
+            overrides=overrides,
+            output=args.output,
+            log_output=args.log_output,
+        )
     except (config.ParamsError, FileNotFoundError, NotebookFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

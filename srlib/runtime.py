@@ -33,4 +33,3 @@ def set_threads(num_threads: int) -> None:
 def use_progress(progress: bool) -> bool:
     """tqdm bars only when asked: DVC/papermill runs set `progress: false` (widgets do not render there, papermill#617)."""
     return bool(progress)
-

@@ -206,7 +206,9 @@ def compare_models(
     """
     if higher_is_better is None:
         higher_is_better = _direction(metric)
-    wide = df[df[by].isin([a, b])].pivot_table(index=on, columns=by, values=metric, aggfunc="first", dropna=False)
+    wide = df[df[by].isin([a, b])].pivot_table(
+        index=on, columns=by, values=metric, aggfunc="first", dropna=False
+    )
     missing = {a, b} - set(wide.columns)
     if missing:
         raise ValueError(f"no rows with {by} in {sorted(missing)}")

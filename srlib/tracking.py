@@ -40,7 +40,9 @@ def _atomic_write(path: Path, write) -> Path:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    return _atomic_write(Path(path), lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
+    return _atomic_write(
+        Path(path), lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    )
 
 
 def write_metrics(
@@ -64,14 +66,21 @@ def write_metrics(
         labels: free-text caveats shown next to the numbers (e.g. "bicubic skip: not Ledig's architecture").
     """
     if "name" not in data or "proxy" not in data:
-        raise ValueError("write_metrics: `data` must say at least its 'name' and whether it is a 'proxy'")
-    wdict = {k: (v.as_dict() if isinstance(v, WeightStatus) else dict(v)) for k, v in (weights or {}).items()}
+        raise ValueError(
+            "write_metrics: `data` must say at least its 'name' and whether it is a 'proxy'"
+        )
+    wdict = {
+        k: (v.as_dict() if isinstance(v, WeightStatus) else dict(v))
+        for k, v in (weights or {}).items()
+    }
     random_weights = sorted(k for k, v in wdict.items() if not v.get("comparable", False))
     labels = list(labels or [])
     if data["proxy"]:
         labels.append(f"PROXY DATA: {data['name']} stands in for the paper's dataset")
     if random_weights:
-        labels.append(f"RANDOM WEIGHTS: {', '.join(random_weights)} not pretrained; dependent numbers not comparable")
+        labels.append(
+            f"RANDOM WEIGHTS: {', '.join(random_weights)} not pretrained; dependent numbers not comparable"
+        )
     payload = {
         "stage": stage,
         "profile": profile,
@@ -129,7 +138,10 @@ class History:
         if not path.is_file():
             return cls()
         with open(path, newline="") as f:
-            rows = [{k: (int(v) if k == "step" else float(v)) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+            rows = [
+                {k: (int(v) if k == "step" else float(v)) for k, v in r.items() if v != ""}
+                for r in csv.DictReader(f)
+            ]
         return cls(rows)
 
     def to_frame(self):
@@ -170,10 +182,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"refusing to load {path}: its pickle asks for {found.group(1)}, not only tensors and plain "
                 "containers, and could run code on loading. srlib never writes such files; do not use it."
             ) from None
-        raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch file, or corrupt") from None
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: not a PyTorch file, or corrupt"
+        ) from None
     except Exception as exc:  # truncated zip, not a torch file, ...
         first = str(exc).strip().split(". ")[0]
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {first}") from None
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {first}"
+        ) from None
 
 
 def state_dict_difference(want: dict, have: dict) -> str:
@@ -184,6 +200,10 @@ def state_dict_difference(want: dict, have: dict) -> str:
     if missing or unexpected:
         return f"keys missing {missing[:3]}, unexpected {unexpected[:3]}"
     for k, v in want.items():
-        if isinstance(v, torch.Tensor) and isinstance(have[k], torch.Tensor) and v.shape != have[k].shape:
+        if (
+            isinstance(v, torch.Tensor)
+            and isinstance(have[k], torch.Tensor)
+            and v.shape != have[k].shape
+        ):
             return f"{k} has shape {tuple(have[k].shape)} in the file, {tuple(v.shape)} expected"
     return ""

@@ -60,7 +60,12 @@ def validation_hook(
         with torch.no_grad():
             vals = val_fn(g)
         g.train(was_training)
-        log.info("[%s] step %d validation: %s", name, step, " ".join(f"{k}={v:.4f}" for k, v in vals.items()))
+        log.info(
+            "[%s] step %d validation: %s",
+            name,
+            step,
+            " ".join(f"{k}={v:.4f}" for k, v in vals.items()),
+        )
         return vals
 
     return hook
@@ -87,7 +92,9 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
     os.close(fd)
     try:
         torch.save(state, tmp)
-        for older, newer in zip(files[:0:-1], files[-2::-1]):  # last.(k-2) -> last.(k-1), ..., last -> last.1
+        for older, newer in zip(
+            files[:0:-1], files[-2::-1]
+        ):  # last.(k-2) -> last.(k-1), ..., last -> last.1
             if newer.exists():
                 os.replace(newer, older)
         os.replace(tmp, files[0])
@@ -133,8 +140,11 @@ def _config_difference(saved: dict | None, config: dict | None) -> str:
     """``name: file value != run value`` for each setting both sides record (iters may grow: not compared)."""
     if not saved or not config:
         return ""
-    diffs = [f"{k}={saved[k]!r} in the file, {v!r} in this run" for k, v in config.items()
-             if k in saved and saved[k] != v]
+    diffs = [
+        f"{k}={saved[k]!r} in the file, {v!r} in this run"
+        for k, v in config.items()
+        if k in saved and saved[k] != v
+    ]
     return "; ".join(diffs)
 
 
@@ -176,8 +186,13 @@ class IntervalLog:
         sec_it = (time.perf_counter() - self._t) / self._n
         row = {k: v / self._n for k, v in self._sums.items()} | extra
         self.logger.info(
-            "[%s] step %d/%d %s %.3f s/it eta %.1f min", self.name, step, self.iters,
-            " ".join(f"{k}={v:.4g}" for k, v in row.items()), sec_it, sec_it * (self.iters - step) / 60,
+            "[%s] step %d/%d %s %.3f s/it eta %.1f min",
+            self.name,
+            step,
+            self.iters,
+            " ".join(f"{k}={v:.4g}" for k, v in row.items()),
+            sec_it,
+            sec_it * (self.iters - step) / 60,
         )
         self._sums, self._n, self._t = {}, 0, time.perf_counter()
         return row | {"sec_per_iter": sec_it}
@@ -247,11 +262,17 @@ def resumable_loop(
         bar = tqdm(total=iters, initial=start, desc=name)
 
     def stop(what: str, step: int) -> NonFiniteTraining:
-        kept = (f"the last good checkpoint {last_good[0]} (step {last_good[1]}) is kept" if last_good
-                else "no checkpoint was written")
+        kept = (
+            f"the last good checkpoint {last_good[0]} (step {last_good[1]}) is kept"
+            if last_good
+            else "no checkpoint was written"
+        )
         return NonFiniteTraining(f"[{name}] step {step}: {what}; training stopped, {kept}")
 
-    t0, ilog = time.perf_counter(), IntervalLog(name=name, iters=iters, interval=log_interval, logger=logger)
+    t0, ilog = (
+        time.perf_counter(),
+        IntervalLog(name=name, iters=iters, interval=log_interval, logger=logger),
+    )
     for step in range(start + 1, iters + 1):
         logs, extra = step_fn(step)
         bad = _non_finite(logs)
@@ -268,31 +289,47 @@ def resumable_loop(
             bad = _non_finite_params(state)
             if bad:
                 since = last_good[1] if last_good else 0
-                raise stop(f"parameters of {bad} became non-finite after step {since} (a non-finite gradient)", step)
-            payload = ({"step": step, "run_config": config} | {k: obj.state_dict() for k, obj in state.items()}
-                       | (extra_state or {}))
-            history.to_csv(hist_path)  # first: a kill before the checkpoint leaves history ahead, cut on resume
+                raise stop(
+                    f"parameters of {bad} became non-finite after step {since} (a non-finite gradient)",
+                    step,
+                )
+            payload = (
+                {"step": step, "run_config": config}
+                | {k: obj.state_dict() for k, obj in state.items()}
+                | (extra_state or {})
+            )
+            history.to_csv(
+                hist_path
+            )  # first: a kill before the checkpoint leaves history ahead, cut on resume
             last_good = (rotate_and_save(run_dir, payload, keep=keep), step)
     if bar is not None:
         bar.close()
     if start < iters:
-        logger.info("[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60)
+        logger.info(
+            "[%s] %d steps in %.1f min", name, iters - start, (time.perf_counter() - t0) / 60
+        )
     history.to_csv(hist_path)
     return history
 
 
-def _restore(path: Path, saved: dict, *, state: dict[str, Any], iters: int, config: dict[str, Any]) -> int:
+def _restore(
+    path: Path, saved: dict, *, state: dict[str, Any], iters: int, config: dict[str, Any]
+) -> int:
     """Load ``saved`` into ``state`` after checking it fits this run; return its step (see :func:`resumable_loop`)."""
     fix = "use the settings it was written with, or delete the folder (or pass resume=False) to start afresh"
     step = saved.get("step")
     if not isinstance(step, int):
         raise CheckpointError(f"{path} is not a training checkpoint of srlib (no step); {fix}")
     if step > iters:
-        raise CheckpointError(f"{path} is at step {step}, past this run's iters={iters}; "
-                              f"set iters >= {step} to reuse it, or delete the folder to start afresh")
+        raise CheckpointError(
+            f"{path} is at step {step}, past this run's iters={iters}; "
+            f"set iters >= {step} to reuse it, or delete the folder to start afresh"
+        )
     missing = sorted(set(state) - set(saved))
     if missing:
-        raise CheckpointError(f"{path} lacks {missing}: it was written by a different training setup; {fix}")
+        raise CheckpointError(
+            f"{path} lacks {missing}: it was written by a different training setup; {fix}"
+        )
     diff = _config_difference(saved.get("run_config"), config)
     if diff:
         raise CheckpointError(f"{path} was written with other settings ({diff}); {fix}")
@@ -305,6 +342,7 @@ def _restore(path: Path, saved: dict, *, state: dict[str, Any], iters: int, conf
             obj.load_state_dict(saved[k])
         except (RuntimeError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(f"{path}: its '{k}' does not fit this run ({first}); {fix}") from None
+            raise CheckpointError(
+                f"{path}: its '{k}' does not fit this run ({first}); {fix}"
+            ) from None
     return step
-

@@ -54,7 +54,9 @@ def zoom_comparison(
     n = len(images) + 1
     fig, axes = plt.subplots(1, n, figsize=(3 * n, 3.4))
     axes[0].imshow(to_numpy(gt))
-    axes[0].add_patch(Rectangle((left, top), size, size, fill=False, edgecolor="red", linewidth=1.5))
+    axes[0].add_patch(
+        Rectangle((left, top), size, size, fill=False, edgecolor="red", linewidth=1.5)
+    )
     axes[0].set_title(gt_key)
     for ax, (name, img) in zip(axes[1:], images.items()):
         crop = img[..., top : top + size, left : left + size]
@@ -104,7 +106,9 @@ def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = Non
     """Per-image metric, one bar group per image, one colour per model (seaborn)."""
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(max(6, 0.35 * per_image.image.nunique() * per_image.model.nunique()), 3.8))
+    fig, ax = plt.subplots(
+        figsize=(max(6, 0.35 * per_image.image.nunique() * per_image.model.nunique()), 3.8)
+    )
     sns.barplot(data=per_image, x="image", y=metric, hue="model", ax=ax)
     ax.tick_params(axis="x", rotation=75, labelsize=7)
     lo = per_image[metric].min()
@@ -137,7 +141,9 @@ def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
     def outputs(name: str) -> dict[str, torch.Tensor]:
         if name not in cache:
             lq, gt = by_name[name]
-            cache[name] = {m: up(lq[None])[0].clamp(0, 1) for m, up in upscalers.items()} | {"ground truth": gt}
+            cache[name] = {m: up(lq[None])[0].clamp(0, 1) for m, up in upscalers.items()} | {
+                "ground truth": gt
+            }
         return cache[name]
 
     pick = widgets.Dropdown(options=list(by_name), description="image")
@@ -186,7 +192,10 @@ def thumbnails(files: Sequence[str | Path], *, cols: int = 8, title: str | None 
 
 
 def image_grid(
-    columns: dict[str, torch.Tensor], *, row_labels: Sequence[str] | None = None, title: str | None = None,
+    columns: dict[str, torch.Tensor],
+    *,
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
     size: float = 2.2,
 ):
     """Rows = images, columns = named ``(N, 3, H, W)`` tensors in [0, 1] (e.g. night input, phases, day truth).
@@ -195,7 +204,9 @@ def image_grid(
     """
     names = list(columns)
     n = len(next(iter(columns.values())))
-    fig, axes = plt.subplots(n, len(names), figsize=(size * len(names), size * n + 0.4), squeeze=False)
+    fig, axes = plt.subplots(
+        n, len(names), figsize=(size * len(names), size * n + 0.4), squeeze=False
+    )
     for j, name in enumerate(names):
         for i in range(n):
             ax = axes[i, j]
@@ -213,15 +224,31 @@ def image_grid(
 
 
 def metric_histograms(
-    df: pd.DataFrame, metrics: Sequence[str], *, by: str = "phase", title: str | None = None, bins: int | str = "auto"
+    df: pd.DataFrame,
+    metrics: Sequence[str],
+    *,
+    by: str = "phase",
+    title: str | None = None,
+    bins: int | str = "auto",
 ):
     """One panel per metric: overlaid per-group histograms of the per-image values (densities, step outlines)."""
     import seaborn as sns
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
     for ax, m in zip(axes[0], metrics):
-        sns.histplot(data=df, x=m, hue=by, bins=bins, stat="density", common_norm=False, element="step", fill=True,
-                     alpha=0.25, ax=ax, legend=ax is axes[0, -1])
+        sns.histplot(
+            data=df,
+            x=m,
+            hue=by,
+            bins=bins,
+            stat="density",
+            common_norm=False,
+            element="step",
+            fill=True,
+            alpha=0.25,
+            ax=ax,
+            legend=ax is axes[0, -1],
+        )
         ax.set_title(m.upper())
     if title:
         fig.suptitle(title, fontsize=10)

@@ -185,14 +185,18 @@ def resolve(key: str, mode: str) -> WeightStatus:
         raise ValueError(f"weights mode must be one of {MODES}, got {mode!r}")
     w, path = _entry(key), local_path(key)
     if mode == "random":
-        return WeightStatus(key, mode, "random-init", None, f"{key}: random initialisation (mode 'random')")
+        return WeightStatus(
+            key, mode, "random-init", None, f"{key}: random initialisation (mode 'random')"
+        )
     if path.is_file():
         return WeightStatus(key, mode, "file", str(path), f"{key}: loaded {path}")
     if mode == "pretrained":
         try:
             fetch(key, progress=False)
         except WeightsUnavailable as exc:
-            raise WeightsUnavailable(f"weights mode 'pretrained' needs {w.filename}: {exc}") from None
+            raise WeightsUnavailable(
+                f"weights mode 'pretrained' needs {w.filename}: {exc}"
+            ) from None
         return WeightStatus(key, mode, "file", str(path), f"{key}: downloaded {path}")
     msg = (
         f"{key}: {w.filename} not found in {checkpoint_dir()}; using a RANDOM-INITIALISED network "
@@ -224,8 +228,15 @@ def list_rows() -> list[dict]:
     for key, w in WEIGHTS.items():
         path = local_path(key)
         rows.append(
-            {"key": key, "file": w.filename, "present": path.is_file(), "path": str(path), "url": w.url,
-             "sha256": w.sha256, "used_by": w.used_by}
+            {
+                "key": key,
+                "file": w.filename,
+                "present": path.is_file(),
+                "path": str(path),
+                "url": w.url,
+                "sha256": w.sha256,
+                "used_by": w.used_by,
+            }
         )
     return rows
 
@@ -247,7 +258,9 @@ Exit status: 0 on success, 1 when a file is missing / mismatched / not fetched, 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows]
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [
+        fmt.format(*r) for r in rows
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -267,13 +280,18 @@ def main(argv: list[str]) -> int:
     cmd, keys = argv[0], argv[1:]
     unknown = [k for k in keys if k not in WEIGHTS]
     if cmd not in ("list", "verify", "fetch") or unknown:
-        print(f"unknown {'key(s) ' + ', '.join(unknown) if unknown else 'command ' + repr(cmd)}; "
-              f"known keys: {', '.join(WEIGHTS)}\n\n{usage}")
+        print(
+            f"unknown {'key(s) ' + ', '.join(unknown) if unknown else 'command ' + repr(cmd)}; "
+            f"known keys: {', '.join(WEIGHTS)}\n\n{usage}"
+        )
         return 2
 
     if cmd == "list":
-        rows = [[r["key"], "yes" if r["present"] else "no", r["file"], r["used_by"]] for r in list_rows()
-                if not keys or r["key"] in keys]
+        rows = [
+            [r["key"], "yes" if r["present"] else "no", r["file"], r["used_by"]]
+            for r in list_rows()
+            if not keys or r["key"] in keys
+        ]
         print(f"checkpoint folder: {checkpoint_dir()}")
         print(_table(rows, ["key", "present", "file", "used by"]))
         _print_help_for([r[0] for r in rows if r[1] == "no"])

@@ -54,11 +54,21 @@ class CUTConfig:
     @classmethod
     def fastcut(cls, **overrides) -> CUTConfig:
         """FastCUT (CUT's ``--CUT_mode FastCUT``): no identity NCE, lambda_NCE 10, flip equivariance, 150 + 50."""
-        return replace(cls(nce_idt=False, lambda_nce=10.0, flip_equivariance=True, n_epochs=150,
-                           n_epochs_decay=50), **overrides)
+        return replace(
+            cls(
+                nce_idt=False,
+                lambda_nce=10.0,
+                flip_equivariance=True,
+                n_epochs=150,
+                n_epochs_decay=50,
+            ),
+            **overrides,
+        )
 
 
-def linear_decay(lr: float, n_epochs: int, n_epochs_decay: int, steps_per_epoch: int) -> Callable[[int], float]:
+def linear_decay(
+    lr: float, n_epochs: int, n_epochs_decay: int, steps_per_epoch: int
+) -> Callable[[int], float]:
     """CUT's ``lr_policy linear`` as a function of the (0-based) step.
 
     Epoch ``e = step // steps_per_epoch + 1`` runs at ``lr * (1 - max(0, e - n_epochs) / (n_epochs_decay + 1))``:
@@ -73,7 +83,11 @@ def linear_decay(lr: float, n_epochs: int, n_epochs_decay: int, steps_per_epoch:
 
 
 def build_cut(
-    *, num_feat: int = 64, num_block: int = 9, num_feat_d: int = 64, netf_nc: int = 256,
+    *,
+    num_feat: int = 64,
+    num_block: int = 9,
+    num_feat_d: int = 64,
+    netf_nc: int = 256,
     nce_layers: Sequence[int] = (0, 4, 8, 12, 16),
 ) -> tuple[ResnetGenerator, NLayerDiscriminator, PatchSampleF]:
     """G (ResNet-9, ngf 64), D (PatchGAN, ndf 64) and F (MLP head on the NCE layers' channels)."""
@@ -84,11 +98,18 @@ def build_cut(
 
 
 def _flip_draw(generator: torch.Generator | None) -> bool:
-    return bool(torch.rand(1, generator=generator, device=generator.device if generator else "cpu") < 0.5)
+    return bool(
+        torch.rand(1, generator=generator, device=generator.device if generator else "cpu") < 0.5
+    )
 
 
 def cut_forward(
-    *, g: ResnetGenerator, real_x: torch.Tensor, real_y: torch.Tensor, nce_idt: bool, flip_equivariance: bool,
+    *,
+    g: ResnetGenerator,
+    real_x: torch.Tensor,
+    real_y: torch.Tensor,
+    nce_idt: bool,
+    flip_equivariance: bool,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
     """``(fake_y, idt_y, flipped)``: G on x (and y, for the identity NCE) in one batch; FastCUT flips it w.p. 0.5."""
@@ -113,8 +134,16 @@ def cut_d_step(
 
 
 def nce_loss(
-    *, g: ResnetGenerator, f: PatchSampleF, src: torch.Tensor, tgt: torch.Tensor, nce_layers: Sequence[int],
-    num_patches: int = 256, nce_t: float = 0.07, lambda_nce: float = 1.0, flipped: bool = False,
+    *,
+    g: ResnetGenerator,
+    f: PatchSampleF,
+    src: torch.Tensor,
+    tgt: torch.Tensor,
+    nce_layers: Sequence[int],
+    num_patches: int = 256,
+    nce_t: float = 0.07,
+    lambda_nce: float = 1.0,
+    flipped: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """CUT's ``calculate_NCE_loss(src, tgt)``: queries from G's encoder on ``tgt`` (G's output), keys on ``src``.
@@ -128,7 +157,9 @@ def nce_loss(
     feat_k = g.encode(src, nce_layers)
     k_pool, ids = f(feat_k, num_patches, None, generator=generator)
     q_pool, _ = f(feat_q, num_patches, ids)
-    return sum(lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)) / len(nce_layers)
+    return sum(
+        lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)
+    ) / len(nce_layers)
 
 
 def cut_g_step(
@@ -151,16 +182,36 @@ def cut_g_step(
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """Generator + projection-head update: l_G = lambda_GAN l_GAN + NCE (averaged with the identity NCE if given)."""
-    kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
-              flipped=flipped, generator=generator)
+    kw = dict(
+        g=g,
+        f=f,
+        nce_layers=nce_layers,
+        num_patches=num_patches,
+        nce_t=nce_t,
+        lambda_nce=lambda_nce,
+        flipped=flipped,
+        generator=generator,
+    )
     nce_pairs = [(real_x, fake_y)] + ([(real_y, idt_y)] if idt_y is not None else [])
-    return gan_nce_update(d=d, opt_g=opt_g, opt_f=opt_f, fake_for_d=fake_y, lambda_gan=lambda_gan,
-                          nce_pairs=nce_pairs, nce_fn=lambda src, tgt: nce_loss(src=src, tgt=tgt, **kw))
+    return gan_nce_update(
+        d=d,
+        opt_g=opt_g,
+        opt_f=opt_f,
+        fake_for_d=fake_y,
+        lambda_gan=lambda_gan,
+        nce_pairs=nce_pairs,
+        nce_fn=lambda src, tgt: nce_loss(src=src, tgt=tgt, **kw),
+    )
 
 
 def gan_nce_update(
-    *, d: nn.Module, opt_g: torch.optim.Optimizer, opt_f: torch.optim.Optimizer, fake_for_d: torch.Tensor,
-    lambda_gan: float, nce_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    d: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_f: torch.optim.Optimizer,
+    fake_for_d: torch.Tensor,
+    lambda_gan: float,
+    nce_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
     nce_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> dict[str, float]:
     """CUT's G + F update, shared with the cross-scale M3 of :mod:`srlib.night2day.train`.
@@ -172,7 +223,11 @@ def gan_nce_update(
     opt_f.zero_grad(set_to_none=True)
     for p in d.parameters():  # D gets no gradient from the G step
         p.requires_grad_(False)
-    l_gan = lambda_gan * losses.lsgan_g_loss(d(fake_for_d)) if lambda_gan > 0 else fake_for_d.new_zeros(())
+    l_gan = (
+        lambda_gan * losses.lsgan_g_loss(d(fake_for_d))
+        if lambda_gan > 0
+        else fake_for_d.new_zeros(())
+    )
     for p in d.parameters():
         p.requires_grad_(True)
     logs: dict[str, float] = {}
@@ -190,16 +245,46 @@ def gan_nce_update(
 
 
 def cut_train_step(
-    *, g: ResnetGenerator, f: PatchSampleF, d: nn.Module, opt_g, opt_f, opt_d, real_x: torch.Tensor,
-    real_y: torch.Tensor, cfg: CUTConfig, generator: torch.Generator | None = None,
+    *,
+    g: ResnetGenerator,
+    f: PatchSampleF,
+    d: nn.Module,
+    opt_g,
+    opt_f,
+    opt_d,
+    real_x: torch.Tensor,
+    real_y: torch.Tensor,
+    cfg: CUTConfig,
+    generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """One CUT iteration (forward, D step, G step) with the settings of ``cfg``."""
-    fake_y, idt_y, flipped = cut_forward(g=g, real_x=real_x, real_y=real_y, nce_idt=cfg.nce_idt,
-                                         flip_equivariance=cfg.flip_equivariance, generator=generator)
+    fake_y, idt_y, flipped = cut_forward(
+        g=g,
+        real_x=real_x,
+        real_y=real_y,
+        nce_idt=cfg.nce_idt,
+        flip_equivariance=cfg.flip_equivariance,
+        generator=generator,
+    )
     logs = cut_d_step(d=d, opt_d=opt_d, fake_y=fake_y, real_y=real_y)
-    logs |= cut_g_step(g=g, f=f, d=d, opt_g=opt_g, opt_f=opt_f, real_x=real_x, real_y=real_y, fake_y=fake_y,
-                       idt_y=idt_y, flipped=flipped, lambda_gan=cfg.lambda_gan, lambda_nce=cfg.lambda_nce,
-                       nce_layers=cfg.nce_layers, num_patches=cfg.num_patches, nce_t=cfg.nce_t, generator=generator)
+    logs |= cut_g_step(
+        g=g,
+        f=f,
+        d=d,
+        opt_g=opt_g,
+        opt_f=opt_f,
+        real_x=real_x,
+        real_y=real_y,
+        fake_y=fake_y,
+        idt_y=idt_y,
+        flipped=flipped,
+        lambda_gan=cfg.lambda_gan,
+        lambda_nce=cfg.lambda_nce,
+        nce_layers=cfg.nce_layers,
+        num_patches=cfg.num_patches,
+        nce_t=cfg.nce_t,
+        generator=generator,
+    )
     return logs
 
 
@@ -211,15 +296,28 @@ class UnpairedCrops:
     ``batch(step)`` is a pure function of ``(seed, step)``.
     """
 
-    def __init__(self, images_x, images_y, *, load_size: int = 286, crop_size: int = 256, batch_size: int = 1,
-                 seed: int = 0):
+    def __init__(
+        self,
+        images_x,
+        images_y,
+        *,
+        load_size: int = 286,
+        crop_size: int = 256,
+        batch_size: int = 1,
+        seed: int = 0,
+    ):
         if not images_x or not images_y:
             raise ValueError("UnpairedCrops needs images in both domains")
         if crop_size > load_size:
             raise ValueError("crop_size must be <= load_size")
         self.images_x = [self._u8(i) for i in images_x]
         self.images_y = [self._u8(i) for i in images_y]
-        self.load_size, self.crop_size, self.batch_size, self.seed = load_size, crop_size, batch_size, seed
+        self.load_size, self.crop_size, self.batch_size, self.seed = (
+            load_size,
+            crop_size,
+            batch_size,
+            seed,
+        )
 
     @staticmethod
     def _u8(img: torch.Tensor) -> torch.Tensor:
@@ -232,9 +330,17 @@ class UnpairedCrops:
     def _one(self, images, g: torch.Generator) -> torch.Tensor:
         img = images[int(torch.randint(len(images), (1,), generator=g))].float()[None] / 255
         if img.shape[-2:] != (self.load_size, self.load_size):
-            img = F.interpolate(img, size=(self.load_size, self.load_size), mode="bicubic", antialias=True,
-                                align_corners=False).clamp(0, 1)
-        top, left = (int(torch.randint(self.load_size - self.crop_size + 1, (1,), generator=g)) for _ in range(2))
+            img = F.interpolate(
+                img,
+                size=(self.load_size, self.load_size),
+                mode="bicubic",
+                antialias=True,
+                align_corners=False,
+            ).clamp(0, 1)
+        top, left = (
+            int(torch.randint(self.load_size - self.crop_size + 1, (1,), generator=g))
+            for _ in range(2)
+        )
         img = img[0, :, top : top + self.crop_size, left : left + self.crop_size]
         if torch.rand(1, generator=g) < 0.5:
             img = img.flip(-1)
@@ -274,19 +380,33 @@ def fit_cut(
     for net in (g, d, f):
         net.to(device).train()
     lr_fn = linear_decay(cfg.lr, cfg.n_epochs, cfg.n_epochs_decay, steps_per_epoch)
-    opts = {k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas) for k, net in
-            (("opt_g", g), ("opt_d", d), ("opt_f", f))}
+    opts = {
+        k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas)
+        for k, net in (("opt_g", g), ("opt_d", d), ("opt_f", f))
+    }
 
     def step_fn(step: int):
         for opt in opts.values():
             for group in opt.param_groups:
                 group["lr"] = lr_fn(step - 1)
         real_x, real_y = (t.to(device) for t in data.batch(step))
-        gen = torch.Generator(device=device).manual_seed(2**40 + seed * 1_000_003 + step)  # apart from the data's
-        logs = cut_train_step(g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts)
+        gen = torch.Generator(device=device).manual_seed(
+            2**40 + seed * 1_000_003 + step
+        )  # apart from the data's
+        logs = cut_train_step(
+            g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts
+        )
         return logs, {"lr": lr_fn(step - 1)}
 
-    return training.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
-                                   run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
-                                   ckpt_interval=ckpt_interval, resume=resume,
-                                   config=asdict(cfg) | {"seed": seed, "steps_per_epoch": steps_per_epoch})
+    return training.resumable_loop(
+        step_fn=step_fn,
+        state={"g": g, "d": d, "f": f} | opts,
+        iters=iters,
+        run_dir=run_dir,
+        name=name,
+        logger=log,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        config=asdict(cfg) | {"seed": seed, "steps_per_epoch": steps_per_epoch},
+    )

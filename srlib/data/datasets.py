@@ -42,23 +42,39 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "div2k_train_hr": Recipe(
-        "div2k_train_hr", "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip", None,
-        "DIV2K_train_HR", "training HR photos (800, 2K) for SRResNet/SRGAN/Real-ESRGAN", "3.5 GB",
+        "div2k_train_hr",
+        "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip",
+        None,
+        "DIV2K_train_HR",
+        "training HR photos (800, 2K) for SRResNet/SRGAN/Real-ESRGAN",
+        "3.5 GB",
     ),
     "div2k_valid_hr": Recipe(
-        "div2k_valid_hr", "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip", None,
-        "DIV2K_valid_HR", "validation HR photos (100)", "0.4 GB",
+        "div2k_valid_hr",
+        "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_valid_HR.zip",
+        None,
+        "DIV2K_valid_HR",
+        "validation HR photos (100)",
+        "0.4 GB",
     ),
     # EDSR's benchmark archive: Set5, Set14, B100 (= BSD100) and Urban100, HR plus bicubic LR x2/x3/x4.
     "sr_benchmark": Recipe(
-        "sr_benchmark", "https://cv.snu.ac.kr/research/EDSR/benchmark.tar", None,
-        "benchmark", "Set5 / Set14 / BSD100 (B100) / Urban100 test sets (use the HR folders)", "0.2 GB",
+        "sr_benchmark",
+        "https://cv.snu.ac.kr/research/EDSR/benchmark.tar",
+        None,
+        "benchmark",
+        "Set5 / Set14 / BSD100 (B100) / Urban100 test sets (use the HR folders)",
+        "0.2 GB",
     ),
     # pix2pix's night2day (Transient Attributes webcams): AB files 512x256, night left / day right, in
     # night2day/{train,val,test}/; srlib.night2day pools them and re-splits 80/10/10 as Abedjooy & Ebrahimi did.
     "night2day": Recipe(
-        "night2day", "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/night2day.tar.gz", None,
-        "night2day", "night->day multi-modality SR (issue 6): ~20K night/day AB pairs", "unknown",
+        "night2day",
+        "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/night2day.tar.gz",
+        None,
+        "night2day",
+        "night->day multi-modality SR (issue 6): ~20K night/day AB pairs",
+        "unknown",
     ),
 }
 
@@ -100,7 +116,9 @@ class DatasetUnavailable(OSError):
     """A recipe's archive could not be downloaded, or the one on disk does not match its digest."""
 
 
-def fetch(name: str, dest: Path | None = None, *, timeout: float | None = None, progress: bool = True) -> Path:
+def fetch(
+    name: str, dest: Path | None = None, *, timeout: float | None = None, progress: bool = True
+) -> Path:
     """Download, check and extract a recipe's archive under ``data/raw/`` (needs a network).
 
     The download goes through :func:`srlib.download.download` (``timeout`` seconds per connect / read, default
@@ -128,7 +146,9 @@ def fetch(name: str, dest: Path | None = None, *, timeout: float | None = None, 
                 f"`python -m srlib data fetch {name}` to check and extract it."
             ) from exc
     if not r.sha256:
-        print(f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.data.datasets.RECIPES)")
+        print(
+            f"{archive.name}: sha256 {digest} (no published digest; record it in srlib.data.datasets.RECIPES)"
+        )
     try:
         if archive.suffix == ".zip":
             with zipfile.ZipFile(archive) as z:
@@ -136,16 +156,23 @@ def fetch(name: str, dest: Path | None = None, *, timeout: float | None = None, 
         else:
             with tarfile.open(archive) as t:
                 t.extractall(dest, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError) as exc:  # e.g. an HTML error page saved under the archive's name
-        raise DatasetUnavailable(f"{archive} is not a readable archive ({exc}); delete it and fetch again") from exc
+    except (
+        zipfile.BadZipFile,
+        tarfile.TarError,
+    ) as exc:  # e.g. an HTML error page saved under the archive's name
+        raise DatasetUnavailable(
+            f"{archive} is not a readable archive ({exc}); delete it and fetch again"
+        ) from exc
     return dest / r.extracts_to
 
 
 def recipe_text() -> str:
     lines = ["Real datasets (fetch on a networked host, then `dvc add` the extracted folder):"]
     for r in RECIPES.values():
-        lines.append(f"  {r.name:16s} {r.size:>7s}  {r.url}\n{'':20s}sha256: {r.sha256 or 'not published'}; "
-                     f"{r.used_for}\n{'':20s}python -m srlib data fetch {r.name} && dvc add data/raw/{r.extracts_to}")
+        lines.append(
+            f"  {r.name:16s} {r.size:>7s}  {r.url}\n{'':20s}sha256: {r.sha256 or 'not published'}; "
+            f"{r.used_for}\n{'':20s}python -m srlib data fetch {r.name} && dvc add data/raw/{r.extracts_to}"
+        )
     return "\n".join(lines)
 
 
@@ -157,7 +184,10 @@ def main(argv: list[str]) -> int:
     if argv[0] == "fetch" and len(argv) > 1:
         unknown = [n for n in argv[1:] if n not in RECIPES]
         if unknown:
-            print(f"error: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}", file=sys.stderr)
+            print(
+                f"error: unknown dataset(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}",
+                file=sys.stderr,
+            )
             return 2
         for name in argv[1:]:
             try:

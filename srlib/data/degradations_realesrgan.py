@@ -60,11 +60,15 @@ class RealESRGANDegradationConfig:
 
     scale: int = 4
     gt_size: int = 256  # training crop of the GT (lq crop = gt_size / scale)
-    crop_pad_size: int = 400  # GT is reflect-101 padded / randomly cropped to this before degrading (dataset)
+    crop_pad_size: int = (
+        400  # GT is reflect-101 padded / randomly cropped to this before degrading (dataset)
+    )
     use_hflip: bool = True
     queue_size: int = 180  # training-pair pool
     # first degradation
-    blur_kernel_size: int = 21  # largest kernel; sizes are drawn from 7, 9, ..., 21 and zero-padded to 21
+    blur_kernel_size: int = (
+        21  # largest kernel; sizes are drawn from 7, 9, ..., 21 and zero-padded to 21
+    )
     kernel_list: tuple[str, ...] = KERNEL_TYPES
     kernel_prob: tuple[float, ...] = (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
     sinc_prob: float = 0.1
@@ -116,14 +120,20 @@ def _rgb_to_gray(img: Tensor) -> Tensor:  # (B, 3, H, W) -> (B, 1, H, W), torchv
     return (0.2989 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2]).unsqueeze(1)
 
 
-def add_gaussian_noise_pt(img: Tensor, sigma: Tensor, gray: Tensor, *, generator: torch.Generator) -> Tensor:
+def add_gaussian_noise_pt(
+    img: Tensor, sigma: Tensor, gray: Tensor, *, generator: torch.Generator
+) -> Tensor:
     """``img + n * sigma / 255``, clamped to [0, 1]; ``sigma`` (B,) in 8-bit units, ``gray`` (B,) bool.
 
     Grey noise is one field shared by the three channels (Real-ESRGAN §3.1 "gray noise").
     """
     b, c, h, w = img.shape
-    color = torch.randn(img.shape, generator=generator, device=generator.device, dtype=img.dtype).to(img.device)
-    mono = torch.randn((b, 1, h, w), generator=generator, device=generator.device, dtype=img.dtype).to(img.device)
+    color = torch.randn(
+        img.shape, generator=generator, device=generator.device, dtype=img.dtype
+    ).to(img.device)
+    mono = torch.randn(
+        (b, 1, h, w), generator=generator, device=generator.device, dtype=img.dtype
+    ).to(img.device)
     g = gray.to(img.device, img.dtype).view(b, 1, 1, 1)
     noise = (color * (1 - g) + mono * g) * sigma.to(img.device, img.dtype).view(b, 1, 1, 1)
     return (img + noise / 255).clamp(0, 1)
@@ -135,14 +145,18 @@ def _poisson_noise(img: Tensor, generator: torch.Generator) -> Tensor:
     q8 = (img * 255).round().clamp(0, 255)
     # distinct 8-bit levels per image (upstream: len(torch.unique(...))), by one batched bincount
     bins = q8.to(torch.int64).flatten(1) + 256 * torch.arange(b, device=img.device)[:, None]
-    levels = (torch.bincount(bins.flatten(), minlength=256 * b).view(b, 256) > 0).sum(1).double().cpu()
+    levels = (
+        (torch.bincount(bins.flatten(), minlength=256 * b).view(b, 256) > 0).sum(1).double().cpu()
+    )
     vals = (2 ** torch.ceil(torch.log2(levels))).to(img.device, img.dtype).view(-1, 1, 1, 1)
     q = q8 / 255
     counts = torch.poisson((q * vals).to(generator.device), generator=generator).to(q.device)
     return counts / vals - q
 
 
-def add_poisson_noise_pt(img: Tensor, scale: Tensor, gray: Tensor, *, generator: torch.Generator) -> Tensor:
+def add_poisson_noise_pt(
+    img: Tensor, scale: Tensor, gray: Tensor, *, generator: torch.Generator
+) -> Tensor:
     """``img + scale * poisson_noise``, clamped to [0, 1]; grey noise is computed on the luma and shared.
 
     Colour noise is drawn only when some image needs it, grey noise likewise (upstream always draws colour).
@@ -153,7 +167,9 @@ def add_poisson_noise_pt(img: Tensor, scale: Tensor, gray: Tensor, *, generator:
     if not bool(gray.all()):
         noise = noise + _poisson_noise(img, generator) * (1 - g)
     if bool(gray.any()):
-        noise = noise + _poisson_noise(_rgb_to_gray(img), generator) * g  # (B, 1, H, W), shared by the channels
+        noise = (
+            noise + _poisson_noise(_rgb_to_gray(img), generator) * g
+        )  # (B, 1, H, W), shared by the channels
     return (img + noise * scale.to(img.device, img.dtype).view(b, 1, 1, 1)).clamp(0, 1)
 
 
@@ -168,7 +184,15 @@ def jpeg_pt(img: Tensor, quality: Sequence[int]) -> Tensor:
 # ---- the two-stage pipeline ----------------------------------------------------------------------
 
 
-def _noise(out: Tensor, g: torch.Generator, gaussian_p: float, sigma_range, poisson_range, gray_p: float, log: dict):
+def _noise(
+    out: Tensor,
+    g: torch.Generator,
+    gaussian_p: float,
+    sigma_range,
+    poisson_range,
+    gray_p: float,
+    log: dict,
+):
     b = out.shape[0]
     gray = _uniform(g, 0, 1, b) < gray_p
     if _uniform(g, 0, 1) < gaussian_p:
@@ -197,19 +221,35 @@ def sample_kernels(cfg: RealESRGANDegradationConfig, batch: int, generator: torc
     k1, k2, ks, names = [], [], [], []
     common = {"max_size": cfg.blur_kernel_size, "generator": generator}
     for _ in range(batch):
-        a, ta = random_blur_kernel(kernel_list=cfg.kernel_list, kernel_prob=cfg.kernel_prob, sinc_prob=cfg.sinc_prob,
-                                   sigma_range=cfg.blur_sigma, betag_range=cfg.betag_range,
-                                   betap_range=cfg.betap_range, **common)
-        b, tb = random_blur_kernel(kernel_list=cfg.kernel_list2, kernel_prob=cfg.kernel_prob2,
-                                   sinc_prob=cfg.sinc_prob2, sigma_range=cfg.blur_sigma2,
-                                   betag_range=cfg.betag_range2, betap_range=cfg.betap_range2, **common)
+        a, ta = random_blur_kernel(
+            kernel_list=cfg.kernel_list,
+            kernel_prob=cfg.kernel_prob,
+            sinc_prob=cfg.sinc_prob,
+            sigma_range=cfg.blur_sigma,
+            betag_range=cfg.betag_range,
+            betap_range=cfg.betap_range,
+            **common,
+        )
+        b, tb = random_blur_kernel(
+            kernel_list=cfg.kernel_list2,
+            kernel_prob=cfg.kernel_prob2,
+            sinc_prob=cfg.sinc_prob2,
+            sigma_range=cfg.blur_sigma2,
+            betag_range=cfg.betag_range2,
+            betap_range=cfg.betap_range2,
+            **common,
+        )
         c, tc = random_final_sinc(cfg.final_sinc_prob, generator, cfg.blur_kernel_size)
         k1.append(a), k2.append(b), ks.append(c), names.append((ta, tb, tc))
     return torch.stack(k1), torch.stack(k2), torch.stack(ks), names
 
 
 def degrade(
-    gt: Tensor, cfg: RealESRGANDegradationConfig, *, generator: torch.Generator, return_params: bool = False
+    gt: Tensor,
+    cfg: RealESRGANDegradationConfig,
+    *,
+    generator: torch.Generator,
+    return_params: bool = False,
 ):
     """Real-ESRGAN's second-order degradation of a GT batch (see the module docstring).
 
@@ -232,7 +272,15 @@ def degrade(
     scale1 = _resize_draw(g, cfg.resize_prob, cfg.resize_range)
     mode1 = RESIZE_MODES[_choice(g, [1, 1, 1])]
     out = random_resize(out, scale=scale1, mode=mode1)
-    out = _noise(out, g, cfg.gaussian_noise_prob, cfg.noise_range, cfg.poisson_scale_range, cfg.gray_noise_prob, log)
+    out = _noise(
+        out,
+        g,
+        cfg.gaussian_noise_prob,
+        cfg.noise_range,
+        cfg.poisson_scale_range,
+        cfg.gray_noise_prob,
+        log,
+    )
     out = _jpeg(out, g, cfg.jpeg_range, log)
     # ---- second degradation
     second_blur = _uniform(g, 0, 1) < cfg.second_blur_prob
@@ -241,8 +289,15 @@ def degrade(
     scale2 = _resize_draw(g, cfg.resize_prob2, cfg.resize_range2)
     mode2 = RESIZE_MODES[_choice(g, [1, 1, 1])]
     out = random_resize(out, size=(int(h / s * scale2), int(w / s * scale2)), mode=mode2)
-    out = _noise(out, g, cfg.gaussian_noise_prob2, cfg.noise_range2, cfg.poisson_scale_range2,
-                 cfg.gray_noise_prob2, log)
+    out = _noise(
+        out,
+        g,
+        cfg.gaussian_noise_prob2,
+        cfg.noise_range2,
+        cfg.poisson_scale_range2,
+        cfg.gray_noise_prob2,
+        log,
+    )
     # Resize back + final sinc form one step; upstream found other orders give "twisted lines".
     sinc_first = _uniform(g, 0, 1) < 0.5
     mode3 = RESIZE_MODES[_choice(g, [1, 1, 1])]
@@ -255,6 +310,10 @@ def degrade(
     lq = (out * 255).round().clamp(0, 255) / 255
     if not return_params:
         return lq
-    log |= {"resize1": (scale1, mode1), "second_blur": second_blur, "resize2": (scale2, mode2),
-            "final": ("sinc_then_jpeg" if sinc_first else "jpeg_then_sinc", mode3)}
+    log |= {
+        "resize1": (scale1, mode1),
+        "second_blur": second_blur,
+        "resize2": (scale2, mode2),
+        "final": ("sinc_then_jpeg" if sinc_first else "jpeg_then_sinc", mode3),
+    }
     return lq, log

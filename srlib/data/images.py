@@ -32,7 +32,9 @@ class ImageReadError(OSError):
 # ---------------------------------------------------------------------------------------------------- image I/O
 
 
-EXIF_ORIENTATION = 0x0112  # the EXIF tag phones and cameras set instead of rotating the stored pixels
+EXIF_ORIENTATION = (
+    0x0112  # the EXIF tag phones and cameras set instead of rotating the stored pixels
+)
 
 
 def exif_orientation(im: Image.Image) -> int:
@@ -65,7 +67,9 @@ def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
     }
     if orientation not in ops:
         return arr
-    return np.ascontiguousarray(ops[orientation](arr))  # views with negative strides: torch.from_numpy needs a copy
+    return np.ascontiguousarray(
+        ops[orientation](arr)
+    )  # views with negative strides: torch.from_numpy needs a copy
 
 
 def load_image(path: str | Path) -> torch.Tensor:
@@ -92,7 +96,9 @@ def load_image(path: str | Path) -> torch.Tensor:
         arr = np.repeat(arr[..., None], 3, axis=2)
     elif arr.shape[2] == 2:  # LA
         arr = np.repeat(arr[..., :1], 3, axis=2)
-    elif arr.shape[2] == 4:  # RGBA: evaluate the colour channels (srlib.inference handles alpha separately)
+    elif (
+        arr.shape[2] == 4
+    ):  # RGBA: evaluate the colour channels (srlib.inference handles alpha separately)
         arr = arr[..., :3]
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).clamp_(0, 1)
 
@@ -114,7 +120,9 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
     return files
@@ -132,13 +140,17 @@ def load_images(files: Sequence[Path], *, max_side: int = 0) -> list[torch.Tenso
         side = max(img.shape[-2:])
         if max_side and side > max_side:
             h, w = img.shape[-2:]
-            img = degradations.imresize(img, size=(round(h * max_side / side), round(w * max_side / side)))
+            img = degradations.imresize(
+                img, size=(round(h * max_side / side), round(w * max_side / side))
+            )
             img = img.clamp(0, 1)
         out.append(img)
     return out
 
 
-def benchmark_pairs(files: Sequence[Path], scale: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def benchmark_pairs(
+    files: Sequence[Path], scale: int
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """``(name, lq, gt)`` per file: gt mod-cropped to the scale, lq = 8-bit MATLAB bicubic downscale."""
     pairs = []
     for f in files:

@@ -94,6 +94,7 @@ class PairedPatches:
         """``(lq, gt)`` for training step ``step``: ``(B, 3, s, s)`` and ``(B, 3, S, S)``, S = scale * s."""
         g = self.generator(step)
         gt = torch.stack([self._crop(g) for _ in range(self.batch_size)])
-        lq = degradations.quantize(self.degrade(gt).clamp(0, 1))  # LR stored as 8-bit, as in the papers
+        lq = degradations.quantize(
+            self.degrade(gt).clamp(0, 1)
+        )  # LR stored as 8-bit, as in the papers
         return lq, gt
-

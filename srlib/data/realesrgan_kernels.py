@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
+KERNEL_TYPES = (
+    "iso",
+    "aniso",
+    "generalized_iso",
+    "generalized_aniso",
+    "plateau_iso",
+    "plateau_aniso",
+)
 
 
 # ---- random draws from an explicit generator ----------------------------------------------------
@@ -41,7 +48,9 @@ def mesh_grid(kernel_size: int) -> Tensor:
     return torch.stack((xx, yy), dim=-1)
 
 
-def _quadratic_form(kernel_size: int, sig_x: float, sig_y: float, theta: float, isotropic: bool) -> Tensor:
+def _quadratic_form(
+    kernel_size: int, sig_x: float, sig_y: float, theta: float, isotropic: bool
+) -> Tensor:
     """``q = p^T Sigma^-1 p`` on the grid, ``Sigma = R diag(sig_x^2, sig_y^2) R^T`` (R rotates by theta)."""
     if isotropic:
         sig_y, theta = sig_x, 0.0
@@ -53,7 +62,12 @@ def _quadratic_form(kernel_size: int, sig_x: float, sig_y: float, theta: float, 
 
 
 def bivariate_gaussian(
-    kernel_size: int, sig_x: float, sig_y: float = 0.0, theta: float = 0.0, *, isotropic: bool = True
+    kernel_size: int,
+    sig_x: float,
+    sig_y: float = 0.0,
+    theta: float = 0.0,
+    *,
+    isotropic: bool = True,
 ) -> Tensor:
     """``exp(-q / 2)``: isotropic (``sig_x`` only) or anisotropic rotated Gaussian."""
     k = torch.exp(-0.5 * _quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic))
@@ -61,7 +75,13 @@ def bivariate_gaussian(
 
 
 def bivariate_generalized_gaussian(
-    kernel_size: int, sig_x: float, sig_y: float, theta: float, beta: float, *, isotropic: bool = True
+    kernel_size: int,
+    sig_x: float,
+    sig_y: float,
+    theta: float,
+    beta: float,
+    *,
+    isotropic: bool = True,
 ) -> Tensor:
     """``exp(-q^beta / 2)`` (generalized Gaussian, Real-ESRGAN eq. 2); beta = 1 is the Gaussian."""
     k = torch.exp(-0.5 * _quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic).pow(beta))
@@ -69,7 +89,13 @@ def bivariate_generalized_gaussian(
 
 
 def bivariate_plateau(
-    kernel_size: int, sig_x: float, sig_y: float, theta: float, beta: float, *, isotropic: bool = True
+    kernel_size: int,
+    sig_x: float,
+    sig_y: float,
+    theta: float,
+    beta: float,
+    *,
+    isotropic: bool = True,
 ) -> Tensor:
     """``1 / (1 + q^beta)`` (plateau-shaped kernel, Real-ESRGAN eq. 3)."""
     k = 1.0 / (_quadratic_form(kernel_size, sig_x, sig_y, theta, isotropic).pow(beta) + 1.0)
@@ -121,7 +147,11 @@ def random_mixed_kernel(
         return bivariate_gaussian(kernel_size, sig_x, sig_y, theta, isotropic=isotropic), kind
     # beta is drawn from [lo, 1] or [1, hi] with equal odds (so beta < 1 and beta > 1 are equally likely)
     lo, hi = betag_range if kind.startswith("generalized") else betap_range
-    beta = _uniform(generator, lo, 1.0) if _uniform(generator, 0, 1) < 0.5 else _uniform(generator, 1.0, hi)
+    beta = (
+        _uniform(generator, lo, 1.0)
+        if _uniform(generator, 0, 1) < 0.5
+        else _uniform(generator, 1.0, hi)
+    )
     fn = bivariate_generalized_gaussian if kind.startswith("generalized") else bivariate_plateau
     return fn(kernel_size, sig_x, sig_y, theta, beta, isotropic=isotropic), kind
 
@@ -148,17 +178,26 @@ def random_blur_kernel(
         cutoff = _uniform(generator, math.pi / 3 if size < 13 else math.pi / 5, math.pi)
         return sinc_kernel(cutoff, size, pad_to=max_size), "sinc"
     k, kind = random_mixed_kernel(
-        kernel_list=kernel_list, kernel_prob=kernel_prob, kernel_size=size, sigma_range=sigma_range,
-        betag_range=betag_range, betap_range=betap_range, generator=generator,
+        kernel_list=kernel_list,
+        kernel_prob=kernel_prob,
+        kernel_size=size,
+        sigma_range=sigma_range,
+        betag_range=betag_range,
+        betap_range=betap_range,
+        generator=generator,
     )
     return _pad_kernel(k, max_size), kind
 
 
-def random_final_sinc(p: float, generator: torch.Generator, max_size: int = 21) -> tuple[Tensor, str]:
+def random_final_sinc(
+    p: float, generator: torch.Generator, max_size: int = 21
+) -> tuple[Tensor, str]:
     """Final sinc w.p. ``p`` (size 7..21, cutoff U[pi/3, pi]), else a pulse (identity) kernel."""
     if _uniform(generator, 0, 1) < p:
         sizes = list(range(7, max_size + 1, 2))
-        size = sizes[int(torch.randint(len(sizes), (1,), generator=generator, device=generator.device))]
+        size = sizes[
+            int(torch.randint(len(sizes), (1,), generator=generator, device=generator.device))
+        ]
         return sinc_kernel(_uniform(generator, math.pi / 3, math.pi), size, pad_to=max_size), "sinc"
     pulse = torch.zeros(max_size, max_size, dtype=torch.float64)
     pulse[max_size // 2, max_size // 2] = 1.0
@@ -185,7 +224,9 @@ def filter2d(img: Tensor, kernel: Tensor) -> Tensor:
         weight = kernel.expand(c, 1, k, k)
         return F.conv2d(x, weight, groups=c)
     weight = kernel.view(b, 1, k, k).repeat_interleave(c, dim=0)  # (B*C, 1, k, k)
-    return F.conv2d(x.reshape(1, b * c, h + 2 * p, w + 2 * p), weight, groups=b * c).view(b, c, h, w)
+    return F.conv2d(x.reshape(1, b * c, h + 2 * p, w + 2 * p), weight, groups=b * c).view(
+        b, c, h, w
+    )
 
 
 def _gaussian_blur_separable(img: Tensor, kernel1d: Tensor) -> Tensor:
@@ -198,7 +239,9 @@ def _gaussian_blur_separable(img: Tensor, kernel1d: Tensor) -> Tensor:
     return F.conv2d(x, kernel1d.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
 
 
-def usm_sharp(img: Tensor, *, weight: float = 0.5, radius: int = 50, threshold: float = 10) -> Tensor:
+def usm_sharp(
+    img: Tensor, *, weight: float = 0.5, radius: int = 50, threshold: float = 10
+) -> Tensor:
     """Unsharp masking of the GT (Real-ESRGAN §4.1: sharper outputs without visible overshoot).
 
     ``blur`` = Gaussian of side ``radius`` (made odd: 51) and OpenCV's default sigma for that side
@@ -216,4 +259,3 @@ def usm_sharp(img: Tensor, *, weight: float = 0.5, radius: int = 50, threshold: 
     soft_mask = _gaussian_blur_separable(mask, g)
     sharp = (img + weight * residual).clamp(0, 1)
     return soft_mask * sharp + (1 - soft_mask) * img
-

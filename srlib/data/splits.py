@@ -21,9 +21,19 @@ from srlib.data.images import list_images, load_image, sha256_file
 # Real photographs shipped inside pip wheels. Synthetic images (chessboard, logo, text, phantom) and medical or
 # microscopy images are left out. Both motorcycle views are training images so the benchmark holds no near-copy.
 EMBEDDED_TRAIN = {
-    "skimage": ["astronaut.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
-                "hubble_deep_field.jpg", "brick.png", "grass.png", "gravel.png", "camera.png", "coins.png",
-                "moon.png"],
+    "skimage": [
+        "astronaut.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "motorcycle_right.png",
+        "hubble_deep_field.jpg",
+        "brick.png",
+        "grass.png",
+        "gravel.png",
+        "camera.png",
+        "coins.png",
+        "moon.png",
+    ],
     "sklearn": ["china.jpg"],
 }
 EMBEDDED_BENCH = {
@@ -74,11 +84,15 @@ def prepare_split(split: str, source: str, out_dir: Path, *, name: str) -> Prepa
         files = []
         for pkg, src in embedded_sources(split):
             if not src.is_file():
-                raise FileNotFoundError(f"embedded photo missing from the installed {pkg} package: {src}")
+                raise FileNotFoundError(
+                    f"embedded photo missing from the installed {pkg} package: {src}"
+                )
             dst = out_dir / f"{pkg}_{src.name}"
             shutil.copyfile(src, dst)
             files.append(dst)
-        prep = PreparedSplit(name, out_dir, files, "embedded default (photos shipped by pip packages)")
+        prep = PreparedSplit(
+            name, out_dir, files, "embedded default (photos shipped by pip packages)"
+        )
     else:
         folder = Path(source).expanduser().resolve()
         files = list_images(folder)
@@ -90,15 +104,18 @@ def prepare_split(split: str, source: str, out_dir: Path, *, name: str) -> Prepa
 
 def write_manifest(path: Path, splits: dict[str, PreparedSplit], *, proxy: bool) -> dict:
     """``{"proxy": bool, "splits": {split: {name, folder, source, files: [{file, sha256}]}}}``."""
-    manifest = {"proxy": bool(proxy), "splits": {
-        name: {
-            "name": s.name,
-            "folder": str(s.folder),
-            "source": s.source,
-            "files": [{"file": str(f), "sha256": sha256_file(f)} for f in s.files],
-        }
-        for name, s in splits.items()
-    }}
+    manifest = {
+        "proxy": bool(proxy),
+        "splits": {
+            name: {
+                "name": s.name,
+                "folder": str(s.folder),
+                "source": s.source,
+                "files": [{"file": str(f), "sha256": sha256_file(f)} for f in s.files],
+            }
+            for name, s in splits.items()
+        },
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -107,7 +124,9 @@ def write_manifest(path: Path, splits: dict[str, PreparedSplit], *, proxy: bool)
 def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data manifest not found: {path} (run the data_prepare stage first)")
+        raise FileNotFoundError(
+            f"data manifest not found: {path} (run the data_prepare stage first)"
+        )
     return json.loads(path.read_text())
 
 
@@ -119,4 +138,3 @@ def split_info(manifest: dict, split: str) -> dict:
 
 def split_files(manifest: dict, split: str) -> list[Path]:
     return [Path(e["file"]) for e in split_info(manifest, split)["files"]]
-

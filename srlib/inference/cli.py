@@ -37,7 +37,9 @@ def _whole_number(hint: str):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; use {hint}") from None
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number; use {hint}"
+            ) from None
         if value < 0:
             raise argparse.ArgumentTypeError(f"{value} is negative; use {hint}")
         return value
@@ -52,8 +54,10 @@ def _radius(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number > 0 (a fraction of max(H, W); the seed uses "
-                                         "0.23): 0 would remove every frequency and write black images")
+        raise argparse.ArgumentTypeError(
+            f"{text} must be a number > 0 (a fraction of max(H, W); the seed uses "
+            "0.23): 0 would remove every frequency and write black images"
+        )
     return value
 
 
@@ -78,32 +82,80 @@ def _parser() -> argparse.ArgumentParser:
         "--postprocess and --in-memory also hold the whole output image.",
     )
     ap.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
-    ap.add_argument("-o", "--output", required=True, metavar="OUT",
-                    help="output folder (created if needed), or a .png/.tif path when there is a single input file")
-    ap.add_argument("--checkpoint", required=True, metavar="CKPT", help="generator file written by srlib")
-    ap.add_argument("--tile", type=_whole_number("0 (the whole image in one pass) or a tile side in input pixels"),
-                    default=256, help="tile side in input pixels, larger than --overlap with blend tiling "
-                    "(0 = whole image; not with faithful tiling)")
-    ap.add_argument("--overlap", type=_whole_number("a number of input pixels >= 0"), default=32,
-                    help="minimum tile overlap in input pixels (blend tiling; ignored by faithful)")
-    ap.add_argument("--tiling", choices=tiling.MODES, default="blend",
-                    help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles")
-    ap.add_argument("--batch", type=_whole_number("0 (automatic) or a number of tiles per forward pass"), default=0,
-                    help="tiles per forward pass (0 = automatic)")
+    ap.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (created if needed), or a .png/.tif path when there is a single input file",
+    )
+    ap.add_argument(
+        "--checkpoint", required=True, metavar="CKPT", help="generator file written by srlib"
+    )
+    ap.add_argument(
+        "--tile",
+        type=_whole_number("0 (the whole image in one pass) or a tile side in input pixels"),
+        default=256,
+        help="tile side in input pixels, larger than --overlap with blend tiling "
+        "(0 = whole image; not with faithful tiling)",
+    )
+    ap.add_argument(
+        "--overlap",
+        type=_whole_number("a number of input pixels >= 0"),
+        default=32,
+        help="minimum tile overlap in input pixels (blend tiling; ignored by faithful)",
+    )
+    ap.add_argument(
+        "--tiling",
+        choices=tiling.MODES,
+        default="blend",
+        help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles",
+    )
+    ap.add_argument(
+        "--batch",
+        type=_whole_number("0 (automatic) or a number of tiles per forward pass"),
+        default=0,
+        help="tiles per forward pass (0 = automatic)",
+    )
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    ap.add_argument("--precision", choices=tiling.PRECISIONS, default="auto",
-                    help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU")
-    ap.add_argument("--postprocess", type=_steps, default="", metavar="STEPS",
-                    help="comma-separated: match, lowpass (in that order as given), or seed (match,lowpass,match "
-                    "as the seed does it); holds the whole output in memory")
-    ap.add_argument("--radius", type=_radius, default=0.23, help="low-pass radius as a fraction of max(H, W) (> 0)")
-    ap.add_argument("--stretch-input", action="store_true", help="the seed's [30, 255] input stretch (a quirk)")
-    ap.add_argument("--threads", type=_whole_number("0 (torch's default) or a number of CPU threads"), default=0,
-                    help="CPU threads for torch (0 = torch's default)")
-    ap.add_argument("--in-memory", action="store_true",
-                    help="build each whole output image in memory before writing it, instead of streaming PNG rows "
-                    "(the behaviour of TIFF outputs; for comparisons and benchmarks)")
-    ap.add_argument("--overwrite", action="store_true", help="replace existing outputs (never the inputs)")
+    ap.add_argument(
+        "--precision",
+        choices=tiling.PRECISIONS,
+        default="auto",
+        help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU",
+    )
+    ap.add_argument(
+        "--postprocess",
+        type=_steps,
+        default="",
+        metavar="STEPS",
+        help="comma-separated: match, lowpass (in that order as given), or seed (match,lowpass,match "
+        "as the seed does it); holds the whole output in memory",
+    )
+    ap.add_argument(
+        "--radius",
+        type=_radius,
+        default=0.23,
+        help="low-pass radius as a fraction of max(H, W) (> 0)",
+    )
+    ap.add_argument(
+        "--stretch-input", action="store_true", help="the seed's [30, 255] input stretch (a quirk)"
+    )
+    ap.add_argument(
+        "--threads",
+        type=_whole_number("0 (torch's default) or a number of CPU threads"),
+        default=0,
+        help="CPU threads for torch (0 = torch's default)",
+    )
+    ap.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="build each whole output image in memory before writing it, instead of streaming PNG rows "
+        "(the behaviour of TIFF outputs; for comparisons and benchmarks)",
+    )
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs (never the inputs)"
+    )
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 
@@ -111,11 +163,15 @@ def _parser() -> argparse.ArgumentParser:
 def _check_tiling(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Option combinations :func:`srlib.inference.tiling.layout` would reject (per file, or only for large images)."""
     if args.tiling == "faithful" and args.tile == 0:
-        ap.error("--tiling faithful needs --tile > 0 (it pads the image to whole tiles; the seed uses 64): "
-                 "pass e.g. --tile 64, or use --tiling blend for --tile 0")
+        ap.error(
+            "--tiling faithful needs --tile > 0 (it pads the image to whole tiles; the seed uses 64): "
+            "pass e.g. --tile 64, or use --tiling blend for --tile 0"
+        )
     if args.tiling == "blend" and 0 < args.tile <= args.overlap:
-        ap.error(f"--tile {args.tile} must be larger than --overlap {args.overlap} (blend tiles overlap by at least "
-                 "--overlap input pixels): raise --tile, lower --overlap, or use --tile 0 for the whole image")
+        ap.error(
+            f"--tile {args.tile} must be larger than --overlap {args.overlap} (blend tiles overlap by at least "
+            "--overlap input pixels): raise --tile, lower --overlap, or use --tile 0 for the whole image"
+        )
 
 
 def _collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
@@ -124,9 +180,13 @@ def _collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
     for name in inputs:
         p = Path(name)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(
+                f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            )
             if not found:
-                errors.append(f"{p}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
+                errors.append(
+                    f"{p}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder"
+                )
             files += found
         elif p.is_file():
             files.append(p)
@@ -135,7 +195,9 @@ def _collect(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return files, errors
 
 
-def _output_is_file(ap: argparse.ArgumentParser, out: Path, single_file: bool, n_files: int) -> bool:
+def _output_is_file(
+    ap: argparse.ArgumentParser, out: Path, single_file: bool, n_files: int
+) -> bool:
     """Whether ``-o`` names the single output file (else a folder); ``ap.error`` for names that cannot work.
 
     Refused: an image name in a format that is not written (``-o x.jpg`` would become a folder ``x.jpg``), an existing
@@ -146,19 +208,27 @@ def _output_is_file(ap: argparse.ArgumentParser, out: Path, single_file: bool, n
     suffix = out.suffix.lower()
     if suffix in FILE_SUFFIXES:
         if not single_file:
-            ap.error(f"-o {out} names one output file, but the inputs give {n_files} image(s) (a single output file "
-                     "needs a single input file): give a folder for the outputs, which are named after the inputs")
+            ap.error(
+                f"-o {out} names one output file, but the inputs give {n_files} image(s) (a single output file "
+                "needs a single input file): give a folder for the outputs, which are named after the inputs"
+            )
         return True
     if out.exists():
-        ap.error(f"-o {out} is an existing file, not a folder: give a folder for the outputs (or, for a single "
-                 "input file, a .png/.tif file name)")
+        ap.error(
+            f"-o {out} is an existing file, not a folder: give a folder for the outputs (or, for a single "
+            "input file, a .png/.tif file name)"
+        )
     if suffix in IMAGE_SUFFIXES:
-        ap.error(f"-o {out}: outputs are written as PNG or TIFF, not {suffix}: name the output file .png or .tif, "
-                 "or give a folder name without an image suffix")
+        ap.error(
+            f"-o {out}: outputs are written as PNG or TIFF, not {suffix}: name the output file .png or .tif, "
+            "or give a folder name without an image suffix"
+        )
     return False
 
 
-def _outputs(files: list[Path], out: Path, to_file: bool, overwrite: bool) -> list[tuple[Path, Path | None, str]]:
+def _outputs(
+    files: list[Path], out: Path, to_file: bool, overwrite: bool
+) -> list[tuple[Path, Path | None, str]]:
     """``(input, output or None, reason)``: refuses outputs equal to an input, existing ones, and duplicates."""
     inputs = {f.resolve() for f in files}
     plan, taken = [], set()
@@ -168,7 +238,9 @@ def _outputs(files: list[Path], out: Path, to_file: bool, overwrite: bool) -> li
         if key in inputs:
             plan.append((f, None, f"output {dest} is an input file; refusing to overwrite inputs"))
         elif key in taken:
-            plan.append((f, None, f"output {dest} is already produced from another input of the same name"))
+            plan.append(
+                (f, None, f"output {dest} is already produced from another input of the same name")
+            )
         elif dest.exists() and not overwrite:
             plan.append((f, None, f"output {dest} exists (pass --overwrite to replace it)"))
         else:
@@ -196,7 +268,11 @@ def _non_finite_weights(model) -> list[str]:
     """Names of the floating-point parameters / buffers holding NaN or Inf (a corrupt or diverged checkpoint)."""
     import torch
 
-    return [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    return [
+        k
+        for k, v in model.state_dict().items()
+        if v.is_floating_point() and not torch.isfinite(v).all()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,9 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     bad = _non_finite_weights(model)
     if bad:
-        print(f"error: {args.checkpoint}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:3])}"
-              f"{', ...' if len(bad) > 3 else ''}): the checkpoint is corrupt; pass another --checkpoint",
-              file=sys.stderr)
+        print(
+            f"error: {args.checkpoint}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}): the checkpoint is corrupt; pass another --checkpoint",
+            file=sys.stderr,
+        )
         return 2
     model = model.to(device).eval()
     plan = _outputs(files, out, to_file, args.overwrite)
@@ -238,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     folder = out.parent if to_file else out
     why = _writable(folder) if todo else ""
     if why:
-        print(f"error: cannot write to the output folder {folder}: {why} (choose another -o, or make it writable)",
-              file=sys.stderr)
+        print(
+            f"error: cannot write to the output folder {folder}: {why} (choose another -o, or make it writable)",
+            file=sys.stderr,
+        )
         return 2
     bar = None
     if todo and not args.no_progress:
@@ -250,18 +330,40 @@ def main(argv: list[str] | None = None) -> int:
         tiles_bar = None
         try:
             arr = images.read_image(f)
-            if bar is not None:  # an inner bar over the tiles: a single large image shows progress too
-                ys, xs, _ = tiling.layout(arr.shape[0], arr.shape[1], tile=args.tile, overlap=args.overlap,
-                                             mode=args.tiling)
-                tiles_bar = tqdm(total=len(ys) * len(xs), unit="tile", desc=f.name, leave=False, file=sys.stderr)
+            if (
+                bar is not None
+            ):  # an inner bar over the tiles: a single large image shows progress too
+                ys, xs, _ = tiling.layout(
+                    arr.shape[0],
+                    arr.shape[1],
+                    tile=args.tile,
+                    overlap=args.overlap,
+                    mode=args.tiling,
+                )
+                tiles_bar = tqdm(
+                    total=len(ys) * len(xs), unit="tile", desc=f.name, leave=False, file=sys.stderr
+                )
             shape = tiling.upscale_file(
-                arr, model, dest, in_memory=args.in_memory, tile=args.tile, overlap=args.overlap, mode=args.tiling,
-                batch_size=args.batch, device=device, precision=args.precision, postprocess=args.postprocess,
-                radius=args.radius, stretch_input=args.stretch_input,
-                on_tiles=None if tiles_bar is None else tiles_bar.update)
+                arr,
+                model,
+                dest,
+                in_memory=args.in_memory,
+                tile=args.tile,
+                overlap=args.overlap,
+                mode=args.tiling,
+                batch_size=args.batch,
+                device=device,
+                precision=args.precision,
+                postprocess=args.postprocess,
+                radius=args.radius,
+                stretch_input=args.stretch_input,
+                on_tiles=None if tiles_bar is None else tiles_bar.update,
+            )
             done += 1
-            msg = (f"ok {f} -> {dest} ({arr.shape[1]}x{arr.shape[0]} -> {shape[1]}x{shape[0]}, "
-                   f"{time.perf_counter() - t0:.1f} s)")
+            msg = (
+                f"ok {f} -> {dest} ({arr.shape[1]}x{arr.shape[0]} -> {shape[1]}x{shape[0]}, "
+                f"{time.perf_counter() - t0:.1f} s)"
+            )
             if bar is None:
                 print(msg)
             else:
@@ -278,8 +380,10 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1)
     if bar is not None:
         bar.close()
-    print(f"{done} upscaled ({state['arch']}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
-          f"{len(errors)} failed")
+    print(
+        f"{done} upscaled ({state['arch']}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
+        f"{len(errors)} failed"
+    )
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     return 1 if errors else 0

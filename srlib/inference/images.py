@@ -45,7 +45,9 @@ class PNGWriter:
         if dtype not in (np.uint8, np.uint16):
             raise ValueError(f"PNGWriter writes uint8 or uint16 samples, got {dtype}")
         if channels not in self._COLOUR_TYPE:
-            raise ValueError(f"PNGWriter writes 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels, got {channels}")
+            raise ValueError(
+                f"PNGWriter writes 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA) channels, got {channels}"
+            )
         if not (0 < width < 2**31 and 0 < height < 2**31):
             raise ValueError(f"PNG sides must be in [1, 2^31), got {width}x{height}")
         self.path = Path(path)
@@ -57,11 +59,16 @@ class PNGWriter:
         self._z = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
         self._pending: list[bytes] = []
         self._pending_len = 0
-        self._prev: np.ndarray | None = None  # the last row's bytes: the Up filter of the next band's first row
+        self._prev: np.ndarray | None = (
+            None  # the last row's bytes: the Up filter of the next band's first row
+        )
         try:
             self._file.write(b"\x89PNG\r\n\x1a\n")
             bits = 8 * dtype.itemsize
-            self._chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, self._COLOUR_TYPE[channels], 0, 0, 0))
+            self._chunk(
+                b"IHDR",
+                struct.pack(">IIBBBBB", width, height, bits, self._COLOUR_TYPE[channels], 0, 0, 0),
+            )
         except BaseException:
             self.abort()
             raise
@@ -85,19 +92,27 @@ class PNGWriter:
         if rows.ndim == 2 and self.channels == 1:
             rows = rows[..., None]
         if rows.shape[1:] != (self.width, self.channels) or rows.dtype != self.dtype:
-            raise ValueError(f"PNGWriter({self.path}): rows of shape (n, {self.width}, {self.channels}) {self.dtype} "
-                             f"expected, got {rows.shape} {rows.dtype}")
+            raise ValueError(
+                f"PNGWriter({self.path}): rows of shape (n, {self.width}, {self.channels}) {self.dtype} "
+                f"expected, got {rows.shape} {rows.dtype}"
+            )
         n = rows.shape[0]
         if self.rows_written + n > self.height:
-            raise ValueError(f"PNGWriter({self.path}): {self.rows_written + n} rows written, the image has "
-                             f"{self.height}")
+            raise ValueError(
+                f"PNGWriter({self.path}): {self.rows_written + n} rows written, the image has "
+                f"{self.height}"
+            )
         if n == 0:
             return
-        raw = np.ascontiguousarray(rows.astype(">u2", copy=False) if self.dtype == np.uint16 else rows)
+        raw = np.ascontiguousarray(
+            rows.astype(">u2", copy=False) if self.dtype == np.uint16 else rows
+        )
         raw = raw.reshape(n, -1).view(np.uint8)
         filtered = np.empty((n, raw.shape[1] + 1), dtype=np.uint8)
         filtered[:, 0] = 2  # filter type Up
-        np.subtract(raw[1:], raw[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps modulo 256, as PNG's
+        np.subtract(
+            raw[1:], raw[:-1], out=filtered[1:, 1:]
+        )  # uint8 arithmetic wraps modulo 256, as PNG's
         if self._prev is None:
             filtered[0, 1:] = raw[0]  # the row above the first row is zero
         else:
@@ -110,7 +125,9 @@ class PNGWriter:
         """Finish the file and move it to ``path``; raises (and removes it) if rows are missing."""
         try:
             if self.rows_written != self.height:
-                raise ValueError(f"PNGWriter({self.path}): {self.rows_written} of {self.height} rows written")
+                raise ValueError(
+                    f"PNGWriter({self.path}): {self.rows_written} of {self.height} rows written"
+                )
             self._idat(self._z.flush(), flush=True)
             self._chunk(b"IEND", b"")
             self._file.close()
@@ -159,7 +176,9 @@ def read_image(path: str | Path) -> np.ndarray:
             raw = _raw_mode(im)
             im.load()  # decodes everything: a truncated file raises here
             mode = im.mode
-            orientation = exif_orientation(im)  # after load(): a PNG's eXIf chunk may follow the pixels
+            orientation = exif_orientation(
+                im
+            )  # after load(): a PNG's eXIf chunk may follow the pixels
             if mode in ("RGB", "RGBA") and raw is not None and ";16" in raw:
                 # PIL has no 16-bit colour mode and would drop 8 bits (a 16-bit grey+alpha PNG is "LA;16B" read as
                 # RGBA); re-read with OpenCV
@@ -172,13 +191,17 @@ def read_image(path: str | Path) -> np.ndarray:
                 arr = np.asarray(im).copy()
             elif mode in ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa"):
                 has_alpha = mode in ("PA", "La", "RGBa") or "transparency" in im.info
-                arr = np.asarray(im.convert("RGBA" if has_alpha else ("L" if mode == "1" else "RGB"))).copy()
+                arr = np.asarray(
+                    im.convert("RGBA" if has_alpha else ("L" if mode == "1" else "RGB"))
+                ).copy()
             else:
                 raise ValueError(f"unsupported image mode {mode!r}")
     except Exception as exc:  # PIL raises several types for truncated / non-image files
         raise ImageReadError(f"cannot read image {path}: {exc}") from exc
     if sixteen_color:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # UNCHANGED: OpenCV ignores the EXIF orientation here
+        arr = cv2.imread(
+            str(path), cv2.IMREAD_UNCHANGED
+        )  # UNCHANGED: OpenCV ignores the EXIF orientation here
         if arr is None:
             raise ImageReadError(f"cannot read image {path}: OpenCV could not decode it")
         if grey_alpha:  # OpenCV expands grey+alpha to BGRA with equal colour channels
@@ -202,8 +225,12 @@ def write_image(arr: np.ndarray, path: str | Path) -> Path:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if path.suffix.lower() == ".png":
-        with PNGWriter(path, arr.shape[1], arr.shape[0], 1 if arr.ndim == 2 else arr.shape[2], arr.dtype) as png:
-            for r0 in range(0, arr.shape[0], 256):  # in bands: bounded temporaries for the byte order and filter
+        with PNGWriter(
+            path, arr.shape[1], arr.shape[0], 1 if arr.ndim == 2 else arr.shape[2], arr.dtype
+        ) as png:
+            for r0 in range(
+                0, arr.shape[0], 256
+            ):  # in bands: bounded temporaries for the byte order and filter
                 png.write(arr[r0 : r0 + 256])
         return path
     if arr.ndim == 3 and arr.shape[2] == 2:  # grey + alpha: OpenCV writes BGRA only
@@ -219,4 +246,3 @@ def write_image(arr: np.ndarray, path: str | Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
-

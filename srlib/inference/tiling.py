@@ -48,7 +48,9 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 SEED_TILE = 64
 _LUMA = (0.299, 0.587, 0.114)  # BT.601 weights, as PIL's RGB -> L conversion
 
-Sink = Callable[[int, torch.Tensor], None]  # (first HR row, finished rows (3, n, W*scale) float32) -> None
+Sink = Callable[
+    [int, torch.Tensor], None
+]  # (first HR row, finished rows (3, n, W*scale) float32) -> None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -63,7 +65,9 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         return None
     if device.type != "cuda":
         if precision != "auto":
-            warnings.warn(f"precision {precision} is not used on {device.type}: running in fp32", stacklevel=2)
+            warnings.warn(
+                f"precision {precision} is not used on {device.type}: running in fp32", stacklevel=2
+            )
         return None
     bf16_ok = torch.cuda.is_bf16_supported()
     if precision == "auto":
@@ -74,8 +78,13 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def _run(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
-         where: str = "the batch") -> torch.Tensor:
+def _run(
+    model: nn.Module,
+    x: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    where: str = "the batch",
+) -> torch.Tensor:
     """Model output for a batch, as float32 on the CPU; reduced precision falls back to fp32 if not finite.
 
     A non-finite fp32 output raises ``ValueError`` naming ``where`` (the tiles): NaN weights or an overflow would
@@ -88,13 +97,19 @@ def _run(model: nn.Module, x: torch.Tensor, device: torch.device, dtype: torch.d
                 y = model(x).float()
             if torch.isfinite(y).all():
                 return y.cpu()
-            warnings.warn(f"non-finite output in {dtype}: recomputing the batch in fp32", stacklevel=3)
+            warnings.warn(
+                f"non-finite output in {dtype}: recomputing the batch in fp32", stacklevel=3
+            )
         y = model(x).float()
         if not torch.isfinite(y).all():
             if not torch.isfinite(x).all():
-                raise ValueError(f"the input holds NaN/Inf values in {where}: pass a finite image in [0, 1]")
-            raise ValueError(f"the model's output is not finite (NaN/Inf) for {where}: the checkpoint's weights are "
-                             "probably corrupt (or overflow float32)")
+                raise ValueError(
+                    f"the input holds NaN/Inf values in {where}: pass a finite image in [0, 1]"
+                )
+            raise ValueError(
+                f"the model's output is not finite (NaN/Inf) for {where}: the checkpoint's weights are "
+                "probably corrupt (or overflow float32)"
+            )
         return y.cpu()
 
 
@@ -140,7 +155,9 @@ def _overlaps(sp: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def layout(h: int, w: int, *, tile: int, overlap: int, mode: str) -> tuple[list, list, tuple[int, int]]:
+def layout(
+    h: int, w: int, *, tile: int, overlap: int, mode: str
+) -> tuple[list, list, tuple[int, int]]:
     """Row spans, column spans and the padded input size ``(H', W')`` of a tiling (``tile=0``: one tile)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -148,11 +165,17 @@ def layout(h: int, w: int, *, tile: int, overlap: int, mode: str) -> tuple[list,
         if tile <= 0:
             raise ValueError("faithful tiling needs tile > 0 (the seed uses 64)")
         hp, wp = math.ceil(h / tile) * tile, math.ceil(w / tile) * tile
-        return ([(y, y + tile) for y in range(0, hp, tile)], [(x, x + tile) for x in range(0, wp, tile)], (hp, wp))
+        return (
+            [(y, y + tile) for y in range(0, hp, tile)],
+            [(x, x + tile) for x in range(0, wp, tile)],
+            (hp, wp),
+        )
     return spans(h, tile, overlap), spans(w, tile, overlap), (h, w)
 
 
-def seam_lines(h: int, w: int, *, scale: int, tile: int, overlap: int, mode: str) -> tuple[list[int], list[int]]:
+def seam_lines(
+    h: int, w: int, *, scale: int, tile: int, overlap: int, mode: str
+) -> tuple[list[int], list[int]]:
     """HR rows / columns where a tiling switches from one tile to the next (the line is between ``i - 1`` and ``i``).
 
     ``faithful``: the tile borders. ``blend``: the middle of each overlap, where the weights cross 1/2.
@@ -259,7 +282,10 @@ def upscale(
     band_h = th * scale
     acc = torch.zeros(3, band_h, wp * scale)
     wacc = torch.zeros(band_h, wp * scale)
-    x_windows = [axis_window((b - a) * scale, ob * scale, oa * scale) for (a, b), (ob, oa) in zip(xs, _overlaps(xs))]
+    x_windows = [
+        axis_window((b - a) * scale, ob * scale, oa * scale)
+        for (a, b), (ob, oa) in zip(xs, _overlaps(xs))
+    ]
     blend = mode == "blend"
     band_top = 0  # HR row of acc[:, 0]
     for i, ((y0, y1), (ob, oa)) in enumerate(zip(ys, _overlaps(ys))):
@@ -268,8 +294,10 @@ def upscale(
         for j0 in range(0, len(xs), batch_size):
             cols = list(range(j0, min(j0 + batch_size, len(xs))))
             batch = torch.stack([_cut(lq, y0, y1, *xs[j], maxv, prepare) for j in cols])
-            where = (f"the tile{'s' if len(cols) > 1 else ''} at input rows {y0}-{y1}, "
-                     f"columns {xs[cols[0]][0]}-{xs[cols[-1]][1]}")
+            where = (
+                f"the tile{'s' if len(cols) > 1 else ''} at input rows {y0}-{y1}, "
+                f"columns {xs[cols[0]][0]}-{xs[cols[-1]][1]}"
+            )
             res = _run(model, batch, device, dtype, where)  # (b, 3, s*th, s*tw)
             for k, j in enumerate(cols):
                 c0, c1 = xs[j][0] * scale, xs[j][1] * scale
@@ -287,7 +315,9 @@ def upscale(
         keep = r0 + (y1 - y0) * scale - done
         acc[:, :done].div_(wacc[:done].clamp_min_(1e-8))  # in place: no band-sized temporaries
         n_out = min(done, H - band_top)
-        for c0 in range(0, max(n_out, 0), 256):  # hand over in slices of 256 rows (bounded sink temporaries)
+        for c0 in range(
+            0, max(n_out, 0), 256
+        ):  # hand over in slices of 256 rows (bounded sink temporaries)
             sink(band_top + c0, acc[:, c0 : min(c0 + 256, n_out), :W].contiguous())
         acc[:, :keep] = acc[:, done : done + keep].clone()
         wacc[:keep] = wacc[done : done + keep].clone()
@@ -305,11 +335,20 @@ def _tensor_max_value(lq: torch.Tensor) -> float:
         return 65535.0
     if lq.is_floating_point():
         return 1.0
-    raise ValueError(f"upscale: pass max_value= for a {lq.dtype} input (uint8, uint16 and floats are known)")
+    raise ValueError(
+        f"upscale: pass max_value= for a {lq.dtype} input (uint8, uint16 and floats are known)"
+    )
 
 
-def _cut(lq: torch.Tensor, y0: int, y1: int, x0: int, x1: int, maxv: float,
-         prepare: Callable[[torch.Tensor], torch.Tensor] | None) -> torch.Tensor:
+def _cut(
+    lq: torch.Tensor,
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+    maxv: float,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> torch.Tensor:
     """Float tile ``[y0:y1, x0:x1]`` of ``lq`` in [0, 1]; the part outside the image (``faithful`` padding) is white.
 
     The seed pads bottom/right with white (``np.pad(constant_values=1)``) before cutting; padding each tile gives the
@@ -328,12 +367,20 @@ def _cut(lq: torch.Tensor, y0: int, y1: int, x0: int, x1: int, maxv: float,
     return tile
 
 
-def upscaler(model: nn.Module, *, tile: int = 256, overlap: int = 32, mode: str = "blend",
-             device: torch.device | str = "cpu", precision: str = "auto"):
+def upscaler(
+    model: nn.Module,
+    *,
+    tile: int = 256,
+    overlap: int = 32,
+    mode: str = "blend",
+    device: torch.device | str = "cpu",
+    precision: str = "auto",
+):
     """An :data:`srlib.evaluation.Upscaler` (``(1, 3, h, w) -> (1, 3, s*h, s*w)``) running :func:`upscale`."""
     model = model.to(device).eval()
-    return lambda lq: upscale(model, lq[0], tile=tile, overlap=overlap, mode=mode, device=device,
-                              precision=precision)[None]
+    return lambda lq: upscale(
+        model, lq[0], tile=tile, overlap=overlap, mode=mode, device=device, precision=precision
+    )[None]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -350,7 +397,9 @@ def max_value(dtype: np.dtype) -> float:
     raise ValueError(f"unsupported image dtype {dtype} (uint8, uint16 or float in [0, 1])")
 
 
-def stretch_30_255(lq: torch.Tensor, lo: torch.Tensor | None = None, hi: torch.Tensor | None = None) -> torch.Tensor:
+def stretch_30_255(
+    lq: torch.Tensor, lo: torch.Tensor | None = None, hi: torch.Tensor | None = None
+) -> torch.Tensor:
     """The seed's input quirk: ``cv2.normalize(img, 30, 255, NORM_MINMAX)`` over all channels, then / 255.
 
     ``lo`` / ``hi``: the min / max to stretch from (default: those of ``lq``); pass the whole image's to stretch
@@ -361,7 +410,9 @@ def stretch_30_255(lq: torch.Tensor, lo: torch.Tensor | None = None, hi: torch.T
     return (30 + (lq - lo) * (225 / (hi - lo).clamp_min(1e-12))) / 255
 
 
-Rows = Callable[[int, np.ndarray], None]  # (first output row, finished rows (n, W*scale, C) in the input's dtype)
+Rows = Callable[
+    [int, np.ndarray], None
+]  # (first output row, finished rows (n, W*scale, C) in the input's dtype)
 
 
 def _alpha_rows(alpha: np.ndarray, scale: int, r0: int, r1: int) -> np.ndarray:
@@ -375,7 +426,11 @@ def _alpha_rows(alpha: np.ndarray, scale: int, r0: int, r1: int) -> np.ndarray:
     h, w = alpha.shape
     i0 = max(r0 // scale - 3, 0)
     i1 = min(-(-r1 // scale) + 3, h)
-    up = cv2.resize(np.ascontiguousarray(alpha[i0:i1]), (w * scale, (i1 - i0) * scale), interpolation=cv2.INTER_CUBIC)
+    up = cv2.resize(
+        np.ascontiguousarray(alpha[i0:i1]),
+        (w * scale, (i1 - i0) * scale),
+        interpolation=cv2.INTER_CUBIC,
+    )
     return up[r0 - i0 * scale : r1 - i0 * scale]  # cv2 saturates integer types
 
 
@@ -412,7 +467,9 @@ def upscale_rows(
     if gray:
         lq = lq.expand(3, -1, -1)
     prepare = None
-    if stretch_input:  # the stretch uses the whole image's min / max: computed once, applied tile by tile
+    if (
+        stretch_input
+    ):  # the stretch uses the whole image's min / max: computed once, applied tile by tile
         color = arr[..., :n_color]  # numpy: torch has no min / max for uint16
         lo = torch.tensor(float(color.min()), dtype=torch.float32).div_(maxv)
         hi = torch.tensor(float(color.max()), dtype=torch.float32).div_(maxv)
@@ -441,9 +498,13 @@ def upscale_rows(
     steps = pp.parse_steps(postprocess)
     if steps:
         if h * w * scale * scale / 1e6 > max_postprocess_mp:
-            raise ValueError(f"post-processing holds the whole output in memory: {h * scale}x{w * scale} is above "
-                             f"{max_postprocess_mp:g} MP (raise max_postprocess_mp, or upscale without it)")
-        lq_float = lq.to(torch.float32, copy=True).div_(maxv)  # the histogram reference (bounded by the MP limit)
+            raise ValueError(
+                f"post-processing holds the whole output in memory: {h * scale}x{w * scale} is above "
+                f"{max_postprocess_mp:g} MP (raise max_postprocess_mp, or upscale without it)"
+            )
+        lq_float = lq.to(torch.float32, copy=True).div_(
+            maxv
+        )  # the histogram reference (bounded by the MP limit)
         sr = upscale(model, lq, scale=scale, max_value=maxv, prepare=prepare, **kwargs)
         write(0, pp.apply_steps(sr, lq_float, steps, radius=radius))
     else:
@@ -476,8 +537,9 @@ def upscale_array(arr: np.ndarray, model: nn.Module, **kwargs) -> np.ndarray:
     return out.reshape(shape)
 
 
-def upscale_file(arr: np.ndarray, model: nn.Module, path: str | Path, *, in_memory: bool = False,
-                 **kwargs) -> tuple[int, ...]:
+def upscale_file(
+    arr: np.ndarray, model: nn.Module, path: str | Path, *, in_memory: bool = False, **kwargs
+) -> tuple[int, ...]:
     """Upscale ``arr`` (as :func:`upscale_array`) into the image file ``path``; returns the output shape.
 
     A ``.png`` without post-processing is streamed band by band of tile rows (:class:`PNGWriter`): memory holds the

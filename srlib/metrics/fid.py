@@ -206,4 +206,3 @@ def kid(
         "weights": status.as_dict(),
         "warnings": notes,
     }
-

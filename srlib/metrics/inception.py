@@ -113,9 +113,7 @@ def random_fid_inception_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     return net.state_dict()
 
 
-_NETS: dict[
-    tuple, object
-] = {}  # (what, *key) -> built network; one per process and configuration
+_NETS: dict[tuple, object] = {}  # (what, *key) -> built network; one per process and configuration
 
 
 def _resolve_quietly(key: str, mode: str) -> tuple[WeightStatus, list[warnings.WarningMessage]]:
@@ -187,7 +185,11 @@ def fid_inception(
             f"dims must be one of {sorted(InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}"
         )
     return _cached_net(
-        ("inception", dims), "fid_inception", mode, seed, device,
+        ("inception", dims),
+        "fid_inception",
+        mode,
+        seed,
+        device,
         lambda status, dev: (_build_inception(dims, status, seed, dev), status),
     )
 

@@ -95,8 +95,11 @@ def load_lpips(
     net = {"vgg16": "vgg"}.get(net, net)
     if net not in _LPIPS_TRUNK:
         raise ValueError(f"net must be one of {sorted(_LPIPS_TRUNK)}, got {net!r}")
+
     def build(status: WeightStatus, dev: str) -> LPIPSModel:
-        state = weights.load_state_dict(_LPIPS_TRUNK[net], mode)[0] if status.source == "file" else None
+        state = (
+            weights.load_state_dict(_LPIPS_TRUNK[net], mode)[0] if status.source == "file" else None
+        )
         return _build_lpips(net, state, status, seed, dev)
 
     return _cached_net(("lpips", net), _LPIPS_TRUNK[net], mode, seed, device, build)
@@ -146,4 +149,3 @@ def diversity(
     i, j = torch.triu_indices(k, k, offset=1)
     d = model(samples[:, i].flatten(0, 1), samples[:, j].flatten(0, 1), batch_size=batch_size)
     return d.view(n, len(i)).mean(dim=1)
-

@@ -16,26 +16,54 @@ from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.models.srgan import Discriminator, SRResNet
 from srlib.models.srgan_modified import SRGANModifiedDiscriminator, SRGANModifiedGenerator
 
-ARCHS = {"srresnet": SRResNet, "srgan_modified": SRGANModifiedGenerator, "rrdbnet": RRDBNet,
-         "cut_resnet_9blocks": ResnetGenerator}
-DISCRIMINATORS = {"srgan": Discriminator, "srgan_modified": SRGANModifiedDiscriminator,
-                  "unet_sn": UNetDiscriminatorSN, "cut_patchgan": NLayerDiscriminator}
+ARCHS = {
+    "srresnet": SRResNet,
+    "srgan_modified": SRGANModifiedGenerator,
+    "rrdbnet": RRDBNet,
+    "cut_resnet_9blocks": ResnetGenerator,
+}
+DISCRIMINATORS = {
+    "srgan": Discriminator,
+    "srgan_modified": SRGANModifiedDiscriminator,
+    "unet_sn": UNetDiscriminatorSN,
+    "cut_patchgan": NLayerDiscriminator,
+}
 
-__all__ = ["ARCHS", "DISCRIMINATORS", "Discriminator", "NLayerDiscriminator", "RRDBNet", "ResnetGenerator",
-           "SRGANModifiedDiscriminator", "SRGANModifiedGenerator", "SRResNet", "UNetDiscriminatorSN"]
+__all__ = [
+    "ARCHS",
+    "DISCRIMINATORS",
+    "Discriminator",
+    "NLayerDiscriminator",
+    "RRDBNet",
+    "ResnetGenerator",
+    "SRGANModifiedDiscriminator",
+    "SRGANModifiedGenerator",
+    "SRResNet",
+    "UNetDiscriminatorSN",
+]
 
 
-def save_generator(path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None):
+def save_generator(
+    path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None
+):
     """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``."""
     return tracking.save_checkpoint(
-        path, {"arch": arch, "arch_kwargs": dict(arch_kwargs), "state_dict": g.state_dict(), "meta": meta or {}}
+        path,
+        {
+            "arch": arch,
+            "arch_kwargs": dict(arch_kwargs),
+            "state_dict": g.state_dict(),
+            "meta": meta or {},
+        },
     )
 
 
 def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
     state = tracking.load_checkpoint(path)
     if not {"arch", "arch_kwargs", "state_dict"} <= set(state):
-        raise ValueError(f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)")
+        raise ValueError(
+            f"{path} is not an srlib generator file (needs arch, arch_kwargs, state_dict)"
+        )
     if state["arch"] not in ARCHS:
         raise ValueError(f"{path}: unknown arch {state['arch']!r}; known: {', '.join(ARCHS)}")
     built = f"{state['arch']}({state['arch_kwargs']})"
@@ -48,4 +76,3 @@ def load_generator(path: str | Path) -> tuple[nn.Module, dict]:
         raise tracking.CheckpointError(f"{path}: its weights do not fit {built}: {diff}")
     g.load_state_dict(state["state_dict"])
     return g.eval(), state
-

@@ -24,7 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 # Binomial (Pascal-triangle) low-pass filters used by the anti-aliased layers.
-_BINOMIAL = {1: [1.0], 2: [1.0, 1.0], 3: [1.0, 2.0, 1.0], 4: [1.0, 3.0, 3.0, 1.0], 5: [1.0, 4.0, 6.0, 4.0, 1.0]}
+_BINOMIAL = {
+    1: [1.0],
+    2: [1.0, 1.0],
+    3: [1.0, 2.0, 1.0],
+    4: [1.0, 3.0, 3.0, 1.0],
+    5: [1.0, 4.0, 6.0, 4.0, 1.0],
+}
 
 
 def binomial_filter(size: int) -> torch.Tensor:
@@ -42,7 +48,9 @@ class Downsample(nn.Module):
         self.stride = stride
         lo, hi = (filt_size - 1) // 2, filt_size // 2  # (left, right) padding: equal for odd sizes
         self.pad = nn.ReflectionPad2d((lo, hi, lo, hi))
-        self.register_buffer("filt", binomial_filter(filt_size)[None, None].repeat(channels, 1, 1, 1))
+        self.register_buffer(
+            "filt", binomial_filter(filt_size)[None, None].repeat(channels, 1, 1, 1)
+        )
 
     def forward(self, x):  # (B, C, H, W) -> (B, C, H/2, W/2)
         return F.conv2d(self.pad(x), self.filt, stride=self.stride, groups=x.shape[1])
@@ -57,11 +65,14 @@ class Upsample(nn.Module):
         self.pad_size = (filt_size - 1) // 2
         self.pad = nn.ReplicationPad2d(1)
         # x stride^2: zero insertion keeps one sample in four, the filter restores the mean
-        self.register_buffer("filt", (binomial_filter(filt_size) * stride**2)[None, None].repeat(channels, 1, 1, 1))
+        self.register_buffer(
+            "filt", (binomial_filter(filt_size) * stride**2)[None, None].repeat(channels, 1, 1, 1)
+        )
 
     def forward(self, x):  # (B, C, H, W) -> (B, C, 2H, 2W)
-        out = F.conv_transpose2d(self.pad(x), self.filt, stride=self.stride, padding=1 + self.pad_size,
-                                 groups=x.shape[1])[:, :, 1:, 1:]
+        out = F.conv_transpose2d(
+            self.pad(x), self.filt, stride=self.stride, padding=1 + self.pad_size, groups=x.shape[1]
+        )[:, :, 1:, 1:]
         return out if self.filt_odd else out[:, :, :-1, :-1]
 
 
@@ -71,8 +82,13 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True), nn.InstanceNorm2d(dim), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True), nn.InstanceNorm2d(dim),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, bias=True),
+            nn.InstanceNorm2d(dim),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, bias=True),
+            nn.InstanceNorm2d(dim),
         )
 
     def forward(self, x):  # (B, C, H, W) -> (B, C, H, W)
@@ -120,23 +136,39 @@ class ResnetGenerator(nn.Module):
         super().__init__()
         nf = num_feat
         # InstanceNorm without affine parameters, so every conv keeps its bias (CUT: use_bias = norm is IN).
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(num_in_ch, nf, 7), nn.InstanceNorm2d(nf),
-                                   nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(num_in_ch, nf, 7),
+            nn.InstanceNorm2d(nf),
+            nn.ReLU(True),
+        ]
         for mult in (1, 2):
             c_in, c_out = nf * mult, nf * mult * 2
             if antialias:
-                layers += [nn.Conv2d(c_in, c_out, 3, 1, 1), nn.InstanceNorm2d(c_out), nn.ReLU(True),
-                           Downsample(c_out)]
+                layers += [
+                    nn.Conv2d(c_in, c_out, 3, 1, 1),
+                    nn.InstanceNorm2d(c_out),
+                    nn.ReLU(True),
+                    Downsample(c_out),
+                ]
             else:
                 layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.InstanceNorm2d(c_out), nn.ReLU(True)]
         layers += [ResnetBlock(nf * 4) for _ in range(num_block)]
         for mult in (4, 2):
             c_in, c_out = nf * mult, nf * mult // 2
             if antialias_up:
-                layers += [Upsample(c_in), nn.Conv2d(c_in, c_out, 3, 1, 1), nn.InstanceNorm2d(c_out), nn.ReLU(True)]
+                layers += [
+                    Upsample(c_in),
+                    nn.Conv2d(c_in, c_out, 3, 1, 1),
+                    nn.InstanceNorm2d(c_out),
+                    nn.ReLU(True),
+                ]
             else:
-                layers += [nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(c_out),
-                           nn.ReLU(True)]
+                layers += [
+                    nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1),
+                    nn.InstanceNorm2d(c_out),
+                    nn.ReLU(True),
+                ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(nf, num_out_ch, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_cut_weights(self, init_gain)
@@ -162,7 +194,10 @@ class ResnetGenerator(nn.Module):
     @torch.no_grad()
     def feature_channels(self, layers: Sequence[int]) -> list[int]:
         """Channels of the ``layers`` outputs (for :class:`PatchSampleF`), found with one tiny forward."""
-        return [f.shape[1] for f in self.encode(torch.zeros(1, self.model[1].in_channels, 16, 16), layers)]
+        return [
+            f.shape[1]
+            for f in self.encode(torch.zeros(1, self.model[1].in_channels, 16, 16), layers)
+        ]
 
 
 class NLayerDiscriminator(nn.Module):
@@ -181,27 +216,47 @@ class NLayerDiscriminator(nn.Module):
     """
 
     def __init__(
-        self, *, num_in_ch: int = 3, num_feat: int = 64, num_layers: int = 3, antialias: bool = True,
+        self,
+        *,
+        num_in_ch: int = 3,
+        num_feat: int = 64,
+        num_layers: int = 3,
+        antialias: bool = True,
         init_gain: float = 0.02,
     ):
         super().__init__()
         nf = num_feat
         if antialias:
-            seq: list[nn.Module] = [nn.Conv2d(num_in_ch, nf, 4, 1, 1), nn.LeakyReLU(0.2, True), Downsample(nf)]
+            seq: list[nn.Module] = [
+                nn.Conv2d(num_in_ch, nf, 4, 1, 1),
+                nn.LeakyReLU(0.2, True),
+                Downsample(nf),
+            ]
         else:
             seq = [nn.Conv2d(num_in_ch, nf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         mult = 1
         for n in range(1, num_layers):
             prev, mult = mult, min(2**n, 8)
             if antialias:
-                seq += [nn.Conv2d(nf * prev, nf * mult, 4, 1, 1), nn.InstanceNorm2d(nf * mult),
-                        nn.LeakyReLU(0.2, True), Downsample(nf * mult)]
+                seq += [
+                    nn.Conv2d(nf * prev, nf * mult, 4, 1, 1),
+                    nn.InstanceNorm2d(nf * mult),
+                    nn.LeakyReLU(0.2, True),
+                    Downsample(nf * mult),
+                ]
             else:
-                seq += [nn.Conv2d(nf * prev, nf * mult, 4, 2, 1), nn.InstanceNorm2d(nf * mult),
-                        nn.LeakyReLU(0.2, True)]
+                seq += [
+                    nn.Conv2d(nf * prev, nf * mult, 4, 2, 1),
+                    nn.InstanceNorm2d(nf * mult),
+                    nn.LeakyReLU(0.2, True),
+                ]
         prev, mult = mult, min(2**num_layers, 8)
-        seq += [nn.Conv2d(nf * prev, nf * mult, 4, 1, 1), nn.InstanceNorm2d(nf * mult), nn.LeakyReLU(0.2, True),
-                nn.Conv2d(nf * mult, 1, 4, 1, 1)]
+        seq += [
+            nn.Conv2d(nf * prev, nf * mult, 4, 1, 1),
+            nn.InstanceNorm2d(nf * mult),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nf * mult, 1, 4, 1, 1),
+        ]
         self.model = nn.Sequential(*seq)
         init_cut_weights(self, init_gain)
 
@@ -223,13 +278,23 @@ class PatchSampleF(nn.Module):
         init_gain: Xavier gain (0.02).
     """
 
-    def __init__(self, *, in_channels: Sequence[int], num_feat: int = 256, use_mlp: bool = True,
-                 init_gain: float = 0.02):
+    def __init__(
+        self,
+        *,
+        in_channels: Sequence[int],
+        num_feat: int = 256,
+        use_mlp: bool = True,
+        init_gain: float = 0.02,
+    ):
         super().__init__()
         self.use_mlp, self.num_layers = use_mlp, len(in_channels)
         if use_mlp:
             for i, c in enumerate(in_channels):
-                setattr(self, f"mlp_{i}", nn.Sequential(nn.Linear(c, num_feat), nn.ReLU(), nn.Linear(num_feat, num_feat)))
+                setattr(
+                    self,
+                    f"mlp_{i}",
+                    nn.Sequential(nn.Linear(c, num_feat), nn.ReLU(), nn.Linear(num_feat, num_feat)),
+                )
         init_cut_weights(self, init_gain)
 
     def forward(
@@ -259,7 +324,9 @@ class PatchSampleF(nn.Module):
                 idx = patch_ids[i]
             else:
                 dev = generator.device if generator is not None else feat.device
-                idx = torch.randperm(h * w, generator=generator, device=dev)[: min(num_patches, h * w)].to(feat.device)
+                idx = torch.randperm(h * w, generator=generator, device=dev)[
+                    : min(num_patches, h * w)
+                ].to(feat.device)
             x = flat[:, idx, :]  # (B, P, C)
             if self.use_mlp:
                 x = getattr(self, f"mlp_{i}")(x)  # (B, P, num_feat)

@@ -105,7 +105,9 @@ class RRDBNet(nn.Module):
         if scale not in (1, 2, 4):
             raise ValueError(f"RRDBNet scale must be 1, 2 or 4, got {scale}")
         self.scale = scale
-        self.unshuffle = {4: 1, 2: 2, 1: 4}[scale]  # pixel-unshuffle factor in front of the x4 trunk
+        self.unshuffle = {4: 1, 2: 2, 1: 4}[
+            scale
+        ]  # pixel-unshuffle factor in front of the x4 trunk
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch) for _ in range(num_block)])
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
@@ -129,8 +131,12 @@ class RRDBNet(nn.Module):
             feat = feat.contiguous(memory_format=torch.channels_last)
         feat = self.conv_first(feat)  # (B, C, h', w')
         feat = feat + self.conv_body(self.body(feat))  # long skip over the whole trunk
-        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))  # (B, C, 2h', 2w')
-        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))  # (B, C, 4h', 4w')
+        feat = self.lrelu(
+            self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest"))
+        )  # (B, C, 2h', 2w')
+        feat = self.lrelu(
+            self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest"))
+        )  # (B, C, 4h', 4w')
         out = self.conv_last(self.lrelu(self.conv_hr(feat)))  # (B, 3, 4h', 4w')
         return out[..., : h * self.scale, : w * self.scale].contiguous()
 

@@ -80,7 +80,9 @@ class SRResNet(nn.Module):
         self.body = nn.Sequential(*[ResidualBlock(num_feat) for _ in range(num_block)])
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False)
         self.bn_body = nn.BatchNorm2d(num_feat)
-        self.upsample = nn.Sequential(*[UpsampleBlock(num_feat) for _ in range(int(math.log2(scale)))])
+        self.upsample = nn.Sequential(
+            *[UpsampleBlock(num_feat) for _ in range(int(math.log2(scale)))]
+        )
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 9, 1, 4)  # k9n3s1 tail, linear output
         if bicubic_skip:
             nn.init.zeros_(self.conv_last.weight)
@@ -91,7 +93,9 @@ class SRResNet(nn.Module):
         body = self.bn_body(self.conv_body(self.body(feat)))
         out = self.conv_last(self.upsample(feat + body))  # long skip over all residual blocks
         if self.bicubic_skip:
-            out = out + F.interpolate(lq, scale_factor=self.scale, mode="bicubic", align_corners=False)
+            out = out + F.interpolate(
+                lq, scale_factor=self.scale, mode="bicubic", align_corners=False
+            )
         return out
 
 
@@ -108,7 +112,16 @@ class Discriminator(nn.Module):
     def __init__(self, *, num_in_ch: int = 3, num_feat: int = 64, fc_dim: int = 1024):
         super().__init__()
         layers: list[nn.Module] = []
-        chans = [num_feat, num_feat, num_feat * 2, num_feat * 2, num_feat * 4, num_feat * 4, num_feat * 8, num_feat * 8]
+        chans = [
+            num_feat,
+            num_feat,
+            num_feat * 2,
+            num_feat * 2,
+            num_feat * 4,
+            num_feat * 4,
+            num_feat * 8,
+            num_feat * 8,
+        ]
         c_in = num_in_ch
         for i, c_out in enumerate(chans):
             stride = 2 if i % 2 else 1

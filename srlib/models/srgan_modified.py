@@ -52,7 +52,9 @@ class PadConv(nn.Module):
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         p = kernel // 2
         self.pad = nn.ReflectionPad2d(p) if padding == "reflect" else nn.ZeroPad2d(p)
-        self.conv = nn.Conv2d(c_in, c_out, kernel, 1, 0)  # Keras Conv2D keeps its bias even before BN
+        self.conv = nn.Conv2d(
+            c_in, c_out, kernel, 1, 0
+        )  # Keras Conv2D keeps its bias even before BN
 
     def forward(self, x):  # (B, c_in, H, W) -> (B, c_out, H, W)
         return self.conv(self.pad(x))
@@ -61,7 +63,14 @@ class PadConv(nn.Module):
 class ResidualBlock(nn.Module):
     """conv5x5-BN, conv3x3-BN-PReLU, conv3x3-BN, plus identity (the seed's ``res_block``; Ledig has no 5x5 conv)."""
 
-    def __init__(self, num_feat: int = 64, *, padding: str = "reflect", bn_momentum: float = 0.5, bn_eps: float = 1e-3):
+    def __init__(
+        self,
+        num_feat: int = 64,
+        *,
+        padding: str = "reflect",
+        bn_momentum: float = 0.5,
+        bn_eps: float = 1e-3,
+    ):
         super().__init__()
         self.conv1 = PadConv(num_feat, num_feat, 5, padding)
         self.bn1 = keras_bn(num_feat, bn_momentum, bn_eps)
@@ -84,8 +93,15 @@ class UpsampleBlock(nn.Module):
     convs run at the low resolution and each output 2x2 block starts from one feature vector.
     """
 
-    def __init__(self, c_in: int, c_out: int = 256, *, padding: str = "reflect", bn_momentum: float = 0.5,
-                 bn_eps: float = 1e-3):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int = 256,
+        *,
+        padding: str = "reflect",
+        bn_momentum: float = 0.5,
+        bn_eps: float = 1e-3,
+    ):
         super().__init__()
         self.conv1 = PadConv(c_in, c_out, 3, padding)
         self.act1 = keras_prelu(c_out)
@@ -131,14 +147,20 @@ class SRGANModifiedGenerator(nn.Module):
     ):
         super().__init__()
         if scale < 2 or scale & (scale - 1):
-            raise ValueError(f"SRGANModifiedGenerator scale must be a power of two >= 2, got {scale}")
+            raise ValueError(
+                f"SRGANModifiedGenerator scale must be a power of two >= 2, got {scale}"
+            )
         self.scale, self.padding, self.bicubic_skip = scale, padding, bicubic_skip
         bn = dict(bn_momentum=bn_momentum, bn_eps=bn_eps)
         self.conv_first = PadConv(num_in_ch, num_feat, 9, padding)
         self.act_first = keras_prelu(num_feat)
-        self.conv_second = PadConv(num_feat, num_feat, 5, padding)  # 5x5 + PReLU: the long-skip source
+        self.conv_second = PadConv(
+            num_feat, num_feat, 5, padding
+        )  # 5x5 + PReLU: the long-skip source
         self.act_second = keras_prelu(num_feat)
-        self.body = nn.Sequential(*[ResidualBlock(num_feat, padding=padding, **bn) for _ in range(num_block)])
+        self.body = nn.Sequential(
+            *[ResidualBlock(num_feat, padding=padding, **bn) for _ in range(num_block)]
+        )
         self.conv_body = PadConv(num_feat, num_feat, 3, padding)
         self.bn_body = keras_bn(num_feat, bn_momentum, bn_eps)
         ups, c_in = [], num_feat
@@ -146,7 +168,9 @@ class SRGANModifiedGenerator(nn.Module):
             ups.append(UpsampleBlock(c_in, num_up_feat, padding=padding, **bn))
             c_in = num_up_feat
         self.upsample = nn.Sequential(*ups)
-        self.conv_last = PadConv(c_in, num_out_ch, 9, padding)  # linear output, no clamp (as the seed)
+        self.conv_last = PadConv(
+            c_in, num_out_ch, 9, padding
+        )  # linear output, no clamp (as the seed)
         keras_init(self)
         if bicubic_skip:
             nn.init.zeros_(self.conv_last.conv.weight)
@@ -164,11 +188,15 @@ class SRGANModifiedGenerator(nn.Module):
         return lq_px + math.ceil(hr_px)
 
     def forward(self, lq):  # (B, 3, h, w) in [0, 1] -> (B, 3, scale*h, scale*w), unclamped
-        feat = self.act_second(self.conv_second(self.act_first(self.conv_first(lq))))  # (B, C, h, w)
+        feat = self.act_second(
+            self.conv_second(self.act_first(self.conv_first(lq)))
+        )  # (B, C, h, w)
         body = self.bn_body(self.conv_body(self.body(feat)))
         out = self.conv_last(self.upsample(feat + body))  # (B, 3, s*h, s*w)
         if self.bicubic_skip:
-            out = out + F.interpolate(lq, scale_factor=self.scale, mode="bicubic", align_corners=False)
+            out = out + F.interpolate(
+                lq, scale_factor=self.scale, mode="bicubic", align_corners=False
+            )
         return out
 
 
@@ -191,15 +219,32 @@ class SRGANModifiedDiscriminator(nn.Module):
         bn_momentum: Keras BN momentum (seed: 0.8).
     """
 
-    def __init__(self, *, num_in_ch: int = 3, num_feat: int = 32, fc_dim: int = 512, input_size: int = 256,
-                 bn_momentum: float = 0.8):
+    def __init__(
+        self,
+        *,
+        num_in_ch: int = 3,
+        num_feat: int = 32,
+        fc_dim: int = 512,
+        input_size: int = 256,
+        bn_momentum: float = 0.8,
+    ):
         super().__init__()
         if input_size % 16:
-            raise ValueError(f"input_size must be divisible by 16 (four stride-2 convs), got {input_size}")
+            raise ValueError(
+                f"input_size must be divisible by 16 (four stride-2 convs), got {input_size}"
+            )
         self.input_size = input_size
         layers: list[nn.Module] = []
-        chans = [num_feat, num_feat, num_feat * 2, num_feat * 2, num_feat * 4, num_feat * 4, num_feat * 8,
-                 num_feat * 8]
+        chans = [
+            num_feat,
+            num_feat,
+            num_feat * 2,
+            num_feat * 2,
+            num_feat * 4,
+            num_feat * 4,
+            num_feat * 8,
+            num_feat * 8,
+        ]
         c_in = num_in_ch
         for i, c_out in enumerate(chans):
             stride = 2 if i % 2 else 1
@@ -223,7 +268,9 @@ class SRGANModifiedDiscriminator(nn.Module):
 
     def forward(self, x):  # (B, 3, S, S) -> (B,) logits
         if x.shape[-2:] != (self.input_size, self.input_size):
-            raise ValueError(f"discriminator built for {self.input_size}x{self.input_size}, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"discriminator built for {self.input_size}x{self.input_size}, got {tuple(x.shape[-2:])}"
+            )
         return self.classifier(self.features(x)).squeeze(1)
 
 

@@ -104,7 +104,9 @@ def check_ab_header(path: str | Path) -> None:
 
 def load_ab(path: str | Path) -> tuple[Tensor, Tensor]:
     """Read an AB file as ``(night, day)``, each ``(3, H, H)`` in ``[0, 1]``; errors name the file."""
-    return split_ab(images.load_image(path), name=path)  # load_image raises ImageReadError naming the file
+    return split_ab(
+        images.load_image(path), name=path
+    )  # load_image raises ImageReadError naming the file
 
 
 def list_ab_files(root: str | Path) -> list[Path]:
@@ -129,8 +131,14 @@ def split_counts(n: int, fractions: Sequence[float] = PAPER_FRACTIONS) -> tuple[
     For the paper's 20,110 pairs this gives 16,088 / 2,011 / 2,011 exactly (20,110 is a multiple of 10, so every
     sensible rounding rule agrees there); for other ``n`` the remainder goes to train.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or not math.isclose(sum(fractions), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    if (
+        len(fractions) != 3
+        or any(f < 0 for f in fractions)
+        or not math.isclose(sum(fractions), 1.0)
+    ):
+        raise ValueError(
+            f"fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
     n_val, n_test = (math.floor(n * f + 0.5) for f in fractions[1:])
     if n_val + n_test > n:
         raise ValueError(f"cannot split {n} files as {fractions}")
@@ -188,7 +196,9 @@ def pre_phase(lq: Tensor, *, scale: int = GT_SIZE // LQ_SIZE) -> Tensor:
     return degradations.nearest_upsample(lq, scale)
 
 
-def make_sample(night: Tensor, day: Tensor, *, gt_size: int = GT_SIZE, lq_size: int = LQ_SIZE) -> Night2DaySample:
+def make_sample(
+    night: Tensor, day: Tensor, *, gt_size: int = GT_SIZE, lq_size: int = LQ_SIZE
+) -> Night2DaySample:
     """``(night_lq, night_hr, day_lq, day_hr)`` from full-size night and day images (paper protocol)."""
     night_hr, day_hr = to_gt_size(night, gt_size), to_gt_size(day, gt_size)
     return Night2DaySample(make_lq(night_hr, lq_size), night_hr, make_lq(day_hr, lq_size), day_hr)

@@ -61,13 +61,17 @@ class Pipelines:
     cut_lq: nn.Module
     sr_day: nn.Module
     m3: dict[str, nn.Module] = field(default_factory=dict)
-    meta: dict[str, dict] = field(default_factory=dict)  # role -> the generator file's meta (weights, data)
+    meta: dict[str, dict] = field(
+        default_factory=dict
+    )  # role -> the generator file's meta (weights, data)
 
     def models(self) -> list[str]:
         return ["M1", "M2", *self.m3]
 
 
-def load_pipelines(profile: str, device: torch.device | str = "cpu", *, with_m3: bool = True) -> Pipelines:
+def load_pipelines(
+    profile: str, device: torch.device | str = "cpu", *, with_m3: bool = True
+) -> Pipelines:
     """Load every generator file of the M1 / M2 (/ M3) stages; a missing file raises naming it and its stage."""
     nets, meta = {}, {}
     for stage, files in GENERATOR_FILES.items():
@@ -76,7 +80,9 @@ def load_pipelines(profile: str, device: torch.device | str = "cpu", *, with_m3:
         for name, role in files.items():
             path = paths.run_dir(profile, stage) / name
             if not path.is_file():
-                raise FileNotFoundError(f"{path} not found: run the {stage} stage first (dvc repro {stage})")
+                raise FileNotFoundError(
+                    f"{path} not found: run the {stage} stage first (dvc repro {stage})"
+                )
             g, state = models.load_generator(path)
             nets[role] = g.to(device).eval()
             meta[role] = state.get("meta", {})
@@ -150,26 +156,36 @@ def _u8(x: Tensor) -> Tensor:
 
 
 def evaluate_phases(
-    p: Pipelines, pairs: night2day_data.Night2DayPairs, *, batch_size: int = 8, device: torch.device | str = "cpu",
+    p: Pipelines,
+    pairs: night2day_data.Night2DayPairs,
+    *,
+    batch_size: int = 8,
+    device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> tuple[pd.DataFrame, PhaseImages]:
     """Run every phase on the test pairs: per-image metrics (one row per image × model × phase) and the images."""
     rows, gts, lqs = [], [], []
     chunks: dict[tuple[str, str], list[Tensor]] = {}
     names = [Path(f).stem for f in pairs.files]
-    for start in tqdm(range(0, len(pairs), batch_size), desc="night2day test", disable=not progress):
+    for start in tqdm(
+        range(0, len(pairs), batch_size), desc="night2day test", disable=not progress
+    ):
         idx = range(start, min(start + batch_size, len(pairs)))
         batch = night2day_data.stack([pairs[i] for i in idx])
         outs = run_phases(p, batch.night_lq.to(device))
-        measured: dict[int, dict] = {}  # the shared Pre tensor is measured and stored once (as M1/Pre)
+        measured: dict[
+            int, dict
+        ] = {}  # the shared Pre tensor is measured and stored once (as M1/Pre)
         for (model, phase), out in outs.items():
             if id(out) not in measured:
                 measured[id(out)] = measure(out.float().cpu(), batch.day_hr)
                 chunks.setdefault((model, phase), []).append(_u8(out))
             vals = measured[id(out)]
             for j, i in enumerate(idx):
-                rows.append({"image": names[i], "model": model, "phase": phase, "key": f"{model}/{phase}"}
-                            | {m: float(vals[m][j]) for m in METRICS})
+                rows.append(
+                    {"image": names[i], "model": model, "phase": phase, "key": f"{model}/{phase}"}
+                    | {m: float(vals[m][j]) for m in METRICS}
+                )
         gts.append(_u8(batch.day_hr))
         lqs.append(_u8(batch.night_lq))
     images = {key: torch.cat(parts) for key, parts in chunks.items()}
@@ -181,31 +197,49 @@ def evaluate_phases(
 
 
 def fid_per_phase(
-    ph: PhaseImages, *, dims: int = 2048, mode: str = "auto", device: torch.device | str = "cpu", seed: int = 0,
+    ph: PhaseImages,
+    *,
+    dims: int = 2048,
+    mode: str = "auto",
+    device: torch.device | str = "cpu",
+    seed: int = 0,
     batch_size: int = 50,
 ) -> pd.DataFrame:
     """FID of every phase's images vs the day ground truths (Pre computed once, shared by all models)."""
+
     def batches(t: Tensor):
         return (t[i : i + batch_size].float() / 255 for i in range(0, len(t), batch_size))
 
-    gt_stats = inception.inception_stats(batches(ph.gt), dims=dims, mode=mode, device=device, seed=seed)
+    gt_stats = inception.inception_stats(
+        batches(ph.gt), dims=dims, mode=mode, device=device, seed=seed
+    )
     done: dict[int, dict] = {}
     rows = []
     for (model, phase), imgs in ph.images.items():
         if id(imgs) not in done:
-            mu, sigma, n = inception.inception_stats(batches(imgs), dims=dims, mode=mode, device=device, seed=seed)
+            mu, sigma, n = inception.inception_stats(
+                batches(imgs), dims=dims, mode=mode, device=device, seed=seed
+            )
             value = metrics_fid.frechet_distance(mu, sigma, gt_stats[0], gt_stats[1])
             done[id(imgs)] = {"fid": value, "n": n}
         rows.append({"model": model, "phase": phase, "key": f"{model}/{phase}"} | done[id(imgs)])
     _, status = inception.fid_inception(dims, mode, device=device, seed=seed)
-    notes = [] if status.comparable else [f"FID from a RANDOM-INITIALISED Inception ({status.message})"]
+    notes = (
+        [] if status.comparable else [f"FID from a RANDOM-INITIALISED Inception ({status.message})"]
+    )
     if dims != 2048:
-        notes.append(f"FID on {dims}-dim Inception features (the paper's FID uses pool3, 2048): not comparable")
+        notes.append(
+            f"FID on {dims}-dim Inception features (the paper's FID uses pool3, 2048): not comparable"
+        )
     if len(ph.gt) <= dims:
-        notes.append(f"N = {len(ph.gt)} images <= {dims} dims: singular covariances, FID biased and unstable")
+        notes.append(
+            f"N = {len(ph.gt)} images <= {dims} dims: singular covariances, FID biased and unstable"
+        )
     if not status.comparable:
-        notes.append("a random-init Inception maps every image to nearly the same features: FID is ~0 for every "
-                     "phase and says nothing about realism; Post-vs-Pre on FID is not assessed")
+        notes.append(
+            "a random-init Inception maps every image to nearly the same features: FID is ~0 for every "
+            "phase and says nothing about realism; Post-vs-Pre on FID is not assessed"
+        )
     out = pd.DataFrame(rows)
     out.attrs["weights"], out.attrs["notes"] = status.as_dict(), notes
     return out
@@ -220,8 +254,12 @@ def post_better_summary(post_vs_pre: pd.DataFrame, fid: pd.DataFrame) -> dict[st
     for model, sub in post_vs_pre.groupby("model", sort=False):
         failed = {r.metric: r.verdict for r in sub.itertuples() if r.verdict != "A better"}
         fid_better = bool(by_key[f"{model}/Post"] < by_key[f"{model}/Pre"]) if fid_ok else None
-        out[model] = {"all_per_image_metrics": not failed, "not_better_on": failed, "fid": fid_better,
-                      "all": not failed and fid_better is not False}
+        out[model] = {
+            "all_per_image_metrics": not failed,
+            "not_better_on": failed,
+            "fid": fid_better,
+            "all": not failed and fid_better is not False,
+        }
     return out
 
 
@@ -253,9 +291,18 @@ def paper_comparison(summary: pd.DataFrame, reference: pd.DataFrame) -> pd.DataF
             ours = r.fid if m == "fid" else getattr(r, f"{m}_mean")
             std = None if m == "fid" else getattr(r, f"{m}_std")
             paper = ref.get((r.model, r.phase, m))
-            rows.append({"model": r.model, "phase": r.phase, "metric": m, "paper": paper, "ours": ours,
-                         "ours_std": std, "delta": None if paper is None else ours - paper,
-                         "in_paper": paper is not None})
+            rows.append(
+                {
+                    "model": r.model,
+                    "phase": r.phase,
+                    "metric": m,
+                    "paper": paper,
+                    "ours": ours,
+                    "ours_std": std,
+                    "delta": None if paper is None else ours - paper,
+                    "in_paper": paper is not None,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -263,22 +310,36 @@ def paper_tables_markdown(comparison: pd.DataFrame, *, labels: Sequence[str], ti
     """Tables 1–3 in the paper's form: one table per model, rows = phases, cells "paper / ours ± std / Δ"."""
     lines = [f"# {title}", ""] + [f"- {label}" for label in labels] + [""]
     for model, sub in comparison.groupby("model", sort=False):
-        which = {"M1": "Table-1-style (M1: SR first)", "M2": "Table-2-style (M2: translation first)"}.get(
-            model, f"{model} (beyond the paper: end-to-end)")
+        which = {
+            "M1": "Table-1-style (M1: SR first)",
+            "M2": "Table-2-style (M2: translation first)",
+        }.get(model, f"{model} (beyond the paper: end-to-end)")
         metrics_ = list(dict.fromkeys(sub["metric"]))
-        lines += [f"## {which}", "", "| phase | " + " | ".join(m.upper() for m in metrics_) + " |",
-                  "| --- |" + " --- |" * len(metrics_)]
+        lines += [
+            f"## {which}",
+            "",
+            "| phase | " + " | ".join(m.upper() for m in metrics_) + " |",
+            "| --- |" + " --- |" * len(metrics_),
+        ]
         for phase, rows in sub.groupby("phase", sort=False):
             cells = []
             for m in metrics_:
                 r = rows[rows.metric == m].iloc[0]
                 fmt = ".4g" if m == "fid" else ".3f"  # FID from a random Inception can be ~1e-13
-                ours = f"{r.ours:{fmt}}" + ("" if r.ours_std is None or pd.isna(r.ours_std) else f" ± {r.ours_std:.3f}")
-                cells.append(f"{r.paper:.2f} / {ours} / {r.delta:+{fmt}}" if r.in_paper else f"— / {ours} / —")
+                ours = f"{r.ours:{fmt}}" + (
+                    "" if r.ours_std is None or pd.isna(r.ours_std) else f" ± {r.ours_std:.3f}"
+                )
+                cells.append(
+                    f"{r.paper:.2f} / {ours} / {r.delta:+{fmt}}"
+                    if r.in_paper
+                    else f"— / {ours} / —"
+                )
             lines.append(f"| {phase} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("Cells: paper / ours (mean ± std over the test images; FID one value) / Δ = ours − paper. "
-                 "'—': the paper has no such row.")
+    lines.append(
+        "Cells: paper / ours (mean ± std over the test images; FID one value) / Δ = ours − paper. "
+        "'—': the paper has no such row."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -293,11 +354,24 @@ def _compare(df: pd.DataFrame, metric: str, a: str, b: str, *, by: str, seed: in
         return stats.compare_models(df, metric, a, b, by=by, on="image", seed=seed)
     except ValueError as exc:
         nan = float("nan")
-        return {"metric": metric, "a": a, "b": b, "n": 0, "mean_a": nan, "mean_b": nan, "mean_diff": nan,
-                "ci_low": nan, "ci_high": nan, "p_wilcoxon": nan, "verdict": f"undefined ({exc})"}
+        return {
+            "metric": metric,
+            "a": a,
+            "b": b,
+            "n": 0,
+            "mean_a": nan,
+            "mean_b": nan,
+            "mean_diff": nan,
+            "ci_low": nan,
+            "ci_high": nan,
+            "p_wilcoxon": nan,
+            "verdict": f"undefined ({exc})",
+        }
 
 
-def phase_verdicts(per_image: pd.DataFrame, *, a: str = "Post", b: str = "Pre", seed: int = 0) -> pd.DataFrame:
+def phase_verdicts(
+    per_image: pd.DataFrame, *, a: str = "Post", b: str = "Pre", seed: int = 0
+) -> pd.DataFrame:
     """Per model and metric: is phase ``a`` better than phase ``b``? Paired over the test images."""
     rows = []
     for model, sub in per_image.groupby("model", sort=False):
@@ -310,7 +384,11 @@ def phase_verdicts(per_image: pd.DataFrame, *, a: str = "Post", b: str = "Pre", 
 
 
 def model_verdicts(
-    per_image: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, phase: str = "Post", seed: int = 0,
+    per_image: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    phase: str = "Post",
+    seed: int = 0,
     margin: float = PAPER_RESOLUTION,
 ) -> pd.DataFrame:
     """Model A vs model B at ``phase`` on every metric: mean difference, bootstrap 95 % CI, Wilcoxon p, verdict.

@@ -45,13 +45,19 @@ def _clear(out_dir: Path) -> None:
     (out_dir / MANIFEST).unlink(missing_ok=True)
 
 
-def photo_split(photos: Sequence[Path], *, val_fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+def photo_split(
+    photos: Sequence[Path], *, val_fraction: float, seed: int
+) -> tuple[list[Path], list[Path]]:
     """Training photos into ``(train, val)`` at random; val gets ``round(n * val_fraction)`` photos, at least one
     when there are two or more."""
     photos = sorted(Path(p) for p in photos)
     if not photos:
         raise ValueError("no training photos for the night2day proxy")
-    n_val = min(len(photos) - 1, max(1, int(len(photos) * val_fraction + 0.5))) if len(photos) > 1 else 0
+    n_val = (
+        min(len(photos) - 1, max(1, int(len(photos) * val_fraction + 0.5)))
+        if len(photos) > 1
+        else 0
+    )
     perm = torch.randperm(len(photos), generator=torch.Generator().manual_seed(seed)).tolist()
     val = sorted(photos[i] for i in perm[:n_val])
     return sorted(set(photos) - set(val)), val
@@ -112,8 +118,13 @@ def prepare_proxy(
             splits[split] = []
             continue
         pairs = proxy.ProxyNight2DayPairs(
-            photos[split], seed=seed * 10 + k, cfg=cfg, pairs_per_image=per[split], mode="crop",
-            crop_fraction=crop_fraction, max_side=max_side,
+            photos[split],
+            seed=seed * 10 + k,
+            cfg=cfg,
+            pairs_per_image=per[split],
+            mode="crop",
+            crop_fraction=crop_fraction,
+            max_side=max_side,
         )
         files = write_ab_pairs(pairs, out_dir / split, progress=progress)
         splits[split] = [f.relative_to(out_dir).as_posix() for f in files]
@@ -162,7 +173,9 @@ def prepare_real(out_dir: str | Path, root: str | Path, *, seed: int = 0) -> dic
 def read_manifest(out_dir: str | Path) -> dict:
     path = Path(out_dir) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"night2day split manifest not found: {path} (run the night2day_data stage)")
+        raise FileNotFoundError(
+            f"night2day split manifest not found: {path} (run the night2day_data stage)"
+        )
     manifest = json.loads(path.read_text())
     manifest["_dir"] = str(Path(out_dir).resolve())
     return manifest
@@ -170,7 +183,9 @@ def read_manifest(out_dir: str | Path) -> dict:
 
 def split_files(manifest: dict, split: str) -> list[Path]:
     if split not in manifest["splits"]:
-        raise KeyError(f"split {split!r} not in the night2day manifest ({', '.join(manifest['splits'])})")
+        raise KeyError(
+            f"split {split!r} not in the night2day manifest ({', '.join(manifest['splits'])})"
+        )
     base = Path(manifest["_dir"]) if manifest.get("relative_to") == "manifest" else Path("/")
     return [base / f for f in manifest["splits"][split]]
 
@@ -196,5 +211,11 @@ def mean_luma(manifest: dict, split: str, *, max_pairs: int = 200) -> dict[str, 
 
 def data_block(manifest: dict, split: str, n: int) -> dict:
     """The ``data`` provenance block of a metrics file."""
-    return {"name": manifest["name"], "proxy": manifest["proxy"], "source": manifest["source"], "split": split,
-            "pairs": n, "note": manifest["note"]}
+    return {
+        "name": manifest["name"],
+        "proxy": manifest["proxy"],
+        "source": manifest["source"],
+        "split": split,
+        "pairs": n,
+        "note": manifest["note"],
+    }

@@ -47,17 +47,26 @@ class SyntheticNightConfig:
     cast_strength_range: tuple[float, float] = (0.3, 0.8)
     # artificial light glows: a bright core and a wide dim halo per lamp
     glows_range: tuple[int, int] = (1, 5)  # number of lamps, inclusive
-    glow_rows: tuple[float, float] = (0.25, 0.95)  # vertical placement (0 = top): lamps sit below the sky
+    glow_rows: tuple[float, float] = (
+        0.25,
+        0.95,
+    )  # vertical placement (0 = top): lamps sit below the sky
     core_sigma_range: tuple[float, float] = (0.004, 0.012)  # fraction of the short side
     halo_factor_range: tuple[float, float] = (4.0, 10.0)  # halo sigma / core sigma
     core_gain_range: tuple[float, float] = (0.8, 1.5)  # core peak (saturates above 1)
     halo_gain_range: tuple[float, float] = (0.08, 0.30)  # halo peak
     p_sodium_lamp: float = 0.6  # lamp colour: sodium, otherwise warm white
     # Poisson–Gaussian sensor noise: x + (Poisson(x * peak) / peak - x) + N(0, read_sigma^2)
-    peak_range: tuple[float, float] = (30.0, 300.0)  # photons at white, drawn log-uniform (fewer = noisier)
+    peak_range: tuple[float, float] = (
+        30.0,
+        300.0,
+    )  # photons at white, drawn log-uniform (fewer = noisier)
     read_sigma_range: tuple[float, float] = (0.002, 0.012)
     # JPEG
-    jpeg_quality_range: tuple[int, int] = (60, 90)  # inclusive; (100, 100) keeps JPEG at its mildest
+    jpeg_quality_range: tuple[int, int] = (
+        60,
+        90,
+    )  # inclusive; (100, 100) keeps JPEG at its mildest
 
     def __post_init__(self):
         for name, value in asdict(self).items():
@@ -79,7 +88,9 @@ class NightParams:
     gain: float
     tint: tuple[float, float, float]
     cast_strength: float
-    glows: list[dict]  # {"y", "x" (pixels), "core_sigma", "halo_sigma" (pixels), "core_gain", "halo_gain", "colour"}
+    glows: list[
+        dict
+    ]  # {"y", "x" (pixels), "core_sigma", "halo_sigma" (pixels), "core_gain", "halo_gain", "colour"}
     peak: float
     read_sigma: float
     jpeg_quality: int
@@ -107,19 +118,27 @@ def sample_night_params(
     glows = []
     for _ in range(_randint(g, *cfg.glows_range)):
         core = _uniform(g, *cfg.core_sigma_range) * short
-        glows.append({
-            "y": _uniform(g, *cfg.glow_rows) * (h - 1),
-            "x": _uniform(g, 0, 1) * (w - 1),
-            "core_sigma": core,
-            "halo_sigma": core * _uniform(g, *cfg.halo_factor_range),
-            "core_gain": _uniform(g, *cfg.core_gain_range),
-            "halo_gain": _uniform(g, *cfg.halo_gain_range),
-            "colour": SODIUM if _uniform(g, 0, 1) < cfg.p_sodium_lamp else WARM_WHITE,
-        })
+        glows.append(
+            {
+                "y": _uniform(g, *cfg.glow_rows) * (h - 1),
+                "x": _uniform(g, 0, 1) * (w - 1),
+                "core_sigma": core,
+                "halo_sigma": core * _uniform(g, *cfg.halo_factor_range),
+                "core_gain": _uniform(g, *cfg.core_gain_range),
+                "halo_gain": _uniform(g, *cfg.halo_gain_range),
+                "colour": SODIUM if _uniform(g, 0, 1) < cfg.p_sodium_lamp else WARM_WHITE,
+            }
+        )
     log_peak = _uniform(g, math.log(cfg.peak_range[0]), math.log(cfg.peak_range[1]))
     return NightParams(
-        gamma=gamma, gain=gain, tint=tint, cast_strength=strength, glows=glows, peak=math.exp(log_peak),
-        read_sigma=_uniform(g, *cfg.read_sigma_range), jpeg_quality=_randint(g, *cfg.jpeg_quality_range),
+        gamma=gamma,
+        gain=gain,
+        tint=tint,
+        cast_strength=strength,
+        glows=glows,
+        peak=math.exp(log_peak),
+        read_sigma=_uniform(g, *cfg.read_sigma_range),
+        jpeg_quality=_randint(g, *cfg.jpeg_quality_range),
     )
 
 
@@ -132,7 +151,10 @@ def glow_map(size: tuple[int, int], glows: Sequence[dict]) -> Tensor:
     out = torch.zeros(3, h, w)
     for lamp in glows:
         light = torch.zeros(h, w)
-        for sigma, peak in ((lamp["core_sigma"], lamp["core_gain"]), (lamp["halo_sigma"], lamp["halo_gain"])):
+        for sigma, peak in (
+            (lamp["core_sigma"], lamp["core_gain"]),
+            (lamp["halo_sigma"], lamp["halo_gain"]),
+        ):
             # a 2-D Gaussian is the outer product of two 1-D ones: (H, 1) * (1, W)
             gy = torch.exp(-((yy - lamp["y"]) ** 2) / (2 * sigma**2))
             gx = torch.exp(-((xx - lamp["x"]) ** 2) / (2 * sigma**2))
@@ -235,7 +257,9 @@ class ProxyNight2DayPairs:
         if mode not in ("crop", "resize"):
             raise ValueError(f"mode must be 'crop' or 'resize', got {mode!r}")
         if not 0 < crop_fraction[0] <= crop_fraction[1] <= 1:
-            raise ValueError(f"crop_fraction must satisfy 0 < low <= high <= 1, got {crop_fraction}")
+            raise ValueError(
+                f"crop_fraction must satisfy 0 < low <= high <= 1, got {crop_fraction}"
+            )
         if pairs_per_image < 1 or gt_size % lq_size:
             raise ValueError("pairs_per_image must be >= 1 and gt_size a multiple of lq_size")
         self.seed, self.cfg = seed, cfg or SyntheticNightConfig()
@@ -277,5 +301,6 @@ class ProxyNight2DayPairs:
         g = self.generator(i)
         day_hr = self.day_hr(i, g)
         night_hr = synthetic_night(day_hr, generator=g, cfg=self.cfg)
-        return Night2DaySample(make_lq(night_hr, self.lq_size), night_hr, make_lq(day_hr, self.lq_size), day_hr)
-
+        return Night2DaySample(
+            make_lq(night_hr, self.lq_size), night_hr, make_lq(day_hr, self.lq_size), day_hr
+        )

@@ -65,13 +65,19 @@ def build_sr_generator(
         return g, load_pretrained_generator(g, weights_mode)
     reduced = ", ".join(f"{k}={v}" for k, v in arch.items())
     return g, weights.WeightStatus(
-        key="realesrgan_x4plus", mode=weights_mode, source="random-init", path=None,
+        key="realesrgan_x4plus",
+        mode=weights_mode,
+        source="random-init",
+        path=None,
         message=f"reduced RRDBNet ({reduced}; released: 64/23/32): RealESRGAN_x4plus cannot be loaded, random init",
     )
 
 
 def stack_split(
-    pairs: Sequence[night2day_data.Night2DaySample], fields: Sequence[str], *, progress: bool = False
+    pairs: Sequence[night2day_data.Night2DaySample],
+    fields: Sequence[str],
+    *,
+    progress: bool = False,
 ) -> dict[str, Tensor]:
     """Decode a split once into ``uint8`` tensors ``{field: (N, 3, H, W)}`` (16,088 night2day HR pairs: ~6 GB)."""
     out: dict[str, list[Tensor]] = {f: [] for f in fields}
@@ -112,15 +118,30 @@ class PairedCrops:
         seed: base seed.
     """
 
-    def __init__(self, lq: Tensor, gt: Tensor, *, gt_size: int, batch_size: int, seed: int = 0, scale: int = 4):
+    def __init__(
+        self,
+        lq: Tensor,
+        gt: Tensor,
+        *,
+        gt_size: int,
+        batch_size: int,
+        seed: int = 0,
+        scale: int = 4,
+    ):
         if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
             raise TypeError("PairedCrops stores uint8 images (8-bit grid)")
         if len(lq) != len(gt) or len(lq) == 0:
-            raise ValueError(f"need the same non-zero number of lq and gt images, got {len(lq)} and {len(gt)}")
+            raise ValueError(
+                f"need the same non-zero number of lq and gt images, got {len(lq)} and {len(gt)}"
+            )
         if tuple(gt.shape[-2:]) != (lq.shape[-2] * scale, lq.shape[-1] * scale):
-            raise ValueError(f"gt {tuple(gt.shape[-2:])} is not x{scale} of lq {tuple(lq.shape[-2:])}")
+            raise ValueError(
+                f"gt {tuple(gt.shape[-2:])} is not x{scale} of lq {tuple(lq.shape[-2:])}"
+            )
         if gt_size % scale or gt_size > min(gt.shape[-2:]):
-            raise ValueError(f"gt_size {gt_size} must be a multiple of {scale} and at most {min(gt.shape[-2:])}")
+            raise ValueError(
+                f"gt_size {gt_size} must be a multiple of {scale} and at most {min(gt.shape[-2:])}"
+            )
         self.lq, self.gt = lq, gt
         self.gt_size, self.batch_size, self.seed, self.scale = gt_size, batch_size, seed, scale
 
@@ -133,7 +154,10 @@ class PairedCrops:
         h, w = self.lq.shape[-2:]
         lqs, gts = [], []
         for i in torch.randint(len(self), (self.batch_size,), generator=g).tolist():
-            top, left = int(torch.randint(h - p + 1, (1,), generator=g)), int(torch.randint(w - p + 1, (1,), generator=g))
+            top, left = (
+                int(torch.randint(h - p + 1, (1,), generator=g)),
+                int(torch.randint(w - p + 1, (1,), generator=g)),
+            )
             lq = self.lq[i, :, top : top + p, left : left + p]
             gt = self.gt[i, :, top * s : (top + p) * s, left * s : (left + p) * s]
             lq, gt = _augment(lq, gt, g)
@@ -149,9 +173,13 @@ class UnpairedCrossScale:
     augmentation); a pure function of ``(seed, step)``. The pairing of the dataset is deliberately not used.
     """
 
-    def __init__(self, night_lq: Tensor, day_hr: Tensor, day_lq: Tensor, *, batch_size: int, seed: int = 0):
+    def __init__(
+        self, night_lq: Tensor, day_hr: Tensor, day_lq: Tensor, *, batch_size: int, seed: int = 0
+    ):
         if not (len(night_lq) == len(day_hr) == len(day_lq)) or len(night_lq) == 0:
-            raise ValueError("night_lq, day_hr and day_lq must hold the same non-zero number of images")
+            raise ValueError(
+                "night_lq, day_hr and day_lq must hold the same non-zero number of images"
+            )
         self.night_lq, self.day_hr, self.day_lq = night_lq, day_hr, day_lq
         self.batch_size, self.seed = batch_size, seed
 
@@ -160,7 +188,10 @@ class UnpairedCrossScale:
         n = len(self.night_lq)
         xs, ys, ys_lq = [], [], []
         for _ in range(self.batch_size):
-            i, j = int(torch.randint(n, (1,), generator=g)), int(torch.randint(n, (1,), generator=g))
+            i, j = (
+                int(torch.randint(n, (1,), generator=g)),
+                int(torch.randint(n, (1,), generator=g)),
+            )
             x, y, y_lq = self.night_lq[i], self.day_hr[j], self.day_lq[j]
             if torch.rand(1, generator=g) < 0.5:
                 x = x.flip(-1)
@@ -176,8 +207,16 @@ class UnpairedCrossScale:
 
 
 def cross_scale_nce(
-    *, g: RRDBNet, f: PatchSampleF, src_lq: Tensor, out_hr: Tensor, nce_layers: Sequence[int], num_patches: int = 256,
-    nce_t: float = 0.07, lambda_nce: float = 1.0, generator: torch.Generator | None = None,
+    *,
+    g: RRDBNet,
+    f: PatchSampleF,
+    src_lq: Tensor,
+    out_hr: Tensor,
+    nce_layers: Sequence[int],
+    num_patches: int = 256,
+    nce_t: float = 0.07,
+    lambda_nce: float = 1.0,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """PatchNCE between an LR input and its HR output: the output is area-downsampled to the input grid, both go
     through ``g``'s trunk; queries from the output, keys (detached inside :func:`srlib.losses.patch_nce`) from the
@@ -187,22 +226,50 @@ def cross_scale_nce(
     feat_k = g.encode(src_lq, nce_layers)
     k_pool, ids = f(feat_k, num_patches, None, generator=generator)
     q_pool, _ = f(feat_q, num_patches, ids)
-    return sum(lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)) / len(nce_layers)
+    return sum(
+        lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)
+    ) / len(nce_layers)
 
 
 def m3_unpaired_g_step(
-    *, g: RRDBNet, f: PatchSampleF, d: nn.Module, opt_g: torch.optim.Optimizer, opt_f: torch.optim.Optimizer,
-    night_lq: Tensor, day_lq: Tensor | None, sr: Tensor, sr_idt: Tensor | None, lambda_gan: float = 1.0,
-    lambda_nce: float = 1.0, nce_layers: Sequence[int] = (0, 1, 2, 3), num_patches: int = 256, nce_t: float = 0.07,
+    *,
+    g: RRDBNet,
+    f: PatchSampleF,
+    d: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_f: torch.optim.Optimizer,
+    night_lq: Tensor,
+    day_lq: Tensor | None,
+    sr: Tensor,
+    sr_idt: Tensor | None,
+    lambda_gan: float = 1.0,
+    lambda_nce: float = 1.0,
+    nce_layers: Sequence[int] = (0, 1, 2, 3),
+    num_patches: int = 256,
+    nce_t: float = 0.07,
     generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """l_G = lambda_GAN LSGAN(D(sr)) + NCE(night_lq, sr) [averaged with NCE(day_lq, G(day_lq)) when given];
     D works on [-1, 1], as CUT's."""
-    kw = dict(g=g, f=f, nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, lambda_nce=lambda_nce,
-              generator=generator)
+    kw = dict(
+        g=g,
+        f=f,
+        nce_layers=nce_layers,
+        num_patches=num_patches,
+        nce_t=nce_t,
+        lambda_nce=lambda_nce,
+        generator=generator,
+    )
     nce_pairs = [(night_lq, sr)] + ([(day_lq, sr_idt)] if sr_idt is not None else [])
-    return gan_nce_update(d=d, opt_g=opt_g, opt_f=opt_f, fake_for_d=sr * 2 - 1, lambda_gan=lambda_gan,
-                          nce_pairs=nce_pairs, nce_fn=lambda src, tgt: cross_scale_nce(src_lq=src, out_hr=tgt, **kw))
+    return gan_nce_update(
+        d=d,
+        opt_g=opt_g,
+        opt_f=opt_f,
+        fake_for_d=sr * 2 - 1,
+        lambda_gan=lambda_gan,
+        nce_pairs=nce_pairs,
+        nce_fn=lambda src, tgt: cross_scale_nce(src_lq=src, out_hr=tgt, **kw),
+    )
 
 
 def fit_m3_unpaired(
@@ -237,8 +304,10 @@ def fit_m3_unpaired(
     for net in (g, d, f):
         net.to(device).train()
     lr_fn = linear_decay(lr, n_epochs, n_epochs_decay, steps_per_epoch)
-    opts = {k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=betas) for k, net in
-            (("opt_g", g), ("opt_d", d), ("opt_f", f))}
+    opts = {
+        k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=betas)
+        for k, net in (("opt_g", g), ("opt_d", d), ("opt_f", f))
+    }
 
     def step_fn(step: int):
         for opt in opts.values():
@@ -251,26 +320,57 @@ def fit_m3_unpaired(
         sr, sr_idt = out[:b], (out[b:] if nce_idt else None)
         logs = cut_d_step(d=d, opt_d=opts["opt_d"], fake_y=sr * 2 - 1, real_y=day_hr * 2 - 1)
         logs |= m3_unpaired_g_step(
-            g=g, f=f, d=d, opt_g=opts["opt_g"], opt_f=opts["opt_f"], night_lq=night_lq,
-            day_lq=day_lq if nce_idt else None, sr=sr, sr_idt=sr_idt, lambda_gan=lambda_gan, lambda_nce=lambda_nce,
-            nce_layers=nce_layers, num_patches=num_patches, nce_t=nce_t, generator=gen,
+            g=g,
+            f=f,
+            d=d,
+            opt_g=opts["opt_g"],
+            opt_f=opts["opt_f"],
+            night_lq=night_lq,
+            day_lq=day_lq if nce_idt else None,
+            sr=sr,
+            sr_idt=sr_idt,
+            lambda_gan=lambda_gan,
+            lambda_nce=lambda_nce,
+            nce_layers=nce_layers,
+            num_patches=num_patches,
+            nce_t=nce_t,
+            generator=gen,
         )
         return logs, {"lr": lr_fn(step - 1)}
 
-    return training.resumable_loop(step_fn=step_fn, state={"g": g, "d": d, "f": f} | opts, iters=iters,
-                                   run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
-                                   ckpt_interval=ckpt_interval, resume=resume,
-                                   config={"lr": lr, "betas": tuple(betas), "lambda_gan": lambda_gan,
-                                           "lambda_nce": lambda_nce, "nce_idt": nce_idt,
-                                           "nce_layers": tuple(nce_layers), "num_patches": num_patches,
-                                           "nce_t": nce_t, "seed": seed, "steps_per_epoch": steps_per_epoch,
-                                           "n_epochs": n_epochs, "n_epochs_decay": n_epochs_decay})
+    return training.resumable_loop(
+        step_fn=step_fn,
+        state={"g": g, "d": d, "f": f} | opts,
+        iters=iters,
+        run_dir=run_dir,
+        name=name,
+        logger=log,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        config={
+            "lr": lr,
+            "betas": tuple(betas),
+            "lambda_gan": lambda_gan,
+            "lambda_nce": lambda_nce,
+            "nce_idt": nce_idt,
+            "nce_layers": tuple(nce_layers),
+            "num_patches": num_patches,
+            "nce_t": nce_t,
+            "seed": seed,
+            "steps_per_epoch": steps_per_epoch,
+            "n_epochs": n_epochs,
+            "n_epochs_decay": n_epochs_decay,
+        },
+    )
 
 
 def epochs_to_iters(epochs: int, n_train: int, batch_size: int) -> tuple[int, int]:
     """``(iters, steps_per_epoch)`` for ``epochs`` passes over ``n_train`` pairs (the last batch of an epoch full)."""
     if epochs < 1 or n_train < 1 or batch_size < 1:
-        raise ValueError(f"epochs, n_train and batch_size must be >= 1, got {epochs}, {n_train}, {batch_size}")
+        raise ValueError(
+            f"epochs, n_train and batch_size must be >= 1, got {epochs}, {n_train}, {batch_size}"
+        )
     steps = -(-n_train // batch_size)
     return epochs * steps, steps
 
@@ -279,11 +379,31 @@ def epochs_to_iters(epochs: int, n_train: int, batch_size: int) -> tuple[int, in
 
 
 def train_sr_stage(
-    *, lq: Tensor, gt: Tensor, run_dir: str | Path, name: str, num_feat: int = 64, num_block: int = 23,
-    num_grow_ch: int = 32, weights_mode: str = "auto", vgg_weights: str = "auto", d_num_feat: int = 64,
-    epochs: int = 300, batch_size: int = 12, gt_size: int = 256, lr_g: float = 2e-4, lr_d: float = 2e-4,
-    ema_decay: float = 0.999, w_pix: float = 1.0, w_percep: float = 1.0, w_gan: float = 0.1, sharpen_gt: bool = True,
-    seed: int = 0, log_interval: int = 100, ckpt_interval: int = 5000, device: torch.device | str = "cpu",
+    *,
+    lq: Tensor,
+    gt: Tensor,
+    run_dir: str | Path,
+    name: str,
+    num_feat: int = 64,
+    num_block: int = 23,
+    num_grow_ch: int = 32,
+    weights_mode: str = "auto",
+    vgg_weights: str = "auto",
+    d_num_feat: int = 64,
+    epochs: int = 300,
+    batch_size: int = 12,
+    gt_size: int = 256,
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    ema_decay: float = 0.999,
+    w_pix: float = 1.0,
+    w_percep: float = 1.0,
+    w_gan: float = 0.1,
+    sharpen_gt: bool = True,
+    seed: int = 0,
+    log_interval: int = 100,
+    ckpt_interval: int = 5000,
+    device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, tracking.History, dict]:
     """Fine-tune Real-ESRGAN (L1 + perceptual + GAN, U-Net discriminator, EMA) on fixed pairs ``(lq, gt)``.
 
@@ -295,31 +415,83 @@ def train_sr_stage(
 
     run_dir = Path(run_dir)
     torch.manual_seed(seed)  # the initialisation depends on the seed only, not on what ran before
-    g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
-                                     weights_mode=weights_mode)
+    g, g_status = build_sr_generator(
+        num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch, weights_mode=weights_mode
+    )
     vgg = make_vgg(vgg_weights)
     d = UNetDiscriminatorSN(num_feat=d_num_feat)
     data = PairedCrops(lq, gt, gt_size=gt_size, batch_size=batch_size, seed=seed)
     iters, steps_per_epoch = epochs_to_iters(epochs, len(data), batch_size)
-    log.info("[%s] %d pairs, %d epochs x %d steps = %d iterations", name, len(data), epochs, steps_per_epoch, iters)
-    history, g_ema = fit_realesrgan(
-        g=g, d=d, vgg=vgg, data=data, iters=iters, run_dir=run_dir / name, lr_g=lr_g, lr_d=lr_d, ema_decay=ema_decay,
-        w_pix=w_pix, w_percep=w_percep, w_gan=w_gan, log_interval=log_interval, ckpt_interval=ckpt_interval,
-        device=device, name=name, queue_size=0, sharpen_gt=sharpen_gt,
+    log.info(
+        "[%s] %d pairs, %d epochs x %d steps = %d iterations",
+        name,
+        len(data),
+        epochs,
+        steps_per_epoch,
+        iters,
     )
-    info = {"iters": iters, "epochs": epochs, "pairs": len(data),
-            "weights": {"realesrgan_x4plus": g_status.as_dict(), "vgg19": vgg.status.as_dict()}}
-    models.save_generator(run_dir / f"{name}.pth", g_ema.cpu(), arch="rrdbnet",
-                            arch_kwargs={"scale": 4, "num_feat": num_feat, "num_block": num_block,
-                                         "num_grow_ch": num_grow_ch}, meta=info)
+    history, g_ema = fit_realesrgan(
+        g=g,
+        d=d,
+        vgg=vgg,
+        data=data,
+        iters=iters,
+        run_dir=run_dir / name,
+        lr_g=lr_g,
+        lr_d=lr_d,
+        ema_decay=ema_decay,
+        w_pix=w_pix,
+        w_percep=w_percep,
+        w_gan=w_gan,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        device=device,
+        name=name,
+        queue_size=0,
+        sharpen_gt=sharpen_gt,
+    )
+    info = {
+        "iters": iters,
+        "epochs": epochs,
+        "pairs": len(data),
+        "weights": {"realesrgan_x4plus": g_status.as_dict(), "vgg19": vgg.status.as_dict()},
+    }
+    models.save_generator(
+        run_dir / f"{name}.pth",
+        g_ema.cpu(),
+        arch="rrdbnet",
+        arch_kwargs={
+            "scale": 4,
+            "num_feat": num_feat,
+            "num_block": num_block,
+            "num_grow_ch": num_grow_ch,
+        },
+        meta=info,
+    )
     return g_ema, history, info
 
 
 def train_cut_stage(
-    *, x: Tensor, y: Tensor, run_dir: str | Path, name: str, num_feat: int = 64, num_block: int = 9,
-    d_num_feat: int = 64, netf_nc: int = 256, num_patches: int = 256, epochs: int = 200, epochs_decay: int = 0,
-    load_size: int = 286, crop_size: int = 256, batch_size: int = 1, lr: float = 2e-4, seed: int = 0,
-    log_interval: int = 100, ckpt_interval: int = 5000, device: torch.device | str = "cpu",
+    *,
+    x: Tensor,
+    y: Tensor,
+    run_dir: str | Path,
+    name: str,
+    num_feat: int = 64,
+    num_block: int = 9,
+    d_num_feat: int = 64,
+    netf_nc: int = 256,
+    num_patches: int = 256,
+    epochs: int = 200,
+    epochs_decay: int = 0,
+    load_size: int = 286,
+    crop_size: int = 256,
+    batch_size: int = 1,
+    lr: float = 2e-4,
+    seed: int = 0,
+    log_interval: int = 100,
+    ckpt_interval: int = 5000,
+    device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, tracking.History, dict]:
     """Train CUT (PatchNCE + LSGAN, identity NCE, Adam 2e-4 betas 0.5/0.999) from domain ``x`` to domain ``y``.
 
@@ -330,32 +502,92 @@ def train_cut_stage(
 
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
-    cfg = CUTConfig(num_patches=num_patches, netf_nc=netf_nc, lr=lr, batch_size=batch_size, n_epochs=epochs,
-                    n_epochs_decay=epochs_decay, load_size=load_size, crop_size=crop_size)
-    g, d, f = build_cut(num_feat=num_feat, num_block=num_block, num_feat_d=d_num_feat, netf_nc=netf_nc,
-                        nce_layers=cfg.nce_layers)
-    data = UnpairedCrops(list(x), list(y), load_size=load_size,
-                         crop_size=crop_size, batch_size=batch_size, seed=seed)
+    cfg = CUTConfig(
+        num_patches=num_patches,
+        netf_nc=netf_nc,
+        lr=lr,
+        batch_size=batch_size,
+        n_epochs=epochs,
+        n_epochs_decay=epochs_decay,
+        load_size=load_size,
+        crop_size=crop_size,
+    )
+    g, d, f = build_cut(
+        num_feat=num_feat,
+        num_block=num_block,
+        num_feat_d=d_num_feat,
+        netf_nc=netf_nc,
+        nce_layers=cfg.nce_layers,
+    )
+    data = UnpairedCrops(
+        list(x), list(y), load_size=load_size, crop_size=crop_size, batch_size=batch_size, seed=seed
+    )
     iters, steps_per_epoch = epochs_to_iters(epochs + epochs_decay, len(x), batch_size)
-    log.info("[%s] %d x / %d y images, %d epochs x %d steps = %d iterations", name, len(x), len(y),
-             epochs + epochs_decay, steps_per_epoch, iters)
-    history = fit_cut(g=g, d=d, f=f, data=data, cfg=cfg, iters=iters, run_dir=run_dir / name,
-                      steps_per_epoch=steps_per_epoch, seed=seed, log_interval=log_interval,
-                      ckpt_interval=ckpt_interval, device=device, name=name)
+    log.info(
+        "[%s] %d x / %d y images, %d epochs x %d steps = %d iterations",
+        name,
+        len(x),
+        len(y),
+        epochs + epochs_decay,
+        steps_per_epoch,
+        iters,
+    )
+    history = fit_cut(
+        g=g,
+        d=d,
+        f=f,
+        data=data,
+        cfg=cfg,
+        iters=iters,
+        run_dir=run_dir / name,
+        steps_per_epoch=steps_per_epoch,
+        seed=seed,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        device=device,
+        name=name,
+    )
     info = {"iters": iters, "epochs": epochs + epochs_decay, "x_images": len(x), "y_images": len(y)}
-    models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="cut_resnet_9blocks",
-                            arch_kwargs={"num_feat": num_feat, "num_block": num_block}, meta=info)
+    models.save_generator(
+        run_dir / f"{name}.pth",
+        g.cpu().eval(),
+        arch="cut_resnet_9blocks",
+        arch_kwargs={"num_feat": num_feat, "num_block": num_block},
+        meta=info,
+    )
     return g.eval(), history, info
 
 
 def train_m3_unpaired_stage(
-    *, night_lq: Tensor, day_hr: Tensor, day_lq: Tensor, run_dir: str | Path, name: str = "m3_unpaired",
-    num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32, weights_mode: str = "auto",
-    d_num_feat: int = 64, netf_nc: int = 256, num_patches: int = 256, nce_layers: Sequence[int] = (0, 4, 8, 12, 16),
-    epochs: int = 200, epochs_decay: int = 0, batch_size: int = 1, lr: float = 2e-4, lambda_gan: float = 1.0,
-    lambda_nce: float = 1.0, nce_idt: bool = True, night_hr: Tensor | None = None, init_epochs: int = 0,
-    init_batch_size: int = 12, init_gt_size: int = 256, seed: int = 0, log_interval: int = 100,
-    ckpt_interval: int = 5000, device: torch.device | str = "cpu",
+    *,
+    night_lq: Tensor,
+    day_hr: Tensor,
+    day_lq: Tensor,
+    run_dir: str | Path,
+    name: str = "m3_unpaired",
+    num_feat: int = 64,
+    num_block: int = 23,
+    num_grow_ch: int = 32,
+    weights_mode: str = "auto",
+    d_num_feat: int = 64,
+    netf_nc: int = 256,
+    num_patches: int = 256,
+    nce_layers: Sequence[int] = (0, 4, 8, 12, 16),
+    epochs: int = 200,
+    epochs_decay: int = 0,
+    batch_size: int = 1,
+    lr: float = 2e-4,
+    lambda_gan: float = 1.0,
+    lambda_nce: float = 1.0,
+    nce_idt: bool = True,
+    night_hr: Tensor | None = None,
+    init_epochs: int = 0,
+    init_batch_size: int = 12,
+    init_gt_size: int = 256,
+    seed: int = 0,
+    log_interval: int = 100,
+    ckpt_interval: int = 5000,
+    device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, tracking.History, dict]:
     """The unpaired end-to-end M3 (:func:`fit_m3_unpaired`) from a Real-ESRGAN-initialised RRDBNet; saves
     ``run_dir/<name>.pth``. ``nce_layers`` index the RRDBNet trunk (0 = conv_first, k = after RRDB k).
@@ -369,35 +601,87 @@ def train_m3_unpaired_stage(
 
     run_dir = Path(run_dir)
     torch.manual_seed(seed)
-    g, g_status = build_sr_generator(num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch,
-                                     weights_mode=weights_mode)
+    g, g_status = build_sr_generator(
+        num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch, weights_mode=weights_mode
+    )
     nce_layers = tuple(k for k in nce_layers if k <= num_block)
     init_iters = 0
     if init_epochs > 0:
         if night_hr is None:
-            raise ValueError("init_epochs > 0 needs night_hr (the SR initialisation trains on night pairs)")
-        init_data = PairedCrops(night_lq, night_hr, gt_size=init_gt_size, batch_size=init_batch_size, seed=seed)
+            raise ValueError(
+                "init_epochs > 0 needs night_hr (the SR initialisation trains on night pairs)"
+            )
+        init_data = PairedCrops(
+            night_lq, night_hr, gt_size=init_gt_size, batch_size=init_batch_size, seed=seed
+        )
         init_iters, _ = epochs_to_iters(init_epochs, len(init_data), init_batch_size)
-        fit_realesrgan(g=g, data=init_data, iters=init_iters, run_dir=run_dir / f"{name}_init", lr_g=2e-4,
-                       ema_decay=0.0, log_interval=log_interval, ckpt_interval=ckpt_interval, device=device,
-                       name=f"{name}_init", queue_size=0, sharpen_gt=False)
+        fit_realesrgan(
+            g=g,
+            data=init_data,
+            iters=init_iters,
+            run_dir=run_dir / f"{name}_init",
+            lr_g=2e-4,
+            ema_decay=0.0,
+            log_interval=log_interval,
+            ckpt_interval=ckpt_interval,
+            device=device,
+            name=f"{name}_init",
+            queue_size=0,
+            sharpen_gt=False,
+        )
     d = NLayerDiscriminator(num_feat=d_num_feat)
     f = PatchSampleF(in_channels=[num_feat] * len(nce_layers), num_feat=netf_nc)
     data = UnpairedCrossScale(night_lq, day_hr, day_lq, batch_size=batch_size, seed=seed)
     iters, steps_per_epoch = epochs_to_iters(epochs + epochs_decay, len(night_lq), batch_size)
-    log.info("[%s] %d pairs (unpaired draws), %d iterations, NCE layers %s", name, len(night_lq), iters, nce_layers)
-    history = fit_m3_unpaired(
-        g=g, d=d, f=f, data=data, iters=iters, run_dir=run_dir / name, steps_per_epoch=steps_per_epoch,
-        n_epochs=epochs, n_epochs_decay=epochs_decay, lr=lr, lambda_gan=lambda_gan, lambda_nce=lambda_nce,
-        nce_idt=nce_idt, nce_layers=nce_layers, num_patches=num_patches, seed=seed, log_interval=log_interval,
-        ckpt_interval=ckpt_interval, device=device, name=name,
+    log.info(
+        "[%s] %d pairs (unpaired draws), %d iterations, NCE layers %s",
+        name,
+        len(night_lq),
+        iters,
+        nce_layers,
     )
-    info = {"iters": iters, "epochs": epochs + epochs_decay, "pairs": len(night_lq), "nce_layers": list(nce_layers),
-            "init_iters": init_iters,
-            "weights": {"realesrgan_x4plus": g_status.as_dict()}}
-    models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), arch="rrdbnet",
-                            arch_kwargs={"scale": 4, "num_feat": num_feat, "num_block": num_block,
-                                         "num_grow_ch": num_grow_ch}, meta=info)
+    history = fit_m3_unpaired(
+        g=g,
+        d=d,
+        f=f,
+        data=data,
+        iters=iters,
+        run_dir=run_dir / name,
+        steps_per_epoch=steps_per_epoch,
+        n_epochs=epochs,
+        n_epochs_decay=epochs_decay,
+        lr=lr,
+        lambda_gan=lambda_gan,
+        lambda_nce=lambda_nce,
+        nce_idt=nce_idt,
+        nce_layers=nce_layers,
+        num_patches=num_patches,
+        seed=seed,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        device=device,
+        name=name,
+    )
+    info = {
+        "iters": iters,
+        "epochs": epochs + epochs_decay,
+        "pairs": len(night_lq),
+        "nce_layers": list(nce_layers),
+        "init_iters": init_iters,
+        "weights": {"realesrgan_x4plus": g_status.as_dict()},
+    }
+    models.save_generator(
+        run_dir / f"{name}.pth",
+        g.cpu().eval(),
+        arch="rrdbnet",
+        arch_kwargs={
+            "scale": 4,
+            "num_feat": num_feat,
+            "num_block": num_block,
+            "num_grow_ch": num_grow_ch,
+        },
+        meta=info,
+    )
     return g.eval(), history, info
 
 

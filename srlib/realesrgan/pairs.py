@@ -16,7 +16,9 @@ from torch import Tensor
 from srlib.data.degradations_realesrgan import RealESRGANDegradationConfig, degrade
 
 
-def paired_random_crop(lq: Tensor, gt: Tensor, gt_size: int, scale: int, *, generator: torch.Generator):
+def paired_random_crop(
+    lq: Tensor, gt: Tensor, gt_size: int, scale: int, *, generator: torch.Generator
+):
     """One random crop position for the whole batch (BasicSR ``paired_random_crop``): ``(lq, gt)`` patches."""
     lq_size = gt_size // scale
     h, w = lq.shape[-2:]
@@ -47,7 +49,9 @@ class TrainingPairPool:
     def _u8(x: Tensor) -> Tensor:
         return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
-    def __call__(self, lq: Tensor, gt: Tensor, *, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def __call__(
+        self, lq: Tensor, gt: Tensor, *, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         b = lq.shape[0]
         if self.size % b:
             raise ValueError(f"pool size {self.size} must be divisible by the batch size {b}")
@@ -59,7 +63,9 @@ class TrainingPairPool:
             self.gt[self.ptr : self.ptr + b] = self._u8(gt)
             self.ptr += b
             return lq, gt
-        idx = torch.randperm(self.size, generator=generator, device=generator.device).to(self.lq.device)
+        idx = torch.randperm(self.size, generator=generator, device=generator.device).to(
+            self.lq.device
+        )
         self.lq, self.gt = self.lq[idx], self.gt[idx]
         lq_out = self.lq[:b].to(lq.dtype) / 255
         gt_out = self.gt[:b].to(gt.dtype) / 255
@@ -70,7 +76,12 @@ class TrainingPairPool:
         return {"size": self.size, "ptr": self.ptr, "lq": self.lq, "gt": self.gt}
 
     def load_state_dict(self, state: dict) -> None:
-        self.size, self.ptr, self.lq, self.gt = state["size"], state["ptr"], state["lq"], state["gt"]
+        self.size, self.ptr, self.lq, self.gt = (
+            state["size"],
+            state["ptr"],
+            state["lq"],
+            state["gt"],
+        )
 
 
 class RealESRGANPairs:
@@ -87,11 +98,24 @@ class RealESRGANPairs:
         seed: base seed.
     """
 
-    def __init__(self, images: Sequence[Tensor], *, cfg: RealESRGANDegradationConfig, batch_size: int, seed: int = 0):
+    def __init__(
+        self,
+        images: Sequence[Tensor],
+        *,
+        cfg: RealESRGANDegradationConfig,
+        batch_size: int,
+        seed: int = 0,
+    ):
         if not images:
             raise ValueError("RealESRGANPairs needs at least one image")
-        if cfg.gt_size % cfg.scale or cfg.crop_pad_size % cfg.scale or cfg.gt_size > cfg.crop_pad_size:
-            raise ValueError("gt_size and crop_pad_size must be divisible by scale, and gt_size <= crop_pad_size")
+        if (
+            cfg.gt_size % cfg.scale
+            or cfg.crop_pad_size % cfg.scale
+            or cfg.gt_size > cfg.crop_pad_size
+        ):
+            raise ValueError(
+                "gt_size and crop_pad_size must be divisible by scale, and gt_size <= crop_pad_size"
+            )
         self.images = [(img.clamp(0, 1) * 255).round().to(torch.uint8) for img in images]
         self.cfg, self.batch_size, self.seed = cfg, batch_size, seed
 
@@ -100,11 +124,18 @@ class RealESRGANPairs:
 
     def _gt_crop(self, g: torch.Generator) -> Tensor:
         size = self.cfg.crop_pad_size
-        img = self.images[int(torch.randint(len(self.images), (1,), generator=g, device=g.device))].float() / 255
+        img = (
+            self.images[
+                int(torch.randint(len(self.images), (1,), generator=g, device=g.device))
+            ].float()
+            / 255
+        )
         if self.cfg.use_hflip and torch.rand(1, generator=g, device=g.device).item() < 0.5:
             img = img.flip(-1)
         h, w = img.shape[-2:]
-        if h < size or w < size:  # cv2.BORDER_REFLECT_101 == torch "reflect" (edge pixel not repeated)
+        if (
+            h < size or w < size
+        ):  # cv2.BORDER_REFLECT_101 == torch "reflect" (edge pixel not repeated)
             ph, pw = max(0, size - h), max(0, size - w)
             while ph or pw:  # torch reflect needs pad < side: pad in steps for very small images
                 sh, sw = min(ph, img.shape[-2] - 1), min(pw, img.shape[-1] - 1)

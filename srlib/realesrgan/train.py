@@ -37,7 +37,9 @@ log = logging.getLogger("srlib.train_realesrgan")
 REALESRGAN_LAYER_WEIGHTS = tuple(losses.REALESRGAN_LAYER_WEIGHTS.values())  # (0.1, 0.1, 1, 1, 1)
 
 
-def load_pretrained_generator(g: nn.Module, weights_mode: str, key: str = "realesrgan_x4plus") -> weights.WeightStatus:
+def load_pretrained_generator(
+    g: nn.Module, weights_mode: str, key: str = "realesrgan_x4plus"
+) -> weights.WeightStatus:
     """Initialise ``g`` from a published generator (``params_ema``) when the mode allows; returns the status.
 
     ``pretrained`` requires the file, ``auto`` uses it when present (else keeps the random init and warns),
@@ -51,7 +53,9 @@ def load_pretrained_generator(g: nn.Module, weights_mode: str, key: str = "reale
 
 def make_vgg(weights_mode: str = "auto") -> losses.VGGFeatures:
     """VGG19 returning the pre-ReLU conv1_2, conv2_2, conv3_4, conv4_4, conv5_4 maps (ImageNet-normalised input)."""
-    return losses.VGGFeatures(layers=list(losses.VGG19_PRE_RELU.values()), weights_mode=weights_mode)
+    return losses.VGGFeatures(
+        layers=list(losses.VGG19_PRE_RELU.values()), weights_mode=weights_mode
+    )
 
 
 @torch.no_grad()
@@ -103,8 +107,12 @@ def realesrgan_g_step(
     total = l_pix + l_percep + l_gan
     total.backward()
     opt_g.step()
-    logs = {"l_g_pix": l_pix.item(), "l_g_percep": l_percep.item(), "l_g_gan": l_gan.item(),
-            "l_g_total": total.item()}
+    logs = {
+        "l_g_pix": l_pix.item(),
+        "l_g_percep": l_percep.item(),
+        "l_g_gan": l_gan.item(),
+        "l_g_total": total.item(),
+    }
     return sr.detach(), logs
 
 
@@ -117,8 +125,12 @@ def realesrgan_d_step(
     l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
     (l_real + l_fake).backward()
     opt_d.step()
-    return {"l_d_real": l_real.item(), "l_d_fake": l_fake.item(), "out_d_real": real_logits.mean().item(),
-            "out_d_fake": fake_logits.mean().item()}
+    return {
+        "l_d_real": l_real.item(),
+        "l_d_fake": l_fake.item(),
+        "out_d_real": real_logits.mean().item(),
+        "out_d_fake": fake_logits.mean().item(),
+    }
 
 
 def fit_realesrgan(
@@ -163,11 +175,15 @@ def fit_realesrgan(
     device = torch.device(device)
     adversarial = d is not None
     if adversarial and vgg is None:
-        raise ValueError("RealESRGAN training (d given) needs the VGG feature extractor (vgg=make_vgg(...))")
+        raise ValueError(
+            "RealESRGAN training (d given) needs the VGG feature extractor (vgg=make_vgg(...))"
+        )
     lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
     lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
     g.to(device).train()
-    g_ema = copy.deepcopy(g).eval()  # BasicSR starts the EMA as a copy of the (pretrained) generator
+    g_ema = copy.deepcopy(
+        g
+    ).eval()  # BasicSR starts the EMA as a copy of the (pretrained) generator
     for p in g_ema.parameters():
         p.requires_grad_(False)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
@@ -183,14 +199,25 @@ def fit_realesrgan(
         lq, gt = data.batch(step, device)
         # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
         if pool.size > 0:  # 0: no pool (Real-ESRGAN's paired-data fine-tuning has none)
-            pool_gen = torch.Generator(device=device).manual_seed(2**40 + data.seed * 1_000_003 + step)
+            pool_gen = torch.Generator(device=device).manual_seed(
+                2**40 + data.seed * 1_000_003 + step
+            )
             lq, gt = pool(lq, gt, generator=pool_gen)
         gt_usm = usm_sharp(gt) if sharpen_gt else gt
         for group in opt_g.param_groups:
             group["lr"] = lr_g_fn(step - 1)
         if adversarial:
-            sr, logs = realesrgan_g_step(g=g, d=d, opt_g=opt_g, lq=lq, gt_usm=gt_usm, vgg=vgg, w_pix=w_pix,
-                                         w_percep=w_percep, w_gan=w_gan)
+            sr, logs = realesrgan_g_step(
+                g=g,
+                d=d,
+                opt_g=opt_g,
+                lq=lq,
+                gt_usm=gt_usm,
+                vgg=vgg,
+                w_pix=w_pix,
+                w_percep=w_percep,
+                w_gan=w_gan,
+            )
             for group in opt_d.param_groups:
                 group["lr"] = lr_d_fn(step - 1)
             logs |= realesrgan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
@@ -199,12 +226,28 @@ def fit_realesrgan(
         ema_update(g_ema, g, ema_decay)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
-    history = training.resumable_loop(step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name,
-                                      logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval,
-                                      resume=resume, config={"lr_g_0": lr_g_fn(0), "betas": tuple(betas),
-                                                             "adversarial": adversarial, "sharpen_gt": sharpen_gt,
-                                                             "queue_size": pool.size, "seed": data.seed})
-    tracking.save_checkpoint(run_dir / "generator_ema.pth", {"params_ema": g_ema.state_dict(), "params": g.state_dict()})
+    history = training.resumable_loop(
+        step_fn=step_fn,
+        state=state,
+        iters=iters,
+        run_dir=run_dir,
+        name=name,
+        logger=log,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        config={
+            "lr_g_0": lr_g_fn(0),
+            "betas": tuple(betas),
+            "adversarial": adversarial,
+            "sharpen_gt": sharpen_gt,
+            "queue_size": pool.size,
+            "seed": data.seed,
+        },
+    )
+    tracking.save_checkpoint(
+        run_dir / "generator_ema.pth", {"params_ema": g_ema.state_dict(), "params": g.state_dict()}
+    )
     return history, g_ema
 
 

@@ -63,7 +63,9 @@ def g_step(
     return sr.detach(), {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
 
 
-def d_step(*, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor) -> dict[str, float]:
+def d_step(
+    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+) -> dict[str, float]:
     """One discriminator update on a real batch and the (detached) fake batch from the same iteration."""
     opt_d.zero_grad(set_to_none=True)
     real_logits, fake_logits = d(gt), d(sr.detach())
@@ -128,8 +130,16 @@ def fit(
         set_lr(opt_g, lr_g_fn(step - 1))
         lq, gt = (t.to(device) for t in data.batch(step))
         sr, logs = g_step(
-            g=g, opt_g=opt_g, lq=lq, gt=gt, d=d if adversarial else None, vgg=vgg,
-            w_pix=w_pix, w_percep=w_percep, w_adv=w_adv, vgg_rescale=vgg_rescale,
+            g=g,
+            opt_g=opt_g,
+            lq=lq,
+            gt=gt,
+            d=d if adversarial else None,
+            vgg=vgg,
+            w_pix=w_pix,
+            w_percep=w_percep,
+            w_adv=w_adv,
+            vgg_rescale=vgg_rescale,
         )
         if adversarial:
             set_lr(opt_d, lr_d_fn(step - 1))
@@ -137,10 +147,30 @@ def fit(
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
     return training.resumable_loop(
-        step_fn=step_fn, state=state, iters=iters, run_dir=run_dir, name=name, logger=log, log_interval=log_interval,
-        ckpt_interval=ckpt_interval, resume=resume, val_fn=validation_hook(g, val_fn, name),
-        val_interval=val_interval, progress=use_progress(progress), extra_state=extra_state,
-        config={"lr_g_0": lr_g_fn(0), "lr_d_0": lr_d_fn(0) if adversarial else None, "betas": tuple(betas),
-                "w_pix": w_pix, "w_percep": w_percep, "w_adv": w_adv, "vgg_rescale": vgg_rescale,
-                "scale": data.scale, "gt_size": data.gt_size, "batch_size": data.batch_size, "seed": data.seed},
+        step_fn=step_fn,
+        state=state,
+        iters=iters,
+        run_dir=run_dir,
+        name=name,
+        logger=log,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        val_fn=validation_hook(g, val_fn, name),
+        val_interval=val_interval,
+        progress=use_progress(progress),
+        extra_state=extra_state,
+        config={
+            "lr_g_0": lr_g_fn(0),
+            "lr_d_0": lr_d_fn(0) if adversarial else None,
+            "betas": tuple(betas),
+            "w_pix": w_pix,
+            "w_percep": w_percep,
+            "w_adv": w_adv,
+            "vgg_rescale": vgg_rescale,
+            "scale": data.scale,
+            "gt_size": data.gt_size,
+            "batch_size": data.batch_size,
+            "seed": data.seed,
+        },
     )

@@ -41,22 +41,42 @@ FIXES = {"network": "", "+ match": "match", "+ low-pass": "lowpass", "+ all": "s
 METRICS = ("psnr_y", "ssim_y", "lpips", "seam")
 
 
-def variants(g, lq: torch.Tensor, *, scale: int, tile: int, overlap: int, radius: float = 0.23, g_zero=None,
-             device="cpu") -> dict[str, tuple[str, torch.Tensor]]:
+def variants(
+    g,
+    lq: torch.Tensor,
+    *,
+    scale: int,
+    tile: int,
+    overlap: int,
+    radius: float = 0.23,
+    g_zero=None,
+    device="cpu",
+) -> dict[str, tuple[str, torch.Tensor]]:
     """``{method: (tiling, sr)}`` for one LR image ``(3, h, w)``; ``g`` (and ``g_zero``) in eval mode."""
     up = dict(scale=scale, device=device)
-    out = {"bicubic": ("none", degradations.imresize(lq[None], scale)[0]),
-           "network": ("none", inference.upscale(g, lq, tile=0, **up))}
+    out = {
+        "bicubic": ("none", degradations.imresize(lq[None], scale)[0]),
+        "network": ("none", inference.upscale(g, lq, tile=0, **up)),
+    }
     for tiling in TILINGS:
-        net = inference.upscale(g, lq, tile=tile, overlap=overlap if tiling == "blend" else 0, mode=tiling, **up)
+        net = inference.upscale(
+            g, lq, tile=tile, overlap=overlap if tiling == "blend" else 0, mode=tiling, **up
+        )
         for fix, steps in FIXES.items():
-            out[f"{fix} [{tiling}]"] = (tiling, postprocess.apply_steps(net, lq, steps, radius=radius) if steps else net)
+            out[f"{fix} [{tiling}]"] = (
+                tiling,
+                postprocess.apply_steps(net, lq, steps, radius=radius) if steps else net,
+            )
     if g_zero is not None:  # the report's comparison: the same tiles with a zero-padded network
-        out["network, zero padding [faithful]"] = ("faithful", inference.upscale(g_zero, lq, tile=tile,
-                                                                                 mode="faithful", **up))
+        out["network, zero padding [faithful]"] = (
+            "faithful",
+            inference.upscale(g_zero, lq, tile=tile, mode="faithful", **up),
+        )
     stretched = inference.upscale(g, inference.stretch_30_255(lq), tile=tile, mode="faithful", **up)
-    out["seed as coded [faithful]"] = ("faithful", postprocess.seed_postprocess(stretched, lq, radius=radius,
-                                                                                as_coded=True))
+    out["seed as coded [faithful]"] = (
+        "faithful",
+        postprocess.seed_postprocess(stretched, lq, radius=radius, as_coded=True),
+    )
     return out
 
 
@@ -67,7 +87,9 @@ def center_pairs(pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]], size: 
     out = []
     for name, _lq, gt in pairs:
         gt_c = degradations.mod_crop(evaluation.center_crop(gt, size), scale)
-        out.append((name, degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1)), gt_c))
+        out.append(
+            (name, degradations.quantize(degradations.imresize(gt_c, 1 / scale).clamp(0, 1)), gt_c)
+        )
     return out
 
 
@@ -104,14 +126,31 @@ def run(
 
         items = tqdm(pairs, desc="ablation")
     for name, lq, gt in items:
-        outs = variants(g, lq, scale=scale, tile=tile, overlap=overlap, radius=radius, g_zero=g_zero, device=device)
+        outs = variants(
+            g,
+            lq,
+            scale=scale,
+            tile=tile,
+            overlap=overlap,
+            radius=radius,
+            g_zero=g_zero,
+            device=device,
+        )
         h, w = lq.shape[-2:]
-        lines = {t: inference.seam_lines(h, w, scale=scale, tile=tile, overlap=overlap if t == "blend" else 0,
-                                         mode=t) for t in TILINGS}
+        lines = {
+            t: inference.seam_lines(
+                h, w, scale=scale, tile=tile, overlap=overlap if t == "blend" else 0, mode=t
+            )
+            for t in TILINGS
+        }
         lines["none"] = lines["faithful"]
         ref = outs["network"][1]
-        agree.append({"image": name, **{f"psnr_{t}_vs_untiled": _psnr(outs[f"network [{t}]"][1], ref)
-                                        for t in TILINGS}})
+        agree.append(
+            {
+                "image": name,
+                **{f"psnr_{t}_vs_untiled": _psnr(outs[f"network [{t}]"][1], ref) for t in TILINGS},
+            }
+        )
         for method, (tiling, sr) in outs.items():
             sr = degradations.quantize(sr.clamp(0, 1))  # what a saved 8-bit PNG holds
             row = {"method": method, "tiling": tiling, "image": name}
@@ -128,8 +167,12 @@ def agreement(agree: pd.DataFrame) -> dict[str, dict[str, float]]:
     out = {}
     for c in agree.columns.drop("image"):
         v = agree[c].replace(np.inf, np.nan).dropna()
-        out[c] = {"mean": float(v.mean()) if len(v) else float("nan"), "min": float(v.min()) if len(v) else
-                  float("nan"), "n": int(len(v)), "identical": int(len(agree) - len(v))}
+        out[c] = {
+            "mean": float(v.mean()) if len(v) else float("nan"),
+            "min": float(v.min()) if len(v) else float("nan"),
+            "n": int(len(v)),
+            "identical": int(len(agree) - len(v)),
+        }
     return out
 
 
@@ -166,34 +209,48 @@ def conclusions(summary: pd.DataFrame, agree: pd.DataFrame | None = None) -> lis
     lp = "lpips" in s
     out = []
     net, bic = s.loc["network"], s.loc["bicubic"]
-    out.append(f"Network vs bicubic (untiled): PSNR-Y {net.psnr_y:.2f} vs {bic.psnr_y:.2f} dB "
-               f"({net.psnr_y - bic.psnr_y:+.2f} dB), SSIM-Y {net.ssim_y:.4f} vs {bic.ssim_y:.4f}"
-               + (f", LPIPS {net.lpips:.4f} vs {bic.lpips:.4f}." if lp else "."))
+    out.append(
+        f"Network vs bicubic (untiled): PSNR-Y {net.psnr_y:.2f} vs {bic.psnr_y:.2f} dB "
+        f"({net.psnr_y - bic.psnr_y:+.2f} dB), SSIM-Y {net.ssim_y:.4f} vs {bic.ssim_y:.4f}"
+        + (f", LPIPS {net.lpips:.4f} vs {bic.lpips:.4f}." if lp else ".")
+    )
     f, b = s.loc["network [faithful]"], s.loc["network [blend]"]
-    text = (f"Tiling: the seed's faithful 64-px tiles give a seam score of {f.seam:.2f} against {b.seam:.2f} for "
-            f"blended tiles (untiled output on the same lines: {net.seam:.2f}; 1 = no seam), and PSNR-Y "
-            f"{f.psnr_y:.2f} vs {b.psnr_y:.2f} dB")
+    text = (
+        f"Tiling: the seed's faithful 64-px tiles give a seam score of {f.seam:.2f} against {b.seam:.2f} for "
+        f"blended tiles (untiled output on the same lines: {net.seam:.2f}; 1 = no seam), and PSNR-Y "
+        f"{f.psnr_y:.2f} vs {b.psnr_y:.2f} dB"
+    )
     tiled = agreement(agree) if agree is not None and len(agree) else {}
     if tiled.get("psnr_blend_vs_untiled", {}).get("n"):
         bl, fa = tiled["psnr_blend_vs_untiled"], tiled["psnr_faithful_vs_untiled"]
-        text += (f"; against untiled inference the blended output reaches {bl['mean']:.1f} dB PSNR (min "
-                 f"{bl['min']:.1f}, {bl['n']} images with more than one tile), the faithful one {fa['mean']:.1f} dB")
+        text += (
+            f"; against untiled inference the blended output reaches {bl['mean']:.1f} dB PSNR (min "
+            f"{bl['min']:.1f}, {bl['n']} images with more than one tile), the faithful one {fa['mean']:.1f} dB"
+        )
     out.append(text + ".")
     if "network, zero padding [faithful]" in s.index:
         z = s.loc["network, zero padding [faithful]"]
-        out.append(f"Padding (faithful tiles): seam score {z.seam:.2f} with zero padding vs {f.seam:.2f} with reflect "
-                   f"padding (PSNR-Y {z.psnr_y:.2f} vs {f.psnr_y:.2f} dB); blended tiles (reflect) reach {b.seam:.2f}.")
+        out.append(
+            f"Padding (faithful tiles): seam score {z.seam:.2f} with zero padding vs {f.seam:.2f} with reflect "
+            f"padding (PSNR-Y {z.psnr_y:.2f} vs {f.psnr_y:.2f} dB); blended tiles (reflect) reach {b.seam:.2f}."
+        )
     for tiling in TILINGS:
         for fix in ("+ match", "+ low-pass", "+ all"):
             r = s.loc[f"{fix} [{tiling}]"]
             d_lp = r.d_lpips if lp else None
-            out.append(f"{fix[2:]} ({tiling} tiles): {_verdict(r.d_psnr_y, d_lp)} -- PSNR-Y {r.d_psnr_y:+.2f} dB, "
-                       f"SSIM-Y {r.d_ssim_y:+.4f}" + (f", LPIPS {r.d_lpips:+.4f}" if lp else "")
-                       + f", seam {r.seam:.2f}.")
+            out.append(
+                f"{fix[2:]} ({tiling} tiles): {_verdict(r.d_psnr_y, d_lp)} -- PSNR-Y {r.d_psnr_y:+.2f} dB, "
+                f"SSIM-Y {r.d_ssim_y:+.4f}"
+                + (f", LPIPS {r.d_lpips:+.4f}" if lp else "")
+                + f", seam {r.seam:.2f}."
+            )
     sc = s.loc["seed as coded [faithful]"]
-    out.append(f"The seed's chain as coded (stretch, faithful tiles, min-max -> low-pass -> match): PSNR-Y "
-               f"{sc.psnr_y:.2f} dB ({sc.psnr_y - net.psnr_y:+.2f} vs untiled network)"
-               + (f", LPIPS {sc.lpips:.4f}" if lp else "") + f", seam {sc.seam:.2f}.")
+    out.append(
+        f"The seed's chain as coded (stretch, faithful tiles, min-max -> low-pass -> match): PSNR-Y "
+        f"{sc.psnr_y:.2f} dB ({sc.psnr_y - net.psnr_y:+.2f} vs untiled network)"
+        + (f", LPIPS {sc.lpips:.4f}" if lp else "")
+        + f", seam {sc.seam:.2f}."
+    )
     return out
 
 
@@ -201,8 +258,14 @@ def conclusions(summary: pd.DataFrame, agree: pd.DataFrame | None = None) -> lis
 # figures (each returns a Figure)
 
 
-def seam_figure(images: dict[str, torch.Tensor], lines: tuple[list[int], list[int]], *, size: int = 128,
-                scores: dict[str, float] | None = None, title: str | None = None):
+def seam_figure(
+    images: dict[str, torch.Tensor],
+    lines: tuple[list[int], list[int]],
+    *,
+    size: int = 128,
+    scores: dict[str, float] | None = None,
+    title: str | None = None,
+):
     """The same crop (around a tile corner) of several outputs, tile borders marked at the image edge."""
     ys, xs = lines
     first = next(iter(images.values()))
@@ -211,7 +274,9 @@ def seam_figure(images: dict[str, torch.Tensor], lines: tuple[list[int], list[in
     top, left = max(cy - size // 2, 0), max(cx - size // 2, 0)
     fig, axes = plt.subplots(1, len(images), figsize=(3.2 * len(images), 3.6))
     for ax, (name, img) in zip(np.atleast_1d(axes), images.items()):
-        ax.imshow(viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest")
+        ax.imshow(
+            viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest"
+        )
         for y in ys:
             if top <= y < top + size:
                 ax.plot([-0.5, 6], [y - top - 0.5] * 2, color="red", lw=2)
@@ -232,8 +297,14 @@ def _log_spectrum(img: torch.Tensor) -> np.ndarray:
     return torch.log1p(torch.fft.fftshift(torch.fft.fft2(gray)).abs()).numpy()
 
 
-def lowpass_figure(before: torch.Tensor, after: torch.Tensor, *, radius: float = 0.23, size: int = 128,
-                   title: str | None = None):
+def lowpass_figure(
+    before: torch.Tensor,
+    after: torch.Tensor,
+    *,
+    radius: float = 0.23,
+    size: int = 128,
+    title: str | None = None,
+):
     """Crop and centred log-spectrum before / after the low-pass, with the kept disc drawn on the spectrum."""
     h, w = before.shape[-2:]
     size = min(size, h - 1, w - 1)  # busiest_box pools the (h-1, w-1) gradient map
@@ -241,7 +312,9 @@ def lowpass_figure(before: torch.Tensor, after: torch.Tensor, *, radius: float =
     r = int(max(h, w) * radius)
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
     for i, (name, img) in enumerate((("before", before), ("after", after))):
-        axes[i].imshow(viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest")
+        axes[i].imshow(
+            viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest"
+        )
         axes[i].set_title(f"{name} low-pass (crop)")
         axes[2 + i].imshow(_log_spectrum(img), cmap="magma")
         axes[2 + i].add_patch(Circle((w // 2, h // 2), r, fill=False, edgecolor="cyan", lw=1))
@@ -254,16 +327,26 @@ def lowpass_figure(before: torch.Tensor, after: torch.Tensor, *, radius: float =
     return fig
 
 
-def histogram_figure(lq: torch.Tensor, sr: torch.Tensor, matched: torch.Tensor, *, title: str | None = None):
+def histogram_figure(
+    lq: torch.Tensor, sr: torch.Tensor, matched: torch.Tensor, *, title: str | None = None
+):
     """Per-channel histograms of the LR input, the network output and the matched output, plus the three images."""
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for ax, (name, img) in zip(axes[0], (("LR input", lq), ("network output", sr), ("histogram-matched", matched))):
+    for ax, (name, img) in zip(
+        axes[0], (("LR input", lq), ("network output", sr), ("histogram-matched", matched))
+    ):
         ax.imshow(viz.to_numpy(img))
         ax.set_title(name)
         ax.axis("off")
     for c, (ax, color) in enumerate(zip(axes[1], ("red", "green", "blue"))):
-        for name, img, style in (("LR input", lq, "-"), ("network", sr, ":"), ("matched", matched, "--")):
-            hist, edges = np.histogram(img[c].clamp(0, 1).numpy(), bins=64, range=(0, 1), density=True)
+        for name, img, style in (
+            ("LR input", lq, "-"),
+            ("network", sr, ":"),
+            ("matched", matched, "--"),
+        ):
+            hist, edges = np.histogram(
+                img[c].clamp(0, 1).numpy(), bins=64, range=(0, 1), density=True
+            )
             ax.plot((edges[1:] + edges[:-1]) / 2, hist, style, color=color, label=name)
         ax.set_title(f"{color} channel")
         ax.legend(fontsize=8)

@@ -26,7 +26,9 @@ import numpy as np
 import torch
 from skimage.exposure import match_histograms as _sk_match
 
-SEED_RADIUS = 0.23  # "auto" denoise amount 23 % (the standalone fastFTranformFiltering.py demo uses 0.28)
+SEED_RADIUS = (
+    0.23  # "auto" denoise amount 23 % (the standalone fastFTranformFiltering.py demo uses 0.28)
+)
 
 
 def _per_image(fn, img: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
@@ -34,7 +36,9 @@ def _per_image(fn, img: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
         return fn(img, *others)
     if img.ndim != 4:
         raise ValueError(f"expected (C, H, W) or (B, C, H, W), got {tuple(img.shape)}")
-    return torch.stack([fn(img[i], *(o[i] if o.ndim == 4 else o for o in others)) for i in range(img.shape[0])])
+    return torch.stack(
+        [fn(img[i], *(o[i] if o.ndim == 4 else o for o in others)) for i in range(img.shape[0])]
+    )
 
 
 def minmax(img: torch.Tensor, *, per_channel: bool = False) -> torch.Tensor:
@@ -57,7 +61,11 @@ def match_histograms(sr: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         a = x.detach().cpu().double().numpy().transpose(1, 2, 0)
         b = r.detach().cpu().double().numpy().transpose(1, 2, 0)
         out = _sk_match(a, b, channel_axis=-1)
-        return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1))).to(x.device, x.dtype).clamp_(0, 1)
+        return (
+            torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1)))
+            .to(x.device, x.dtype)
+            .clamp_(0, 1)
+        )
 
     return _per_image(one, sr, ref)
 
@@ -70,15 +78,21 @@ def lowpass_mask(h: int, w: int, radius: float = SEED_RADIUS, *, device=None) ->
     (radius <= 0, or too small for the image): the mask would be empty.
     """
     r = int(max(h, w) * radius)
-    if r < 1:  # an empty disc keeps no frequency at all: the "filtered" image would be black (or flat grey)
-        raise ValueError(f"low-pass radius {radius:g} x max(H, W) = {max(h, w)} px is below one frequency bin, so "
-                         f"nothing would be kept (a black image): use a radius >= {1 / max(h, w):.3g}")
+    if (
+        r < 1
+    ):  # an empty disc keeps no frequency at all: the "filtered" image would be black (or flat grey)
+        raise ValueError(
+            f"low-pass radius {radius:g} x max(H, W) = {max(h, w)} px is below one frequency bin, so "
+            f"nothing would be kept (a black image): use a radius >= {1 / max(h, w):.3g}"
+        )
     ky = torch.fft.fftfreq(h, device=device) * h
     kx = torch.fft.fftfreq(w, device=device) * w
     return ky[:, None] ** 2 + kx[None, :] ** 2 < r * r
 
 
-def fft_lowpass(img: torch.Tensor, *, radius: float = SEED_RADIUS, seed_quirks: bool = False) -> torch.Tensor:
+def fft_lowpass(
+    img: torch.Tensor, *, radius: float = SEED_RADIUS, seed_quirks: bool = False
+) -> torch.Tensor:
     """Ideal circular low-pass per channel with ``torch.fft`` (radius as a fraction of max(H, W), see module doc).
 
     With ``seed_quirks`` the result is the magnitude of the inverse transform, min-max stretched per channel, as the
@@ -116,18 +130,26 @@ def parse_steps(steps: str | list[str] | None) -> list[str]:
     """``"match,lowpass,match"`` (or a list) -> validated step names; ``""``, ``None`` and ``"none"`` -> ``[]``."""
     if not steps:
         return []
-    names = [s.strip() for s in (steps.split(",") if isinstance(steps, str) else steps) if s.strip()]
+    names = [
+        s.strip() for s in (steps.split(",") if isinstance(steps, str) else steps) if s.strip()
+    ]
     names = [n for n in names if n != "none"]
     unknown = [n for n in names if n not in STEPS]
     if unknown:
-        raise ValueError(f"unknown post-processing step(s) {unknown}; use {', '.join(STEPS)} (comma-separated)")
+        raise ValueError(
+            f"unknown post-processing step(s) {unknown}; use {', '.join(STEPS)} (comma-separated)"
+        )
     return names
 
 
-def apply_steps(sr: torch.Tensor, lq: torch.Tensor, steps: str | list[str], *, radius: float = SEED_RADIUS):
+def apply_steps(
+    sr: torch.Tensor, lq: torch.Tensor, steps: str | list[str], *, radius: float = SEED_RADIUS
+):
     """Apply ``steps`` in order: ``match`` (to ``lq``), ``lowpass`` (the clean filter) or ``seed``
     (:func:`seed_postprocess`); ``steps`` is a list or a comma-separated string such as ``"match,lowpass,match"``."""
-    out = sr  # raw network output: `seed` min-max stretches it itself, the other steps return [0, 1]
+    out = (
+        sr  # raw network output: `seed` min-max stretches it itself, the other steps return [0, 1]
+    )
     for name in parse_steps(steps):
         if name == "match":
             out = match_histograms(out, lq)

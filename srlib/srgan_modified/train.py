@@ -49,21 +49,32 @@ class SeedTrainConfig:
     adam_eps: float = 1e-7  # Keras' Adam epsilon (PyTorch's default is 1e-8)
     w_content: float = 1.0  # loss_weights=[1e-3, 1]
     w_adv: float = 1e-3
-    content_layers: tuple[int, ...] = losses.SEED_CONTENT_LAYERS  # torchvision indices of the Keras layers 5, 8, 10
-    vgg_normalize: bool = False  # RGB [0, 1] straight into VGG19 (no caffe / ImageNet preprocessing)
+    content_layers: tuple[int, ...] = (
+        losses.SEED_CONTENT_LAYERS
+    )  # torchvision indices of the Keras layers 5, 8, 10
+    vgg_normalize: bool = (
+        False  # RGB [0, 1] straight into VGG19 (no caffe / ImageNet preprocessing)
+    )
 
 
 def seed_d_step(
-    *, d: nn.Module, opt_d: torch.optim.Optimizer, fake: torch.Tensor, gt: torch.Tensor, real_first: bool
+    *,
+    d: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    fake: torch.Tensor,
+    gt: torch.Tensor,
+    real_first: bool,
 ) -> dict[str, float]:
     """Two discriminator updates, one per class, in the given order (the seed's two ``train_on_batch`` calls)."""
     d.train()
     logs = {}
-    for which in (("real", "fake") if real_first else ("fake", "real")):
+    for which in ("real", "fake") if real_first else ("fake", "real"):
         x, target = (gt, 1.0) if which == "real" else (fake.detach(), 0.0)
         opt_d.zero_grad(set_to_none=True)
         logits = d(x)
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+        loss = nn.functional.binary_cross_entropy_with_logits(
+            logits, torch.full_like(logits, target)
+        )
         loss.backward()
         opt_d.step()
         logs[f"l_d_{which}"] = loss.item()
@@ -139,18 +150,42 @@ def fit(
         g.eval()  # generator.predict_on_batch: BN with its moving statistics
         with torch.no_grad():
             fake = g(lq)
-        order_rng = torch.Generator().manual_seed(2**40 + data.seed * 1_000_003 + step)  # pure function of the step
-        real_first = bool(torch.randint(2, (1,), generator=order_rng).item())  # the seed's randint(0, 1)
+        order_rng = torch.Generator().manual_seed(
+            2**40 + data.seed * 1_000_003 + step
+        )  # pure function of the step
+        real_first = bool(
+            torch.randint(2, (1,), generator=order_rng).item()
+        )  # the seed's randint(0, 1)
         logs = seed_d_step(d=d, opt_d=opt_d, fake=fake, gt=gt, real_first=real_first)
-        logs |= seed_g_step(g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv)
+        logs |= seed_g_step(
+            g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv
+        )
         return logs, {}
 
     history = training.resumable_loop(
-        step_fn=step_fn, state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d}, iters=iters, run_dir=run_dir,
-        name=name, logger=log, log_interval=log_interval, ckpt_interval=ckpt_interval, resume=resume,
-        val_fn=validation_hook(g, val_fn, name), val_interval=val_interval, progress=progress,
-        config={"lr_g": lr_g, "lr_d": lr_d, "betas": tuple(betas), "adam_eps": adam_eps, "w_content": w_content,
-                "w_adv": w_adv, "gt_size": data.gt_size, "batch_size": data.batch_size, "seed": data.seed},
+        step_fn=step_fn,
+        state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d},
+        iters=iters,
+        run_dir=run_dir,
+        name=name,
+        logger=log,
+        log_interval=log_interval,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        val_fn=validation_hook(g, val_fn, name),
+        val_interval=val_interval,
+        progress=progress,
+        config={
+            "lr_g": lr_g,
+            "lr_d": lr_d,
+            "betas": tuple(betas),
+            "adam_eps": adam_eps,
+            "w_content": w_content,
+            "w_adv": w_adv,
+            "gt_size": data.gt_size,
+            "batch_size": data.batch_size,
+            "seed": data.seed,
+        },
     )
     g.eval()
     return history
@@ -180,7 +215,9 @@ def per_image_bn(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @torch.no_grad()
-def recalibrate_bn(model: nn.Module, data: PairedPatches, *, batches: int = 200, device="cpu") -> nn.Module:
+def recalibrate_bn(
+    model: nn.Module, data: PairedPatches, *, batches: int = 200, device="cpu"
+) -> nn.Module:
     """A copy of ``model`` whose BN running statistics are the plain average over ``batches`` training batches.
 
     Not in the seed. With batch 1 and Keras momentum 0.5 the moving statistics are essentially those of the last two
@@ -202,15 +239,20 @@ def recalibrate_bn(model: nn.Module, data: PairedPatches, *, batches: int = 200,
 
 
 def bn_inference_check(
-    model: nn.Module, data: PairedPatches, val_fn: Callable[[nn.Module], dict[str, float]], *, batches: int = 200,
+    model: nn.Module,
+    data: PairedPatches,
+    val_fn: Callable[[nn.Module], dict[str, float]],
+    *,
+    batches: int = 200,
     device="cpu",
 ) -> dict[str, dict[str, float]]:
     """``val_fn`` under three BN inference modes: the seed's moving statistics, recalibrated, per-image statistics."""
     model = model.eval()
     with torch.no_grad():
         out = {"moving statistics (seed)": val_fn(model)}
-        out[f"recalibrated over {batches} crops"] = val_fn(recalibrate_bn(model, data, batches=batches, device=device))
+        out[f"recalibrated over {batches} crops"] = val_fn(
+            recalibrate_bn(model, data, batches=batches, device=device)
+        )
         with per_image_bn(model):
             out["per-image statistics"] = val_fn(model)
     return out
-

@@ -18,6 +18,8 @@ def project(tmp_path_factory):
         shutil.copytree(src / name, root / name)
     mp = pytest.MonkeyPatch()
     mp.setenv("SRLIB_ROOT", str(root))
-    mp.setenv("TORCH_HOME", str(root / "torch_home"))  # no pretrained files: 'auto' must fall back, labelled
+    mp.setenv(
+        "TORCH_HOME", str(root / "torch_home")
+    )  # no pretrained files: 'auto' must fall back, labelled
     yield root
     mp.undo()

@@ -16,8 +16,19 @@ from srlib import nb
 pytestmark = pytest.mark.notebooks
 
 TINY = {
-    "srgan_train": dict(num_feat=8, num_block=1, gt_size=32, batch_size=2, pretrain_iters=2, gan_iters=2,
-                        lr_decay_at=1, log_interval=1, val_interval=2, ckpt_interval=2, val_crop=48),
+    "srgan_train": dict(
+        num_feat=8,
+        num_block=1,
+        gt_size=32,
+        batch_size=2,
+        pretrain_iters=2,
+        gan_iters=2,
+        lr_decay_at=1,
+        log_interval=1,
+        val_interval=2,
+        ckpt_interval=2,
+        val_crop=48,
+    ),
 }
 
 
@@ -25,12 +36,16 @@ def test_whole_smoke_study_runs(project):
     for stage in ("data_prepare", "srgan_train", "srgan_evaluate", "tables"):
         out = nb.run_stage(stage, profile="smoke", overrides=TINY.get(stage))
         assert out == project / "results" / "smoke" / "notebooks" / out.name and out.is_file()
-    metrics = {s: json.loads((project / "results/smoke/metrics" / f"{s}.json").read_text())
-               for s in ("data_prepare", "srgan_train", "srgan_evaluate")}
+    metrics = {
+        s: json.loads((project / "results/smoke/metrics" / f"{s}.json").read_text())
+        for s in ("data_prepare", "srgan_train", "srgan_evaluate")
+    }
     assert metrics["data_prepare"]["metrics"]["bench"]["images"] == 4
     ev = metrics["srgan_evaluate"]
     assert set(ev["metrics"]["models"]) == {"bicubic", "srresnet", "srgan"}
-    assert ev["weights"]["vgg19"]["source"] == "random-init" and ev["comparable_with_paper"] is False
+    assert (
+        ev["weights"]["vgg19"]["source"] == "random-init" and ev["comparable_with_paper"] is False
+    )
     assert any("PROXY" in label for label in ev["labels"])
     table = (project / "results/smoke/tables/srgan_ledig2017.md").read_text()
     assert "RANDOM vgg19" in table and "(PROXY)" in table
@@ -40,8 +55,12 @@ def test_whole_smoke_study_runs(project):
 
 def test_missing_data_folder_is_named(project):
     with pytest.raises(nb.NotebookFailed, match="no_such_photos"):
-        nb.run_stage("data_prepare", profile="smoke", overrides={"train_dir": "no_such_photos"},
-                     output=project / "failed.ipynb")
+        nb.run_stage(
+            "data_prepare",
+            profile="smoke",
+            overrides={"train_dir": "no_such_photos"},
+            output=project / "failed.ipynb",
+        )
 
 
 def test_corrupt_image_is_named(project):
@@ -50,5 +69,9 @@ def test_corrupt_image_is_named(project):
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(photos / "fine.png")
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(nb.NotebookFailed, match="broken.jpg"):
-        nb.run_stage("data_prepare", profile="smoke", overrides={"bench_dir": str(photos)},
-                     output=project / "failed2.ipynb")
+        nb.run_stage(
+            "data_prepare",
+            profile="smoke",
+            overrides={"bench_dir": str(photos)},
+            output=project / "failed2.ipynb",
+        )

@@ -58,8 +58,16 @@ def test_upscale_cli_refuses_malicious_checkpoint(tmp_path, capsys):
     marker = tmp_path / "pwned"
     evil = _evil_checkpoint(tmp_path / "evil.pth", marker)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
-    rc = upscale_cli.main([str(tmp_path / "good.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(evil),
-                           "--no-progress"])
+    rc = upscale_cli.main(
+        [
+            str(tmp_path / "good.png"),
+            "-o",
+            str(tmp_path / "out"),
+            "--checkpoint",
+            str(evil),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "refusing to load" in err and len(err.strip().splitlines()) == 1
     assert not marker.exists() and not (tmp_path / "out" / "good.png").exists()
@@ -95,14 +103,25 @@ class _PoisonedPatches(patches.PairedPatches):
         return lq, gt
 
 
-def _fit(run_dir, *, iters, num_feat=8, w_pix=1.0, lr_g=1e-3, nan_at=None, ckpt_interval=2, resume=True):
+def _fit(
+    run_dir, *, iters, num_feat=8, w_pix=1.0, lr_g=1e-3, nan_at=None, ckpt_interval=2, resume=True
+):
     torch.manual_seed(0)
     g = SRResNet(num_feat=num_feat, num_block=1, scale=2)
     ds = _PoisonedPatches(_images(), scale=2, gt_size=16, batch_size=2)
     if nan_at is not None:
         ds.nan_at = nan_at
-    train.fit(g=g, data=ds, iters=iters, run_dir=run_dir, lr_g=lr_g, w_pix=w_pix, log_interval=1,
-              ckpt_interval=ckpt_interval, resume=resume)
+    train.fit(
+        g=g,
+        data=ds,
+        iters=iters,
+        run_dir=run_dir,
+        lr_g=lr_g,
+        w_pix=w_pix,
+        log_interval=1,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+    )
     return g
 
 
@@ -111,7 +130,10 @@ def _weights(path, key="g"):
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
-    with pytest.raises(training.NonFiniteTraining, match=r"step 5: non-finite loss l_g_pix=nan.*last\.pth \(step 4\)"):
+    with pytest.raises(
+        training.NonFiniteTraining,
+        match=r"step 5: non-finite loss l_g_pix=nan.*last\.pth \(step 4\)",
+    ):
         _fit(tmp_path, iters=10, nan_at=5)
     saved = tracking.load_checkpoint(tmp_path / "last.pth")
     assert saved["step"] == 4 and all(torch.isfinite(t).all() for t in saved["g"].values())
@@ -128,9 +150,13 @@ def test_exploding_learning_rate_stops_training(tmp_path):
 
 def test_resume_refuses_what_does_not_fit(tmp_path):
     _fit(tmp_path, iters=6)
-    with pytest.raises(tracking.CheckpointError, match=r"last\.pth: its 'g' is another architecture .*shape"):
+    with pytest.raises(
+        tracking.CheckpointError, match=r"last\.pth: its 'g' is another architecture .*shape"
+    ):
         _fit(tmp_path, iters=8, num_feat=16)
-    with pytest.raises(tracking.CheckpointError, match=r"last\.pth is at step 6, past this run's iters=4"):
+    with pytest.raises(
+        tracking.CheckpointError, match=r"last\.pth is at step 6, past this run's iters=4"
+    ):
         _fit(tmp_path, iters=4)
     with pytest.raises(tracking.CheckpointError, match=r"w_pix=1\.0 in the file, 0\.5 in this run"):
         _fit(tmp_path, iters=8, w_pix=0.5)
@@ -145,7 +171,10 @@ def test_truncated_latest_checkpoint_falls_back_to_the_previous(tmp_path):
     _fit(tmp_path / "split", iters=4)
     last = tmp_path / "split" / "last.pth"
     last.write_bytes(last.read_bytes()[:200])
-    with pytest.warns(UserWarning, match=r"cannot read checkpoint .*last\.pth.*falling back to .*last\.1\.pth \(step 2\)"):
+    with pytest.warns(
+        UserWarning,
+        match=r"cannot read checkpoint .*last\.pth.*falling back to .*last\.1\.pth \(step 2\)",
+    ):
         resumed = _fit(tmp_path / "split", iters=6)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
@@ -155,7 +184,9 @@ def test_every_checkpoint_unreadable_is_one_clear_error(tmp_path):
     _fit(tmp_path, iters=4)
     for p in tmp_path.glob("last*.pth"):
         p.write_bytes(b"not a checkpoint")
-    with pytest.raises(tracking.CheckpointError, match="no readable checkpoint in .*Delete the folder"):
+    with pytest.raises(
+        tracking.CheckpointError, match="no readable checkpoint in .*Delete the folder"
+    ):
         _fit(tmp_path, iters=6)
 
 
@@ -181,9 +212,13 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     iters = 300
     t0 = time.perf_counter()
     reference = _fit(tmp_path / "ref", iters=iters, ckpt_interval=1)
-    duration = time.perf_counter() - t0  # kills at 5-15 % of a whole run each: all land before the end
+    duration = (
+        time.perf_counter() - t0
+    )  # kills at 5-15 % of a whole run each: all land before the end
     run_dir = tmp_path / "killed"
-    ctx = multiprocessing.get_context("fork")  # no re-import of torch per child: kills land within ms of start
+    ctx = multiprocessing.get_context(
+        "fork"
+    )  # no re-import of torch per child: kills land within ms of start
     rng = np.random.default_rng(2026)
     steps_at_kill = []
     for _ in range(5):
@@ -195,32 +230,50 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         assert child.exitcode == -signal.SIGKILL, "the run finished before the kill: lengthen it"
         last = run_dir / "last.pth"
         steps_at_kill.append(tracking.load_checkpoint(last)["step"] if last.is_file() else None)
-    assert len(set(steps_at_kill)) >= 3 and steps_at_kill[-1] < iters, steps_at_kill  # 5 different moments
+    assert len(set(steps_at_kill)) >= 3 and steps_at_kill[-1] < iters, (
+        steps_at_kill
+    )  # 5 different moments
     print("checkpoint steps at the kills:", steps_at_kill)
     last = run_dir / "last.pth"
-    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # and the latest checkpoint is truncated
+    last.write_bytes(
+        last.read_bytes()[: last.stat().st_size // 2]
+    )  # and the latest checkpoint is truncated
     with pytest.warns(UserWarning, match="falling back"):
         resumed = _fit(run_dir, iters=iters, ckpt_interval=1)
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b), f"resumed run differs after kills at steps {steps_at_kill}"
     assert not list(run_dir.glob(".*.tmp"))
-    assert [r["step"] for r in tracking.History.from_csv(run_dir / "history.csv").rows] == list(range(1, iters + 1))
+    assert [r["step"] for r in tracking.History.from_csv(run_dir / "history.csv").rows] == list(
+        range(1, iters + 1)
+    )
 
 
 @pytest.mark.parametrize("case", ["other_architecture", "not_a_checkpoint", "training_checkpoint"])
 def test_upscale_cli_names_a_checkpoint_that_does_not_fit(tmp_path, capsys, case):
     ckpt = tmp_path / "g.pth"
     if case == "other_architecture":  # weights of a 16-feature net under arch_kwargs saying 8
-        models.save_generator(ckpt, SRResNet(num_feat=16, num_block=1, scale=2), arch="srresnet",
-                                arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
+        models.save_generator(
+            ckpt,
+            SRResNet(num_feat=16, num_block=1, scale=2),
+            arch="srresnet",
+            arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2},
+        )
     elif case == "not_a_checkpoint":
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ckpt, format="PNG")
     else:
         _fit(tmp_path / "run", iters=2)
         ckpt = tmp_path / "run" / "last.pth"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "good.png")
-    rc = upscale_cli.main([str(tmp_path / "good.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
-                           "--no-progress"])
+    rc = upscale_cli.main(
+        [
+            str(tmp_path / "good.png"),
+            "-o",
+            str(tmp_path / "out"),
+            "--checkpoint",
+            str(ckpt),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and str(ckpt) in err[0], err
     assert not (tmp_path / "out" / "good.png").exists()

@@ -40,30 +40,59 @@ def test_generator_layer_list_matches_cut_indices():
     m = g.model
     assert len(m) == 32  # 4 + 2 x 4 + 9 blocks + 2 x 4 + 3
     assert isinstance(m[0], nn.ReflectionPad2d) and m[1].kernel_size == (7, 7)
-    assert isinstance(m[4], nn.Conv2d) and (m[4].in_channels, m[4].out_channels, m[4].stride) == (8, 16, (1, 1))
+    assert isinstance(m[4], nn.Conv2d) and (m[4].in_channels, m[4].out_channels, m[4].stride) == (
+        8,
+        16,
+        (1, 1),
+    )
     assert isinstance(m[7], Downsample) and isinstance(m[11], Downsample)
     assert isinstance(m[8], nn.Conv2d) and m[8].out_channels == 32
     assert all(isinstance(m[i], ResnetBlock) for i in range(12, 21))
-    assert isinstance(m[21], Upsample) and isinstance(m[25], Upsample) and isinstance(m[31], nn.Tanh)
+    assert (
+        isinstance(m[21], Upsample) and isinstance(m[25], Upsample) and isinstance(m[31], nn.Tanh)
+    )
     assert all(not n.affine for n in g.modules() if isinstance(n, nn.InstanceNorm2d))
     keys = set(g.state_dict())  # CUT's netG keys, so its checkpoints load
-    assert {"model.1.weight", "model.4.bias", "model.7.filt", "model.12.conv_block.1.weight",
-            "model.12.conv_block.5.weight", "model.22.weight", "model.30.weight"} <= keys
+    assert {
+        "model.1.weight",
+        "model.4.bias",
+        "model.7.filt",
+        "model.12.conv_block.1.weight",
+        "model.12.conv_block.5.weight",
+        "model.22.weight",
+        "model.30.weight",
+    } <= keys
 
 
 def test_encode_returns_the_nce_layers():
     g = ResnetGenerator(num_feat=8, num_block=9)
     feats = g.encode(smooth(0, 32), NCE_LAYERS)
-    assert [tuple(f.shape[1:]) for f in feats] == [(3, 38, 38), (16, 32, 32), (32, 16, 16), (32, 8, 8), (32, 8, 8)]
-    torch.testing.assert_close(feats[0][..., 3:-3, 3:-3], smooth(0, 32))  # layer 0 = padded RGB pixels
+    assert [tuple(f.shape[1:]) for f in feats] == [
+        (3, 38, 38),
+        (16, 32, 32),
+        (32, 16, 16),
+        (32, 8, 8),
+        (32, 8, 8),
+    ]
+    torch.testing.assert_close(
+        feats[0][..., 3:-3, 3:-3], smooth(0, 32)
+    )  # layer 0 = padded RGB pixels
     assert g.feature_channels(NCE_LAYERS) == [3, 16, 32, 32, 32]
-    assert ResnetGenerator(num_block=5).feature_channels(NCE_LAYERS) == [3, 128, 256, 256, 256]  # ngf 64
+    assert ResnetGenerator(num_block=5).feature_channels(NCE_LAYERS) == [
+        3,
+        128,
+        256,
+        256,
+        256,
+    ]  # ngf 64
 
 
 def test_generator_shape_range_and_no_antialias_variant():
     x = smooth(1, 24)
-    for g in (ResnetGenerator(num_feat=4, num_block=1), ResnetGenerator(num_feat=4, num_block=1, antialias=False,
-                                                                         antialias_up=False)):
+    for g in (
+        ResnetGenerator(num_feat=4, num_block=1),
+        ResnetGenerator(num_feat=4, num_block=1, antialias=False, antialias_up=False),
+    ):
         y = g(x)
         assert y.shape == x.shape and y.abs().max() <= 1
 
@@ -76,25 +105,45 @@ def test_antialiased_layers_keep_constants_and_sizes():
 
 def test_patchgan_output_and_init():
     d = NLayerDiscriminator(num_feat=8)
-    assert d(torch.rand(1, 3, 256, 256) * 2 - 1).shape == (1, 1, 30, 30)  # pix2pix's 30x30 map of 70x70 patches
-    assert NLayerDiscriminator(num_feat=8, antialias=False)(torch.rand(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+    assert d(torch.rand(1, 3, 256, 256) * 2 - 1).shape == (
+        1,
+        1,
+        30,
+        30,
+    )  # pix2pix's 30x30 map of 70x70 patches
+    assert NLayerDiscriminator(num_feat=8, antialias=False)(torch.rand(1, 3, 256, 256)).shape == (
+        1,
+        1,
+        30,
+        30,
+    )
     w = d.model[0].weight  # Xavier-normal, gain 0.02
     assert w.std().item() == pytest.approx(0.02 * math.sqrt(2 / (3 * 16 + 8 * 16)), rel=0.15)
-    assert DISCRIMINATORS["cut_patchgan"] is NLayerDiscriminator and ARCHS["cut_resnet_9blocks"] is ResnetGenerator
+    assert (
+        DISCRIMINATORS["cut_patchgan"] is NLayerDiscriminator
+        and ARCHS["cut_resnet_9blocks"] is ResnetGenerator
+    )
 
 
 def test_patch_sample_f_shapes_unit_norm_and_shared_ids():
     g = ResnetGenerator(num_feat=8, num_block=5)
     f = PatchSampleF(in_channels=g.feature_channels(NCE_LAYERS), num_feat=16)
-    assert [k for k in f.state_dict() if k.endswith("weight")][:2] == ["mlp_0.0.weight", "mlp_0.2.weight"]
+    assert [k for k in f.state_dict() if k.endswith("weight")][:2] == [
+        "mlp_0.0.weight",
+        "mlp_0.2.weight",
+    ]
     feats = g.encode(torch.cat([smooth(0), smooth(1)]), NCE_LAYERS)
     out, ids = f(feats, 50, generator=torch.Generator().manual_seed(0))
     assert [tuple(o.shape) for o in out] == [(2, 50, 16)] * 5
-    norms = out[2].norm(dim=-1)  # x / (|x| + 1e-7): just below 1 (the 0.02-gain init makes |x| small)
+    norms = out[2].norm(
+        dim=-1
+    )  # x / (|x| + 1e-7): just below 1 (the 0.02-gain init makes |x| small)
     assert (norms <= 1).all() and (norms > 0.9).all()
     again, _ = f(feats, 50, ids)
     torch.testing.assert_close(again[0], out[0])
-    small, _ = PatchSampleF(in_channels=[32], num_feat=16)([feats[-1]], 500)  # 8x8 map: all 64 locations
+    small, _ = PatchSampleF(in_channels=[32], num_feat=16)(
+        [feats[-1]], 500
+    )  # 8x8 map: all 64 locations
     assert small[0].shape[1] == 64
 
 
@@ -150,7 +199,9 @@ def test_lsgan_losses():
     assert losses.lsgan_g_loss(ones).item() == 0 and losses.lsgan_g_loss(zeros).item() == 1
     l_real, l_fake = losses.lsgan_d_loss(ones, zeros)
     assert l_real.item() == 0 and l_fake.item() == 0
-    l_real, l_fake = losses.lsgan_d_loss(torch.full((2, 1, 3, 3), 0.5), torch.full((2, 1, 3, 3), 0.5))
+    l_real, l_fake = losses.lsgan_d_loss(
+        torch.full((2, 1, 3, 3), 0.5), torch.full((2, 1, 3, 3), 0.5)
+    )
     assert l_real.item() == pytest.approx(0.25) and l_fake.item() == pytest.approx(0.25)
 
 
@@ -159,11 +210,27 @@ def test_lsgan_losses():
 
 def test_cut_and_fastcut_settings():
     cut, fast = train_cut.CUTConfig(), train_cut.CUTConfig.fastcut()
-    assert (cut.nce_idt, cut.lambda_nce, cut.flip_equivariance, cut.pool_size, cut.batch_size) == (True, 1, False, 0, 1)
+    assert (cut.nce_idt, cut.lambda_nce, cut.flip_equivariance, cut.pool_size, cut.batch_size) == (
+        True,
+        1,
+        False,
+        0,
+        1,
+    )
     assert (fast.nce_idt, fast.lambda_nce, fast.flip_equivariance) == (False, 10, True)
-    assert (fast.n_epochs, fast.n_epochs_decay, cut.n_epochs, cut.n_epochs_decay) == (150, 50, 200, 200)
-    assert (cut.lr, cut.betas, cut.nce_t, cut.num_patches, cut.nce_layers) == (2e-4, (0.5, 0.999), 0.07, 256,
-                                                                                NCE_LAYERS)
+    assert (fast.n_epochs, fast.n_epochs_decay, cut.n_epochs, cut.n_epochs_decay) == (
+        150,
+        50,
+        200,
+        200,
+    )
+    assert (cut.lr, cut.betas, cut.nce_t, cut.num_patches, cut.nce_layers) == (
+        2e-4,
+        (0.5, 0.999),
+        0.07,
+        256,
+        NCE_LAYERS,
+    )
 
 
 def test_linear_decay_schedule():
@@ -183,11 +250,24 @@ def tiny_cut(seed=0):
 def test_cut_overfits_a_tiny_pair():
     cfg = train_cut.CUTConfig(num_patches=32, lr=2e-3)
     g, d, f = tiny_cut()
-    opts = {k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=cfg.betas) for k, n in
-            (("opt_g", g), ("opt_d", d), ("opt_f", f))}
+    opts = {
+        k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=cfg.betas)
+        for k, n in (("opt_g", g), ("opt_d", d), ("opt_f", f))
+    }
     x, y = smooth(1), smooth(2)
-    hist = [train_cut.cut_train_step(g=g, f=f, d=d, real_x=x, real_y=y, cfg=cfg,
-                                     generator=torch.Generator().manual_seed(s), **opts) for s in range(25)]
+    hist = [
+        train_cut.cut_train_step(
+            g=g,
+            f=f,
+            d=d,
+            real_x=x,
+            real_y=y,
+            cfg=cfg,
+            generator=torch.Generator().manual_seed(s),
+            **opts,
+        )
+        for s in range(25)
+    ]
     nce = [h["l_nce"] for h in hist]
     assert sum(nce[-5:]) / 5 < 0.65 * nce[0]  # PatchNCE falls clearly (6.1 -> about 3.5 here)
     assert sum(h["l_d_real"] + h["l_d_fake"] for h in hist[-5:]) / 5 < 0.5  # and D learns the pair
@@ -199,34 +279,69 @@ def test_fastcut_step_flips_and_is_deterministic():
     results = []
     for _ in range(2):
         g, d, f = tiny_cut(1)
-        opts = {k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=cfg.betas) for k, n in
-                (("opt_g", g), ("opt_d", d), ("opt_f", f))}
-        logs = [train_cut.cut_train_step(g=g, f=f, d=d, real_x=smooth(3), real_y=smooth(4), cfg=cfg,
-                                         generator=torch.Generator().manual_seed(s), **opts) for s in range(3)]
+        opts = {
+            k: torch.optim.Adam(n.parameters(), lr=cfg.lr, betas=cfg.betas)
+            for k, n in (("opt_g", g), ("opt_d", d), ("opt_f", f))
+        }
+        logs = [
+            train_cut.cut_train_step(
+                g=g,
+                f=f,
+                d=d,
+                real_x=smooth(3),
+                real_y=smooth(4),
+                cfg=cfg,
+                generator=torch.Generator().manual_seed(s),
+                **opts,
+            )
+            for s in range(3)
+        ]
         results.append((logs, g.model[1].weight.clone()))
     assert results[0][0] == results[1][0] and torch.equal(results[0][1], results[1][1])
     assert "l_nce_y" not in results[0][0][0]
-    flips = [train_cut.cut_forward(g=g, real_x=smooth(3), real_y=smooth(4), nce_idt=False, flip_equivariance=True,
-                                   generator=torch.Generator().manual_seed(s))[2] for s in range(10)]
+    flips = [
+        train_cut.cut_forward(
+            g=g,
+            real_x=smooth(3),
+            real_y=smooth(4),
+            nce_idt=False,
+            flip_equivariance=True,
+            generator=torch.Generator().manual_seed(s),
+        )[2]
+        for s in range(10)
+    ]
     assert True in flips and False in flips
 
 
 def test_fit_cut_resume_equals_uninterrupted(tmp_path):
     cfg = train_cut.CUTConfig(num_patches=16, load_size=36, crop_size=32)
-    data = train_cut.UnpairedCrops([smooth(0, 40)[0] * 0.5 + 0.5], [smooth(1, 36)[0] * 0.5 + 0.5],
-                                   load_size=36, crop_size=32)
+    data = train_cut.UnpairedCrops(
+        [smooth(0, 40)[0] * 0.5 + 0.5], [smooth(1, 36)[0] * 0.5 + 0.5], load_size=36, crop_size=32
+    )
     x, y = data.batch(1)
     assert x.shape == y.shape == (1, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
 
     def run(run_dir, iters):
         g, d, f = tiny_cut(2)
-        train_cut.fit_cut(g=g, d=d, f=f, data=data, cfg=cfg, iters=iters, run_dir=run_dir, steps_per_epoch=2,
-                          log_interval=1, ckpt_interval=2)
+        train_cut.fit_cut(
+            g=g,
+            d=d,
+            f=f,
+            data=data,
+            cfg=cfg,
+            iters=iters,
+            run_dir=run_dir,
+            steps_per_epoch=2,
+            log_interval=1,
+            ckpt_interval=2,
+        )
         return g, f
 
     g_full, f_full = run(tmp_path / "full", 4)
     run(tmp_path / "split", 2)
     g_res, f_res = run(tmp_path / "split", 4)
-    for a, b in zip([*g_full.state_dict().values(), *f_full.state_dict().values()],
-                    [*g_res.state_dict().values(), *f_res.state_dict().values()]):
+    for a, b in zip(
+        [*g_full.state_dict().values(), *f_full.state_dict().values()],
+        [*g_res.state_dict().values(), *f_res.state_dict().values()],
+    ):
         assert torch.equal(a, b)

@@ -10,7 +10,9 @@ from srlib.data import datasets, images, patches, splits
 
 def test_load_image_converts_gray_rgba_and_16bit(tmp_path):
     Image.fromarray(np.full((5, 6), 128, np.uint8)).save(tmp_path / "g.png")
-    Image.fromarray((np.zeros((5, 6, 4)) + [10, 20, 30, 0]).astype(np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray((np.zeros((5, 6, 4)) + [10, 20, 30, 0]).astype(np.uint8)).save(
+        tmp_path / "a.png"
+    )
     Image.fromarray(np.full((5, 6), 65535, np.uint16)).save(tmp_path / "w.png")
     g, a, w = (images.load_image(tmp_path / n) for n in ("g.png", "a.png", "w.png"))
     assert g.shape == a.shape == w.shape == (3, 5, 6)

@@ -29,26 +29,50 @@ def photo_like(b=2, size=64, seed=0):
 
 
 def test_config_defaults_are_the_yml():
-    assert CFG.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03) and CFG.kernel_list == realesrgan_kernels.KERNEL_TYPES
+    assert (
+        CFG.kernel_prob == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+        and CFG.kernel_list == realesrgan_kernels.KERNEL_TYPES
+    )
     assert (CFG.blur_sigma, CFG.blur_sigma2) == ((0.2, 3.0), (0.2, 1.5))
     assert (CFG.resize_prob, CFG.resize_range) == ((0.2, 0.7, 0.1), (0.15, 1.5))
     assert (CFG.resize_prob2, CFG.resize_range2) == ((0.3, 0.4, 0.3), (0.3, 1.2))
-    assert (CFG.noise_range, CFG.noise_range2, CFG.poisson_scale_range) == ((1, 30), (1, 25), (0.05, 3))
-    assert (CFG.jpeg_range, CFG.jpeg_range2, CFG.final_sinc_prob, CFG.queue_size) == ((30, 95), (30, 95), 0.8, 180)
-    assert (CFG.gt_size, CFG.crop_pad_size, CFG.second_blur_prob, CFG.gray_noise_prob) == (256, 400, 0.8, 0.4)
+    assert (CFG.noise_range, CFG.noise_range2, CFG.poisson_scale_range) == (
+        (1, 30),
+        (1, 25),
+        (0.05, 3),
+    )
+    assert (CFG.jpeg_range, CFG.jpeg_range2, CFG.final_sinc_prob, CFG.queue_size) == (
+        (30, 95),
+        (30, 95),
+        0.8,
+        180,
+    )
+    assert (CFG.gt_size, CFG.crop_pad_size, CFG.second_blur_prob, CFG.gray_noise_prob) == (
+        256,
+        400,
+        0.8,
+        0.4,
+    )
 
 
 # ---- kernels --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso",
-                                  "plateau_aniso"])
+@pytest.mark.parametrize(
+    "kind", ["iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso"]
+)
 def test_every_kernel_type_sums_to_one(kind):
     probs = [1.0 if k == kind else 0.0 for k in realesrgan_kernels.KERNEL_TYPES]
     for seed in range(3):
-        k, got = realesrgan_kernels.random_mixed_kernel(kernel_list=realesrgan_kernels.KERNEL_TYPES, kernel_prob=probs, kernel_size=11,
-                                        sigma_range=(0.2, 3), betag_range=(0.5, 4), betap_range=(1, 2),
-                                        generator=gen(seed))
+        k, got = realesrgan_kernels.random_mixed_kernel(
+            kernel_list=realesrgan_kernels.KERNEL_TYPES,
+            kernel_prob=probs,
+            kernel_size=11,
+            sigma_range=(0.2, 3),
+            betag_range=(0.5, 4),
+            betap_range=(1, 2),
+            generator=gen(seed),
+        )
         assert got == kind and k.shape == (11, 11)
         assert k.sum().item() == pytest.approx(1.0, abs=1e-12)
         assert (k >= 0).all() and k.argmax().item() == 60  # peak at the centre
@@ -71,7 +95,9 @@ def test_anisotropic_rotation_by_90_degrees_swaps_the_axes():
 
 def test_generalized_gaussian_with_beta_one_is_the_gaussian_and_plateau_formula():
     g1 = realesrgan_kernels.bivariate_generalized_gaussian(9, 1.5, 0.8, 0.3, 1.0, isotropic=False)
-    torch.testing.assert_close(g1, realesrgan_kernels.bivariate_gaussian(9, 1.5, 0.8, 0.3, isotropic=False))
+    torch.testing.assert_close(
+        g1, realesrgan_kernels.bivariate_gaussian(9, 1.5, 0.8, 0.3, isotropic=False)
+    )
     p = realesrgan_kernels.bivariate_plateau(9, 1.5, 1.5, 0.0, 1.7)
     q = realesrgan_kernels.mesh_grid(9).pow(2).sum(-1) / 1.5**2
     want = 1 / (1 + q.pow(1.7))
@@ -87,15 +113,24 @@ def test_sinc_kernel_sums_to_one_and_cuts_off_at_omega_c():
     response = torch.fft.fft2(k, s=(n, n)).abs()
     f = torch.fft.fftfreq(n) * 2 * math.pi
     radius = (f[:, None] ** 2 + f[None, :] ** 2).sqrt()
-    passband, stopband = response[radius < 0.5 * wc], response[(radius > 1.5 * wc) & (radius <= math.pi)]
+    passband, stopband = (
+        response[radius < 0.5 * wc],
+        response[(radius > 1.5 * wc) & (radius <= math.pi)],
+    )
     assert passband.min() > 0.8 and passband.max() < 1.1  # ~1 below the cutoff (truncation ripple)
     assert stopband.max() < 0.1  # ~0 above it
     assert realesrgan_kernels.sinc_kernel(wc, 13, pad_to=21).shape == (21, 21)
 
 
 def test_random_kernels_are_padded_normalised_and_deterministic():
-    kw = dict(kernel_list=CFG.kernel_list, kernel_prob=CFG.kernel_prob, sinc_prob=0.5, sigma_range=CFG.blur_sigma,
-              betag_range=CFG.betag_range, betap_range=CFG.betap_range)
+    kw = dict(
+        kernel_list=CFG.kernel_list,
+        kernel_prob=CFG.kernel_prob,
+        sinc_prob=0.5,
+        sigma_range=CFG.blur_sigma,
+        betag_range=CFG.betag_range,
+        betap_range=CFG.betap_range,
+    )
     kinds = set()
     for seed in range(20):
         k, kind = realesrgan_kernels.random_blur_kernel(generator=gen(seed), **kw)
@@ -116,12 +151,21 @@ def test_filter2d_pulse_is_identity_and_per_image_kernels_apply_per_image():
     pulse = torch.zeros(5, 5)
     pulse[2, 2] = 1
     torch.testing.assert_close(realesrgan_kernels.filter2d(x, pulse), x)
-    kernels = torch.stack([realesrgan_kernels.bivariate_gaussian(5, s).float() for s in (0.5, 1.0, 2.0)])
+    kernels = torch.stack(
+        [realesrgan_kernels.bivariate_gaussian(5, s).float() for s in (0.5, 1.0, 2.0)]
+    )
     batched = realesrgan_kernels.filter2d(x, kernels)
     for i in range(3):
-        torch.testing.assert_close(batched[i : i + 1], realesrgan_kernels.filter2d(x[i : i + 1], kernels[i]))
-    tiny = torch.rand(1, 3, 6, 6)  # smaller than the kernel radius: replicate padding instead of an error
-    assert realesrgan_kernels.filter2d(tiny, realesrgan_kernels.bivariate_gaussian(21, 2.0)).shape == tiny.shape
+        torch.testing.assert_close(
+            batched[i : i + 1], realesrgan_kernels.filter2d(x[i : i + 1], kernels[i])
+        )
+    tiny = torch.rand(
+        1, 3, 6, 6
+    )  # smaller than the kernel radius: replicate padding instead of an error
+    assert (
+        realesrgan_kernels.filter2d(tiny, realesrgan_kernels.bivariate_gaussian(21, 2.0)).shape
+        == tiny.shape
+    )
 
 
 def test_usm_sharpening():
@@ -132,7 +176,9 @@ def test_usm_sharpening():
     y = realesrgan_kernels.usm_sharp(x)
     assert y.min() >= 0 and y.max() <= 1
     step = x[..., 32, 28:36]  # across the step edge: the sharpened jump is larger
-    assert (y[..., 32, 31] - y[..., 32, 32]).abs().mean() > (step[..., 3] - step[..., 4]).abs().mean()
+    assert (y[..., 32, 31] - y[..., 32, 32]).abs().mean() > (
+        step[..., 3] - step[..., 4]
+    ).abs().mean()
 
 
 # ---- resize, noise, JPEG --------------------------------------------------------------------------
@@ -141,7 +187,10 @@ def test_usm_sharpening():
 @pytest.mark.parametrize("mode", degradations_realesrgan.RESIZE_MODES)
 def test_resize_output_size_is_exact(mode):
     x = torch.rand(2, 3, 40, 30)
-    assert degradations_realesrgan.random_resize(x, scale=0.15, mode=mode).shape[-2:] == (6, 4)  # floor(40 * .15), floor(30 * .15)
+    assert degradations_realesrgan.random_resize(x, scale=0.15, mode=mode).shape[-2:] == (
+        6,
+        4,
+    )  # floor(40 * .15), floor(30 * .15)
     assert degradations_realesrgan.random_resize(x, scale=1.5, mode=mode).shape[-2:] == (60, 45)
     assert degradations_realesrgan.random_resize(x, size=(17, 11), mode=mode).shape[-2:] == (17, 11)
     with pytest.raises(ValueError):
@@ -151,24 +200,36 @@ def test_resize_output_size_is_exact(mode):
 def test_gaussian_noise_sigma_and_gray():
     x = torch.full((2, 3, 128, 128), 0.5)
     sigma = torch.tensor([10.0, 20.0])
-    y = degradations_realesrgan.add_gaussian_noise_pt(x, sigma, torch.tensor([False, True]), generator=gen())
+    y = degradations_realesrgan.add_gaussian_noise_pt(
+        x, sigma, torch.tensor([False, True]), generator=gen()
+    )
     std = (y - x).flatten(1).std(1) * 255
-    assert std[0].item() == pytest.approx(10, rel=0.05) and std[1].item() == pytest.approx(20, rel=0.05)
+    assert std[0].item() == pytest.approx(10, rel=0.05) and std[1].item() == pytest.approx(
+        20, rel=0.05
+    )
     assert torch.equal(y[1, 0], y[1, 1]) and torch.equal(y[1, 1], y[1, 2])  # grey noise: one field
     assert not torch.equal(y[0, 0], y[0, 1])
 
 
 def test_poisson_noise_is_zero_mean_shot_noise():
     x = photo_like(2, 64)
-    y = degradations_realesrgan.add_poisson_noise_pt(x, torch.tensor([1.0, 1.0]), torch.tensor([False, True]), generator=gen())
+    y = degradations_realesrgan.add_poisson_noise_pt(
+        x, torch.tensor([1.0, 1.0]), torch.tensor([False, True]), generator=gen()
+    )
     assert y.min() >= 0 and y.max() <= 1
     assert abs((y - x).mean().item()) < 0.01
-    inside = ((y[1] > 0) & (y[1] < 1)).all(0)  # grey noise is one field shared by the channels (off the clamp)
+    inside = ((y[1] > 0) & (y[1] < 1)).all(
+        0
+    )  # grey noise is one field shared by the channels (off the clamp)
     torch.testing.assert_close((y[1, 0] - x[1, 0])[inside], (y[1, 1] - x[1, 1])[inside])
     assert inside.float().mean() > 0.9
     black = torch.zeros(1, 3, 16, 16)  # no photons, no noise
-    assert torch.equal(degradations_realesrgan.add_poisson_noise_pt(black, torch.tensor([3.0]), torch.tensor([False]), generator=gen()),
-                       black)
+    assert torch.equal(
+        degradations_realesrgan.add_poisson_noise_pt(
+            black, torch.tensor([3.0]), torch.tensor([False]), generator=gen()
+        ),
+        black,
+    )
 
 
 def test_jpeg_quality_per_image_and_range_honoured():
@@ -181,7 +242,9 @@ def test_jpeg_quality_per_image_and_range_honoured():
         degradations_realesrgan.jpeg_pt(x, [95])
     qualities = []
     for seed in range(8):
-        _, params = degradations_realesrgan.degrade(photo_like(2, 32, seed), CFG, generator=gen(seed), return_params=True)
+        _, params = degradations_realesrgan.degrade(
+            photo_like(2, 32, seed), CFG, generator=gen(seed), return_params=True
+        )
         for q in params["jpeg_quality"]:
             qualities += q
     assert len(qualities) == 32 and all(isinstance(q, int) and 30 <= q <= 95 for q in qualities)
@@ -199,22 +262,40 @@ def test_degrade_size_grid_and_determinism():
     assert a.shape == (3, 3, 16, 16) and a.dtype == gt.dtype
     assert torch.equal(a, b) and pa == pb and not torch.equal(a, c)
     assert torch.equal(a * 255, (a * 255).round()) and a.min() >= 0 and a.max() <= 1
-    assert set(pa) >= {"kernels", "noise", "jpeg_quality", "resize1", "resize2", "second_blur", "final"}
-    x2 = degradations_realesrgan.degrade(photo_like(1, 48), degradations_realesrgan.RealESRGANDegradationConfig(scale=2), generator=gen())
+    assert set(pa) >= {
+        "kernels",
+        "noise",
+        "jpeg_quality",
+        "resize1",
+        "resize2",
+        "second_blur",
+        "final",
+    }
+    x2 = degradations_realesrgan.degrade(
+        photo_like(1, 48),
+        degradations_realesrgan.RealESRGANDegradationConfig(scale=2),
+        generator=gen(),
+    )
     assert x2.shape == (1, 3, 24, 24)
 
 
 def test_degrade_draws_cover_the_configured_options():
     seen = {"resize1": set(), "noise": set(), "final": set()}
     for seed in range(12):
-        _, p = degradations_realesrgan.degrade(photo_like(1, 32), CFG, generator=gen(seed), return_params=True)
+        _, p = degradations_realesrgan.degrade(
+            photo_like(1, 32), CFG, generator=gen(seed), return_params=True
+        )
         s = p["resize1"][0]
         seen["resize1"].add("up" if s > 1 else "down" if s < 1 else "keep")
         assert CFG.resize_range[0] <= s <= CFG.resize_range[1]
         assert CFG.resize_range2[0] <= p["resize2"][0] <= CFG.resize_range2[1]
         seen["noise"].add(p["noise"][0][0])
         seen["final"].add(p["final"][0])
-    assert seen["noise"] == {"gaussian", "poisson"} and len(seen["final"]) == 2 and len(seen["resize1"]) >= 2
+    assert (
+        seen["noise"] == {"gaussian", "poisson"}
+        and len(seen["final"]) == 2
+        and len(seen["resize1"]) >= 2
+    )
 
 
 def test_paired_random_crop_is_aligned():
@@ -227,14 +308,20 @@ def test_paired_random_crop_is_aligned():
 
 def test_training_pair_pool_fills_then_mixes_and_round_trips():
     pool = pairs.TrainingPairPool(4)
-    batches = [(torch.full((2, 3, 2, 2), i / 255), torch.full((2, 3, 8, 8), i / 255)) for i in range(1, 6)]
+    batches = [
+        (torch.full((2, 3, 2, 2), i / 255), torch.full((2, 3, 8, 8), i / 255)) for i in range(1, 6)
+    ]
     for lq, gt in batches[:2]:  # filling: pass-through
         out = pool(lq, gt, generator=gen())
         assert out[0] is lq and out[1] is gt
     state = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in pool.state_dict().items()}
-    lq_out, gt_out = pool(*batches[2], generator=gen(1))  # full: two stored pairs come out, the new ones go in
+    lq_out, gt_out = pool(
+        *batches[2], generator=gen(1)
+    )  # full: two stored pairs come out, the new ones go in
     assert set((lq_out * 255).round().flatten().tolist()) <= {1.0, 2.0}
-    assert torch.equal((lq_out * 255).round()[:, 0, 0, 0], (gt_out * 255).round()[:, 0, 0, 0])  # pairs stay pairs
+    assert torch.equal(
+        (lq_out * 255).round()[:, 0, 0, 0], (gt_out * 255).round()[:, 0, 0, 0]
+    )  # pairs stay pairs
     assert sorted(pool.lq[:, 0, 0, 0].tolist()).count(3) == 2
     again = pairs.TrainingPairPool(4)
     again.load_state_dict(state)
@@ -253,4 +340,8 @@ def test_realesrgan_pairs_are_a_pure_function_of_the_step():
     assert torch.equal(lq, lq2) and torch.equal(gt, gt2)
     assert not torch.equal(data.batch(4)[0], lq)
     with pytest.raises(ValueError):
-        pairs.RealESRGANPairs(images, cfg=degradations_realesrgan.RealESRGANDegradationConfig(gt_size=30), batch_size=1)
+        pairs.RealESRGANPairs(
+            images,
+            cfg=degradations_realesrgan.RealESRGANDegradationConfig(gt_size=30),
+            batch_size=1,
+        )

@@ -86,7 +86,9 @@ def serve():
 
 def _point_vgg19_at(monkeypatch, url: str, sha256: str | None = None) -> None:
     entry = weights.WEIGHTS["vgg19"]
-    monkeypatch.setitem(weights.WEIGHTS, "vgg19", dataclasses.replace(entry, url=url, sha256=sha256 or entry.sha256))
+    monkeypatch.setitem(
+        weights.WEIGHTS, "vgg19", dataclasses.replace(entry, url=url, sha256=sha256 or entry.sha256)
+    )
 
 
 def _leftovers(tmp_path):
@@ -122,7 +124,9 @@ def test_hash_mismatch_is_refused_and_nothing_is_left(monkeypatch, tmp_path, ser
 
 def test_matching_download_lands_in_place(monkeypatch, tmp_path, serve):
     body = b"pretend state dict" * 1000
-    prefix = hashlib.sha256(body).hexdigest()[:8]  # the torchvision file-name convention: a published prefix
+    prefix = hashlib.sha256(body).hexdigest()[
+        :8
+    ]  # the torchvision file-name convention: a published prefix
     _point_vgg19_at(monkeypatch, serve(body, "vgg19-dcbb9e9d.pth"), sha256=prefix)
     path = weights.fetch("vgg19", progress=False)
     assert path == weights.local_path("vgg19") and path.read_bytes() == body
@@ -152,16 +156,29 @@ def test_dataset_fetch_downloads_checks_and_extracts(monkeypatch, tmp_path, serv
         z.writestr("tiny_hr/0001.txt", "a photo")
     body = buf.getvalue()
     url = serve(body, "tiny.zip")
-    monkeypatch.setitem(datasets.RECIPES, "tiny", datasets.Recipe(
-        "tiny", url, hashlib.sha256(body).hexdigest(), "tiny_hr", "test", "1 KB"))
+    monkeypatch.setitem(
+        datasets.RECIPES,
+        "tiny",
+        datasets.Recipe("tiny", url, hashlib.sha256(body).hexdigest(), "tiny_hr", "test", "1 KB"),
+    )
     out = datasets.fetch("tiny", dest=tmp_path / "raw", progress=False)
     assert (out / "0001.txt").read_text() == "a photo" and _leftovers(tmp_path) == []
 
 
 def test_data_cli_fetch_times_out(monkeypatch, tmp_path, silent_url, capsys):
     monkeypatch.setattr(datasets, "raw_dir", lambda: tmp_path / "raw")
-    monkeypatch.setitem(datasets.RECIPES, "tiny", datasets.Recipe(
-        "tiny", silent_url.replace("vgg19-dcbb9e9d.pth", "tiny.zip"), None, "tiny_hr", "test", "1 KB"))
+    monkeypatch.setitem(
+        datasets.RECIPES,
+        "tiny",
+        datasets.Recipe(
+            "tiny",
+            silent_url.replace("vgg19-dcbb9e9d.pth", "tiny.zip"),
+            None,
+            "tiny_hr",
+            "test",
+            "1 KB",
+        ),
+    )
     assert datasets.main(["fetch", "tiny"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: could not download http://127.0.0.1:") and "timed out" in err

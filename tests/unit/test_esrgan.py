@@ -47,12 +47,16 @@ def test_state_dict_keys_are_basicsr_keys():
     g = RRDBNet(num_feat=8, num_block=2, num_grow_ch=4)
     assert list(g.state_dict()) == basicsr_keys(2)
     assert g.conv_first.in_channels == 3
-    assert RRDBNet(scale=2, num_feat=8, num_block=1).conv_first.in_channels == 12  # pixel-unshuffle by 2
+    assert (
+        RRDBNet(scale=2, num_feat=8, num_block=1).conv_first.in_channels == 12
+    )  # pixel-unshuffle by 2
     assert RRDBNet(scale=1, num_feat=8, num_block=1).conv_first.in_channels == 48  # by 4
 
 
 def test_realesrgan_x4plus_has_the_published_parameter_count():
-    assert count_params(RRDBNet()) == 16_697_987  # perf-anchors §1 (RealESRGAN_x4plus, counted independently)
+    assert (
+        count_params(RRDBNet()) == 16_697_987
+    )  # perf-anchors §1 (RealESRGAN_x4plus, counted independently)
 
 
 @pytest.mark.parametrize("scale", [4, 2])

@@ -40,8 +40,15 @@ def _exif(orientation):
 
 def _with_exif_chunk(png: bytes, orientation: int) -> bytes:
     """``png`` with an eXIf chunk after IHDR (PIL cannot write 16-bit colour PNGs, OpenCV writes no EXIF)."""
-    body = _exif(orientation).tobytes()[6:]  # the chunk holds the TIFF structure without the "Exif\0\0" prefix
-    chunk = struct.pack(">I", len(body)) + b"eXIf" + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(b"eXIf")))
+    body = _exif(orientation).tobytes()[
+        6:
+    ]  # the chunk holds the TIFF structure without the "Exif\0\0" prefix
+    chunk = (
+        struct.pack(">I", len(body))
+        + b"eXIf"
+        + body
+        + struct.pack(">I", zlib.crc32(body, zlib.crc32(b"eXIf")))
+    )
     end_of_ihdr = 8 + 8 + 13 + 4
     return png[:end_of_ihdr] + chunk + png[end_of_ihdr:]
 
@@ -50,12 +57,16 @@ def _with_exif_chunk(png: bytes, orientation: int) -> bytes:
 
 
 def test_phone_jpeg_orientation_6_is_upright_in_both_readers(tmp_path):
-    stored = np.zeros((96, 160, 3), np.uint8)  # 160 wide x 96 high as stored; the camera was held upright
+    stored = np.zeros(
+        (96, 160, 3), np.uint8
+    )  # 160 wide x 96 high as stored; the camera was held upright
     stored[:8, :8] = 255  # a marker in the stored top-left corner
     Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=_exif(6), quality=95)
     arr = images.read_image(tmp_path / "phone.jpg")
     assert arr.shape == (160, 96, 3)  # 96 wide x 160 high
-    assert arr[:8, -8:].mean() > 200 and arr[:8, :8].mean() < 50  # turned clockwise: the marker is top-right
+    assert (
+        arr[:8, -8:].mean() > 200 and arr[:8, :8].mean() < 50
+    )  # turned clockwise: the marker is top-right
     img = data.load_image(tmp_path / "phone.jpg")
     assert img.shape == (3, 160, 96)
     np.testing.assert_allclose(img.numpy().transpose(1, 2, 0), arr / 255.0, atol=1e-6)
@@ -91,7 +102,12 @@ def test_png_writer_decodes_exactly_with_pil_and_opencv(tmp_path, name):
     path = tmp_path / f"{name}.png"
     channels = 1 if arr.ndim == 2 else arr.shape[2]
     with images.PNGWriter(path, arr.shape[1], arr.shape[0], channels, arr.dtype) as png:
-        for r0, r1 in [(0, 1), (1, 11), (11, 11), (11, 37)]:  # uneven bands: the Up filter spans band edges
+        for r0, r1 in [
+            (0, 1),
+            (1, 11),
+            (11, 11),
+            (11, 37),
+        ]:  # uneven bands: the Up filter spans band edges
             png.write(arr[r0:r1])
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the temporary file is gone
     cv = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -103,8 +119,15 @@ def test_png_writer_decodes_exactly_with_pil_and_opencv(tmp_path, name):
     np.testing.assert_array_equal(cv, arr)
     with Image.open(path) as im:
         im.load()
-        if arr.dtype == np.uint8 or channels == 1:  # PIL holds 16-bit grey but truncates 16-bit colour to 8 bits
-            assert im.mode == {1: "L" if arr.dtype == np.uint8 else "I;16", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+        if (
+            arr.dtype == np.uint8 or channels == 1
+        ):  # PIL holds 16-bit grey but truncates 16-bit colour to 8 bits
+            assert (
+                im.mode
+                == {1: "L" if arr.dtype == np.uint8 else "I;16", 2: "LA", 3: "RGB", 4: "RGBA"}[
+                    channels
+                ]
+            )
             np.testing.assert_array_equal(np.asarray(im), arr)
     np.testing.assert_array_equal(images.read_image(path), arr)  # including 16-bit grey + alpha
 
@@ -142,9 +165,13 @@ def _previous_upscale_array(arr, model, **kwargs):
     if gray:
         sr = (sr * torch.tensor(tiling._LUMA).view(3, 1, 1)).sum(0, keepdim=True)
     out = np.empty((sr.shape[1], sr.shape[2], c), arr.dtype)
-    out[..., : sr.shape[0]] = sr.clamp(0, 1).mul(maxv).round().permute(1, 2, 0).numpy().astype(arr.dtype)
+    out[..., : sr.shape[0]] = (
+        sr.clamp(0, 1).mul(maxv).round().permute(1, 2, 0).numpy().astype(arr.dtype)
+    )
     if c in (2, 4):
-        out[..., -1] = cv2.resize(np.ascontiguousarray(a3[..., -1]), out.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+        out[..., -1] = cv2.resize(
+            np.ascontiguousarray(a3[..., -1]), out.shape[1::-1], interpolation=cv2.INTER_CUBIC
+        )
     return out
 
 
@@ -175,13 +202,23 @@ def net():
 
 @pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("faithful", 16, 0)])
 @pytest.mark.parametrize("name", list(CASES))
-def test_streamed_png_equals_the_previous_in_memory_output(tmp_path, net, name, mode, tile, overlap):
+def test_streamed_png_equals_the_previous_in_memory_output(
+    tmp_path, net, name, mode, tile, overlap
+):
     arr = _array(name)
-    kwargs = dict(tile=tile, overlap=overlap, mode=mode, batch_size=2)  # batches change float round-off: same for all
+    kwargs = dict(
+        tile=tile, overlap=overlap, mode=mode, batch_size=2
+    )  # batches change float round-off: same for all
     ref = _previous_upscale_array(arr, net, **kwargs)
     np.testing.assert_array_equal(tiling.upscale_array(arr, net, **kwargs).reshape(ref.shape), ref)
-    streamed, in_memory, previous = tmp_path / "streamed.png", tmp_path / "in_memory.png", tmp_path / "previous.png"
-    assert tiling.upscale_file(arr, net, streamed, **kwargs) == (ref.shape[:2] if arr.ndim == 2 else ref.shape)
+    streamed, in_memory, previous = (
+        tmp_path / "streamed.png",
+        tmp_path / "in_memory.png",
+        tmp_path / "previous.png",
+    )
+    assert tiling.upscale_file(arr, net, streamed, **kwargs) == (
+        ref.shape[:2] if arr.ndim == 2 else ref.shape
+    )
     tiling.upscale_file(arr, net, in_memory, in_memory=True, **kwargs)
     _previous_png(ref, previous)
     want_cv, want_pil = _decoded(previous)
@@ -200,5 +237,8 @@ def test_alpha_in_bands_equals_the_whole_image_resize(dtype, scale):
         alpha = (alpha * np.iinfo(dtype).max).round().astype(dtype)
     whole = cv2.resize(alpha, (29 * scale, 41 * scale), interpolation=cv2.INTER_CUBIC)
     for band in (1, 7, 256):
-        rows = [tiling._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale)) for r0 in range(0, 41 * scale, band)]
+        rows = [
+            tiling._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale))
+            for r0 in range(0, 41 * scale, band)
+        ]
         np.testing.assert_array_equal(np.concatenate(rows), whole)

@@ -34,7 +34,9 @@ class SmallRF(nn.Module):
         super().__init__()
         torch.manual_seed(0)
         self.scale = 2
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1)
+        )
         self.tail = nn.Conv2d(8, 3, 3, padding=1)
 
     def forward(self, x):
@@ -50,7 +52,9 @@ def _psnr(a, b):
     return 10 * math.log10(1 / float(((a - b) ** 2).mean()))
 
 
-@pytest.mark.parametrize("length,tile,overlap", [(100, 64, 32), (150, 64, 16), (65, 64, 8), (1000, 256, 32), (30, 64, 8)])
+@pytest.mark.parametrize(
+    "length,tile,overlap", [(100, 64, 32), (150, 64, 16), (65, 64, 8), (1000, 256, 32), (30, 64, 8)]
+)
 def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
     sp = tiling.spans(length, tile, overlap)
     assert sp[0][0] == 0 and sp[-1][1] == length
@@ -58,7 +62,9 @@ def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
     assert all(sp[i][1] - sp[i + 1][0] >= overlap for i in range(len(sp) - 1))
 
 
-@pytest.mark.parametrize("mode,tile,overlap", [("blend", 16, 6), ("blend", 24, 8), ("faithful", 16, 0)])
+@pytest.mark.parametrize(
+    "mode,tile,overlap", [("blend", 16, 6), ("blend", 24, 8), ("faithful", 16, 0)]
+)
 def test_tiles_are_placed_and_normalised_exactly(mode, tile, overlap):
     lq = torch.rand(3, 37, 53)
     out = tiling.upscale(Nearest(2), lq, tile=tile, overlap=overlap, mode=mode, batch_size=3)
@@ -69,7 +75,9 @@ def test_blended_tiles_match_untiled_inference():
     lq = _smooth(60, 90)
     net = SmallRF().eval()
     ref = tiling.upscale(net, lq, tile=0)
-    tiled = tiling.upscale(net, lq, tile=32, overlap=16, mode="blend")  # dead zone 4 px >= reach 2 px
+    tiled = tiling.upscale(
+        net, lq, tile=32, overlap=16, mode="blend"
+    )  # dead zone 4 px >= reach 2 px
     assert _psnr(tiled, ref) >= 50
     g = SRGANModifiedGenerator(num_feat=8, num_block=1, num_up_feat=8, scale=2).eval()
     ref = tiling.upscale(g, lq, tile=0)
@@ -83,9 +91,15 @@ def test_faithful_tiling_shows_seams_blending_does_not():
     faithful = tiling.upscale(g, lq, tile=32, mode="faithful")
     blend = tiling.upscale(g, lq, tile=32, overlap=16, mode="blend")
     untiled = tiling.upscale(g, lq, tile=0)
-    s_f = tiling.seam_score(faithful, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
-    s_b = tiling.seam_score(blend, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend"))
-    s_u = tiling.seam_score(untiled, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful"))
+    s_f = tiling.seam_score(
+        faithful, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
+    )
+    s_b = tiling.seam_score(
+        blend, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend")
+    )
+    s_u = tiling.seam_score(
+        untiled, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
+    )
     assert s_f > 2 * s_b and s_b < 1.3 and s_u < 1.3
 
 
@@ -106,7 +120,17 @@ def test_memory_is_bounded_to_a_batch_and_a_band():
 
     rows = []
     lq = torch.rand(3, 70, 90)
-    assert tiling.upscale(Spy(2), lq, tile=20, overlap=4, batch_size=2, sink=lambda r0, b: rows.append((r0, b.shape))) is None
+    assert (
+        tiling.upscale(
+            Spy(2),
+            lq,
+            tile=20,
+            overlap=4,
+            batch_size=2,
+            sink=lambda r0, b: rows.append((r0, b.shape)),
+        )
+        is None
+    )
     assert max(calls) <= 2
     assert [r0 for r0, _ in rows] == sorted(r0 for r0, _ in rows) and rows[0][0] == 0
     assert sum(s[1] for _, s in rows) == 140 and all(s[1] <= 40 and s[2] == 180 for _, s in rows)
@@ -134,7 +158,9 @@ def test_gray_rgba_and_16_bit_arrays(dtype):
     out = tiling.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
     assert out.shape == (18, 26, 4) and out.dtype == dtype
     np.testing.assert_array_equal(out[..., :3], rgba[..., :3].repeat(2, 0).repeat(2, 1))
-    want_alpha = cv2.resize(np.ascontiguousarray(rgba[..., 3]), (26, 18), interpolation=cv2.INTER_CUBIC)
+    want_alpha = cv2.resize(
+        np.ascontiguousarray(rgba[..., 3]), (26, 18), interpolation=cv2.INTER_CUBIC
+    )
     np.testing.assert_array_equal(out[..., 3], want_alpha)  # alpha: bicubic, not the network
     la = rgba[..., [0, 3]]
     assert tiling.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
@@ -155,12 +181,18 @@ def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
     for name, arr in cases.items():
         images.write_image(arr.copy(), tmp_path / name)
         back = images.read_image(tmp_path / name)
-        assert back.dtype == arr.dtype and np.array_equal(back, arr), name  # PNG keeps grey + alpha as such
+        assert back.dtype == arr.dtype and np.array_equal(back, arr), (
+            name
+        )  # PNG keeps grey + alpha as such
     la = cases["la8.png"]
-    images.write_image(la.copy(), tmp_path / "la8.tif")  # OpenCV writes grey + alpha as BGRA: RGBA, equal colours
+    images.write_image(
+        la.copy(), tmp_path / "la8.tif"
+    )  # OpenCV writes grey + alpha as BGRA: RGBA, equal colours
     back = images.read_image(tmp_path / "la8.tif")
     assert back.shape == (5, 7, 4) and np.array_equal(back[..., [0, 3]], la)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*cases, "la8.tif"])  # no temporary files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*cases, "la8.tif"]
+    )  # no temporary files left
     (tmp_path / "bad.png").write_text("not an image")
     with pytest.raises(ImageReadError, match="bad.png"):
         images.read_image(tmp_path / "bad.png")
@@ -176,10 +208,14 @@ def test_integer_inputs_are_converted_tile_by_tile_exactly(mode, tile, overlap):
         arr = rng.integers(0, int(maxv) + 1, (3, 37, 53)).astype(dtype)
         ints = torch.from_numpy(arr)
         want = tiling.upscale(g, ints.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
-        torch.testing.assert_close(tiling.upscale(g, ints, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+        torch.testing.assert_close(
+            tiling.upscale(g, ints, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0
+        )
         grey = ints[:1].expand(3, -1, -1)
         want = tiling.upscale(g, grey.float().div_(maxv), tile=tile, overlap=overlap, mode=mode)
-        torch.testing.assert_close(tiling.upscale(g, grey, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0)
+        torch.testing.assert_close(
+            tiling.upscale(g, grey, tile=tile, overlap=overlap, mode=mode), want, rtol=0, atol=0
+        )
     with pytest.raises(ValueError, match="max_value"):
         tiling.upscale(g, torch.zeros(3, 8, 8, dtype=torch.int32), tile=0)
 
@@ -193,7 +229,10 @@ def _nan_generator():
 
 def test_non_finite_output_raises_instead_of_writing_black(tmp_path):
     g = _nan_generator()
-    with pytest.raises(ValueError, match=r"not finite \(NaN/Inf\) for the tile at input rows 0-13, columns 0-13.*corrupt"):
+    with pytest.raises(
+        ValueError,
+        match=r"not finite \(NaN/Inf\) for the tile at input rows 0-13, columns 0-13.*corrupt",
+    ):
         tiling.upscale(g, torch.rand(3, 30, 30), tile=16, overlap=4, batch_size=1)
     arr = np.random.default_rng(0).integers(0, 256, (30, 30, 4), dtype=np.uint8)
     with pytest.raises(ValueError, match="weights are probably corrupt"):

@@ -14,7 +14,9 @@ def test_gan_losses_at_chance_are_log2():
     zeros = torch.zeros(4)
     assert losses.gan_g_loss(zeros).item() == pytest.approx(math.log(2))
     l_real, l_fake = losses.gan_d_loss(zeros, zeros)
-    assert l_real.item() == pytest.approx(math.log(2)) and l_fake.item() == pytest.approx(math.log(2))
+    assert l_real.item() == pytest.approx(math.log(2)) and l_fake.item() == pytest.approx(
+        math.log(2)
+    )
 
 
 def test_gan_g_loss_is_minus_log_d():
@@ -117,7 +119,9 @@ def test_multi_layer_features_keep_pre_relu_maps(tmp_path, monkeypatch):
     torch.manual_seed(0)
     vgg = losses.VGGFeatures(layers=["features.2", 3, 7], weights_mode="random")
     pre, post, pre2 = vgg(torch.rand(1, 3, 16, 16))
-    assert pre.min() < 0, "conv1_2 before ReLU must keep negative values (in-place ReLU must not leak)"
+    assert pre.min() < 0, (
+        "conv1_2 before ReLU must keep negative values (in-place ReLU must not leak)"
+    )
     torch.testing.assert_close(post, pre.clamp(min=0))
     assert pre2.shape == (1, 128, 8, 8)
     with pytest.raises(ValueError, match="exactly one"):

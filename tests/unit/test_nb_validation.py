@@ -31,7 +31,11 @@ def spec(annotation: str, default: str) -> dict:
         ("Optional[int]", "None", ("int", True)),
         ("int | None", "3", ("int", True)),
         ("None", "None", (None, True)),  # a default of None accepts anything
-        ("None", "make_default()", (None, False)),  # not a literal: cannot be known without running it
+        (
+            "None",
+            "make_default()",
+            (None, False),
+        ),  # not a literal: cannot be known without running it
         ("Path", '"x"', ("str", False)),  # an annotation outside the rules: the default decides
     ],
 )
@@ -70,21 +74,34 @@ def test_every_stage_and_profile_type_checks():
 def test_cli_rejects_a_wrong_type_naming_it(stage, capsys):
     assert nb.main([stage, "-p", "scale=abc"]) == 2
     err = capsys.readouterr().err
-    assert err == f"error: {stage}: parameter 'scale' must be int (notebook default 4), got str 'abc' (from -p)\n"
+    assert (
+        err
+        == f"error: {stage}: parameter 'scale' must be int (notebook default 4), got str 'abc' (from -p)\n"
+    )
 
 
 def test_wrong_type_in_params_yaml_names_the_section(monkeypatch):
     real = config.read_params()
-    bad = {**real, "srgan_train": {**real["srgan_train"], "lr_g": "fast"},
-           "profiles": {**real["profiles"], "smoke": {**real["profiles"]["smoke"],
-                                                      "srgan_train": {"batch_size": 4.5}}}}
+    bad = {
+        **real,
+        "srgan_train": {**real["srgan_train"], "lr_g": "fast"},
+        "profiles": {
+            **real["profiles"],
+            "smoke": {**real["profiles"]["smoke"], "srgan_train": {"batch_size": 4.5}},
+        },
+    }
     monkeypatch.setattr(config, "read_params", lambda path=None: bad)
     with pytest.raises(config.ParamsError) as err:
         nb.prepare("srgan_train", profile="smoke")
     msg = str(err.value)
-    assert "parameter 'lr_g' must be float (notebook default 1e-4), got str 'fast' (from params.yaml section " \
-           "'srgan_train')" in msg
-    assert "parameter 'batch_size' must be int (notebook default 16), got float 4.5 (from profile 'smoke'" in msg
+    assert (
+        "parameter 'lr_g' must be float (notebook default 1e-4), got str 'fast' (from params.yaml section "
+        "'srgan_train')" in msg
+    )
+    assert (
+        "parameter 'batch_size' must be int (notebook default 16), got float 4.5 (from profile 'smoke'"
+        in msg
+    )
     assert "\n" not in msg
 
 
@@ -100,7 +117,9 @@ def test_bad_yaml_is_one_line_with_line_and_column(tmp_path):
     with pytest.raises(config.ParamsError) as err:
         config.read_params(params)
     msg = str(err.value)
-    assert msg.startswith(f"{params}, line 4, column 11: invalid YAML: mapping values are not allowed here")
+    assert msg.startswith(
+        f"{params}, line 4, column 11: invalid YAML: mapping values are not allowed here"
+    )
     assert "near 'scale: 4: x'" in msg and "\n" not in msg
 
 
@@ -108,11 +127,18 @@ def test_cli_with_broken_params_yaml_prints_one_line(tmp_path):
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     (tmp_path / "params.yaml").write_text("profile: smoke\ncommon: [seed: 0\n")
     env = {**os.environ, "SRLIB_ROOT": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "srlib", "nb", "data_prepare"], capture_output=True, text=True,
-                          env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "srlib", "nb", "data_prepare"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.splitlines()
-    assert len(lines) <= 2 and lines[0].startswith(f"error: {tmp_path / 'params.yaml'}, line 3, column 1: invalid YAML")
+    assert len(lines) <= 2 and lines[0].startswith(
+        f"error: {tmp_path / 'params.yaml'}, line 3, column 1: invalid YAML"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -131,9 +157,15 @@ profiles:
 
 def _tiny_notebook(path: Path) -> None:
     doc = nbformat.v4.new_notebook()
-    doc.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    doc.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     doc.metadata["language_info"] = {"name": "python"}
-    params = nbformat.v4.new_code_cell('profile: str = "paper"\nfail: bool = False\nlabel: str = "default"')
+    params = nbformat.v4.new_code_cell(
+        'profile: str = "paper"\nfail: bool = False\nlabel: str = "default"'
+    )
     params.metadata["tags"] = ["parameters"]
     doc.cells = [
         params,
@@ -157,7 +189,9 @@ def test_failed_run_keeps_the_last_good_rendering(tmp_path, monkeypatch):
 
     assert nb.run_stage("tiny") == output  # 1: success
     good = output.read_bytes()
-    assert b"first" in good and not running.exists() and not failed.exists()  # stale files cleaned up
+    assert (
+        b"first" in good and not running.exists() and not failed.exists()
+    )  # stale files cleaned up
     assert nbformat.reads(good.decode(), as_version=4).metadata.papermill.output_path == str(output)
 
     with pytest.raises(nb.NotebookFailed) as err:  # 2: failure

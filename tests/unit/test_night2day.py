@@ -43,7 +43,9 @@ def test_paper_split_counts_for_20110_pairs():
 def test_paper_split_on_a_small_tree_is_disjoint_seeded_and_order_free(tmp_path):
     root = tmp_path / "night2day"
     for i in range(20):  # the pix2pix tree: the splits are pooled and re-split
-        write_ab(root / ("train" if i < 14 else "val" if i < 15 else "test") / f"{i:02d}.png", height=8)
+        write_ab(
+            root / ("train" if i < 14 else "val" if i < 15 else "test") / f"{i:02d}.png", height=8
+        )
     files = night2day_data.list_ab_files(root)
     assert len(files) == 20
     split = night2day_data.paper_split(files, seed=3)
@@ -86,8 +88,12 @@ def test_sizes_follow_the_paper_protocol(tmp_path):
     lq = degradations.quantize(degradations.bilinear_resize_cv2(day, (64, 64)))  # cv2 INTER_LINEAR
     assert torch.equal(s.day_lq, lq)
     u8 = (day.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    ref = cv2.resize(u8, (64, 64), interpolation=cv2.INTER_LINEAR)  # what the paper ran, on 8-bit images
-    assert np.abs(s.day_lq.permute(1, 2, 0).numpy() * 255 - ref).max() <= 1  # OpenCV fixed point: +-1 level
+    ref = cv2.resize(
+        u8, (64, 64), interpolation=cv2.INTER_LINEAR
+    )  # what the paper ran, on 8-bit images
+    assert (
+        np.abs(s.day_lq.permute(1, 2, 0).numpy() * 255 - ref).max() <= 1
+    )  # OpenCV fixed point: +-1 level
     for x in s:
         assert torch.equal(x, degradations.quantize(x))  # on the 8-bit grid
     # a 2:1 file of another size is resized to the paper's sizes
@@ -113,7 +119,9 @@ def test_truncated_file_is_rejected_naming_it(tmp_path):
     write_ab(tmp_path / "ok.jpg", noise_seed=0)
     raw = (tmp_path / "ok.jpg").read_bytes()
     (tmp_path / "cut_short.jpg").write_bytes(raw[: len(raw) // 3])
-    pairs = night2day_data.Night2DayPairs([tmp_path / "cut_short.jpg"])  # the header still says 512x256
+    pairs = night2day_data.Night2DayPairs(
+        [tmp_path / "cut_short.jpg"]
+    )  # the header still says 512x256
     with pytest.raises(images.ImageReadError, match="cut_short.jpg"):
         pairs[0]
     with pytest.raises(images.ImageReadError, match="cut_short.jpg"):
@@ -153,33 +161,47 @@ def test_synthetic_night_is_seeded_and_darker():
     for seed in range(5):
         night = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(seed))
         assert night2day_data.luminance(night).mean() < 0.6 * night2day_data.luminance(day).mean()
-    batch = proxy.synthetic_night(torch.stack([day, day]), generator=torch.Generator().manual_seed(7))
+    batch = proxy.synthetic_night(
+        torch.stack([day, day]), generator=torch.Generator().manual_seed(7)
+    )
     assert torch.equal(batch[0], a)  # batch draws per image, in order
 
 
 def test_synthetic_night_steps_are_visible():
     day = torch.full((3, 64, 64), 0.7)
     quiet = proxy.SyntheticNightConfig(
-        glows_range=(0, 0), peak_range=(1e6, 1e6), read_sigma_range=(0, 0), jpeg_quality_range=(100, 100),
+        glows_range=(0, 0),
+        peak_range=(1e6, 1e6),
+        read_sigma_range=(0, 0),
+        jpeg_quality_range=(100, 100),
         p_sodium=1.0,
     )
     night = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=quiet)
     r, g, b = night.mean(dim=(1, 2)).tolist()
     assert r > g > b  # sodium cast
     assert night.std(dim=(1, 2)).max() < 0.01  # no glows, (almost) no noise
-    lamp = proxy.SyntheticNightConfig(glows_range=(1, 1), **{k: getattr(quiet, k) for k in (
-        "peak_range", "read_sigma_range", "jpeg_quality_range")})
+    lamp = proxy.SyntheticNightConfig(
+        glows_range=(1, 1),
+        **{k: getattr(quiet, k) for k in ("peak_range", "read_sigma_range", "jpeg_quality_range")},
+    )
     lit = proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=lamp)
     assert lit.max() > night.max() + 0.3  # a bright lamp core
-    noisy = proxy.SyntheticNightConfig(glows_range=(0, 0), peak_range=(20, 20), jpeg_quality_range=(100, 100))
-    assert proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=noisy).std() > 0.02
+    noisy = proxy.SyntheticNightConfig(
+        glows_range=(0, 0), peak_range=(20, 20), jpeg_quality_range=(100, 100)
+    )
+    assert (
+        proxy.synthetic_night(day, generator=torch.Generator().manual_seed(0), cfg=noisy).std()
+        > 0.02
+    )
     with pytest.raises(ValueError, match="gamma_range"):
         proxy.SyntheticNightConfig(gamma_range=(2.0, 1.0))
 
 
 def test_proxy_pairs_are_deterministic_and_shaped(tmp_path):
     for i in range(2):
-        Image.fromarray((_day(i, 96).numpy().transpose(1, 2, 0) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+        Image.fromarray((_day(i, 96).numpy().transpose(1, 2, 0) * 255).astype(np.uint8)).save(
+            tmp_path / f"{i}.png"
+        )
     ds = proxy.ProxyNight2DayPairs(tmp_path, seed=1, pairs_per_image=2, gt_size=32, lq_size=8)
     assert len(ds) == 4
     s = ds[3]

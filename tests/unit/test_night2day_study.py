@@ -30,7 +30,9 @@ def write_photo(path, seed, size=(300, 220)):
 def photos(tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     train = [write_photo(root / f"train{i}.png", i) for i in range(5)]
-    test = [write_photo(root / f"test{i}.png", 100 + i) for i in range(2)] + [write_photo(root / "night_scene.png", 7)]
+    test = [write_photo(root / f"test{i}.png", 100 + i) for i in range(2)] + [
+        write_photo(root / "night_scene.png", 7)
+    ]
     return train, test
 
 
@@ -38,8 +40,17 @@ def photos(tmp_path_factory):
 def proxy(tmp_path_factory, photos):
     out = tmp_path_factory.mktemp("proxy")
     train, test = photos
-    night2day_prepare.prepare_proxy(out, train_photos=train, test_photos=test, source="test photos", seed=3,
-                                    pairs_per_image=2, test_pairs_per_image=2, max_side=0, exclude=["night_scene"])
+    night2day_prepare.prepare_proxy(
+        out,
+        train_photos=train,
+        test_photos=test,
+        source="test photos",
+        seed=3,
+        pairs_per_image=2,
+        test_pairs_per_image=2,
+        max_side=0,
+        exclude=["night_scene"],
+    )
     return night2day_prepare.read_manifest(out)
 
 
@@ -50,23 +61,40 @@ def test_proxy_is_split_by_photo_written_as_ab_files_and_labelled(proxy, photos)
     assert proxy["proxy"] is True and "PROXY" in proxy["note"]
     assert {k: len(v) for k, v in proxy["splits"].items()} == {"train": 8, "val": 2, "test": 4}
     stems = {s: {f.split("/")[1].rsplit("_", 1)[0] for f in v} for s, v in proxy["splits"].items()}
-    assert not stems["train"] & stems["val"] and stems["test"] == {"test0", "test1"}  # night_scene excluded
+    assert not stems["train"] & stems["val"] and stems["test"] == {
+        "test0",
+        "test1",
+    }  # night_scene excluded
     assert proxy["excluded"] == ["night_scene"]
     for f in night2day_prepare.split_files(proxy, "test"):
         assert Image.open(f).size == (512, 256)
     sample = night2day_prepare.split_pairs(proxy, "train")[0]
     assert sample.night_lq.shape == (3, 64, 64) and sample.day_hr.shape == (3, 256, 256)
-    assert night2day_data.luminance(sample.night_hr).mean() < 0.6 * night2day_data.luminance(sample.day_hr).mean()
+    assert (
+        night2day_data.luminance(sample.night_hr).mean()
+        < 0.6 * night2day_data.luminance(sample.day_hr).mean()
+    )
 
 
 def test_proxy_is_reproducible_and_rewrites_only_its_own_files(tmp_path, photos, proxy):
     train, test = photos
     keep = tmp_path / "notes.txt"
     keep.write_text("mine")
-    night2day_prepare.prepare_proxy(tmp_path, train_photos=train, test_photos=test, source="x", seed=3,
-                                    pairs_per_image=2, test_pairs_per_image=2, max_side=0, exclude=["night_scene"])
+    night2day_prepare.prepare_proxy(
+        tmp_path,
+        train_photos=train,
+        test_photos=test,
+        source="x",
+        seed=3,
+        pairs_per_image=2,
+        test_pairs_per_image=2,
+        max_side=0,
+        exclude=["night_scene"],
+    )
     a = night2day_prepare.split_files(proxy, "test")[0].read_bytes()
-    b = night2day_prepare.split_files(night2day_prepare.read_manifest(tmp_path), "test")[0].read_bytes()
+    b = night2day_prepare.split_files(night2day_prepare.read_manifest(tmp_path), "test")[
+        0
+    ].read_bytes()
     assert a == b and keep.read_text() == "mine"
 
 
@@ -100,7 +128,9 @@ def _u8(x):
 
 def test_paired_crops_are_aligned_augmented_and_seeded():
     gt = torch.rand(6, 3, 32, 32)
-    gt = F.interpolate(F.avg_pool2d(gt, 4), scale_factor=4, mode="nearest")  # 4x4 blocks: avg_pool commutes
+    gt = F.interpolate(
+        F.avg_pool2d(gt, 4), scale_factor=4, mode="nearest"
+    )  # 4x4 blocks: avg_pool commutes
     lq = F.avg_pool2d(gt, 4)
     data = tn.PairedCrops(_u8(lq), _u8(gt), gt_size=16, batch_size=5, seed=1)
     a_lq, a_gt = data.batch(7)
@@ -165,13 +195,19 @@ def test_cross_scale_nce_prefers_outputs_that_keep_the_input_structure():
     f = PatchSampleF(in_channels=[16, 16], num_feat=32)
     x = torch.rand(2, 3, 16, 16)
     kept = F.interpolate(x, scale_factor=4, mode="nearest")  # area-downsamples back to x exactly
-    shuffled = F.interpolate(x[..., torch.randperm(16), :][..., torch.randperm(16)], scale_factor=4, mode="nearest")
+    shuffled = F.interpolate(
+        x[..., torch.randperm(16), :][..., torch.randperm(16)], scale_factor=4, mode="nearest"
+    )
     kw = dict(g=g, f=f, src_lq=x, nce_layers=(0, 2), num_patches=64)
     l_kept = tn.cross_scale_nce(out_hr=kept, generator=torch.Generator().manual_seed(0), **kw)
-    l_shuffled = tn.cross_scale_nce(out_hr=shuffled, generator=torch.Generator().manual_seed(0), **kw)
+    l_shuffled = tn.cross_scale_nce(
+        out_hr=shuffled, generator=torch.Generator().manual_seed(0), **kw
+    )
     assert l_kept < l_shuffled - 0.5
     constant = torch.full_like(kept, 0.5)
-    l_constant = tn.cross_scale_nce(out_hr=constant, generator=torch.Generator().manual_seed(0), **kw)
+    l_constant = tn.cross_scale_nce(
+        out_hr=constant, generator=torch.Generator().manual_seed(0), **kw
+    )
     # a constant image: only the zero-padded border patches differ, so the loss sits near chance, log(64)
     assert l_constant > l_kept + 0.5 and l_constant.item() == pytest.approx(math.log(64), rel=0.03)
 
@@ -183,14 +219,29 @@ def _fit_m3(run_dir, iters, data):
     g = RRDBNet(num_feat=4, num_block=1, num_grow_ch=4)
     d = NLayerDiscriminator(num_feat=4)
     f = PatchSampleF(in_channels=[4, 4], num_feat=8)
-    hist = tn.fit_m3_unpaired(g=g, d=d, f=f, data=data, iters=iters, run_dir=run_dir, steps_per_epoch=2, n_epochs=1,
-                              n_epochs_decay=2, nce_layers=(0, 1), num_patches=16, log_interval=1, ckpt_interval=2)
+    hist = tn.fit_m3_unpaired(
+        g=g,
+        d=d,
+        f=f,
+        data=data,
+        iters=iters,
+        run_dir=run_dir,
+        steps_per_epoch=2,
+        n_epochs=1,
+        n_epochs_decay=2,
+        nce_layers=(0, 1),
+        num_patches=16,
+        log_interval=1,
+        ckpt_interval=2,
+    )
     return g, hist
 
 
 def test_fit_m3_unpaired_trains_and_resumes_exactly(tmp_path):
     day_hr = torch.rand(4, 3, 32, 32)
-    data = tn.UnpairedCrossScale(_u8(torch.rand(4, 3, 8, 8)), _u8(day_hr), _u8(F.avg_pool2d(day_hr, 4)), batch_size=2)
+    data = tn.UnpairedCrossScale(
+        _u8(torch.rand(4, 3, 8, 8)), _u8(day_hr), _u8(F.avg_pool2d(day_hr, 4)), batch_size=2
+    )
     g_full, hist = _fit_m3(tmp_path / "full", 4, data)
     assert {"l_nce", "l_nce_y", "l_g_gan", "l_d_real", "l_d_fake", "lr"} <= set(hist.rows[-1])
     assert hist.rows[-1]["lr"] < hist.rows[0]["lr"]  # linear decay after the first epoch
@@ -221,12 +272,25 @@ class Up4(torch.nn.Module):
 
 def test_run_phases_builds_every_phase_from_the_right_networks():
     torch.manual_seed(0)
-    cut_hr, cut_lq = ResnetGenerator(num_feat=4, num_block=1).eval(), ResnetGenerator(num_feat=4, num_block=1).eval()
-    p = ev.Pipelines(sr_night=Up4(), cut_hr=cut_hr, cut_lq=cut_lq, sr_day=Up4(), m3={"M3-paired": Up4()})
+    cut_hr, cut_lq = (
+        ResnetGenerator(num_feat=4, num_block=1).eval(),
+        ResnetGenerator(num_feat=4, num_block=1).eval(),
+    )
+    p = ev.Pipelines(
+        sr_night=Up4(), cut_hr=cut_hr, cut_lq=cut_lq, sr_day=Up4(), m3={"M3-paired": Up4()}
+    )
     lq = (torch.rand(2, 3, 16, 16) * 255).round() / 255  # 8-bit, as the paper's LR
     out = ev.run_phases(p, lq)
-    assert list(out) == [("M1", "Pre"), ("M1", "Intermediate"), ("M1", "Post"), ("M2", "Pre"), ("M2", "Intermediate"),
-                         ("M2", "Post"), ("M3-paired", "Pre"), ("M3-paired", "Post")]
+    assert list(out) == [
+        ("M1", "Pre"),
+        ("M1", "Intermediate"),
+        ("M1", "Post"),
+        ("M2", "Pre"),
+        ("M2", "Intermediate"),
+        ("M2", "Post"),
+        ("M3-paired", "Pre"),
+        ("M3-paired", "Post"),
+    ]
     assert out["M1", "Pre"] is out["M2", "Pre"] is out["M3-paired", "Pre"]
     assert torch.equal(out["M1", "Pre"], night2day_data.pre_phase(lq))
     sr = ev.apply_chain([Up4()], lq)[0]
@@ -244,20 +308,34 @@ def _per_image(n=20, seed=0):
     for i in range(n):
         base = {"rmse": 0.4 + 0.05 * rng.standard_normal(), "mae": 0.3, "ssim": 0.3, "ncc": 0.8}
         for model, shift in (("M1", 0.10), ("M2", 0.10 + 1e-4 * rng.standard_normal())):
-            rows.append({"image": f"i{i}", "model": model, "phase": "Pre", "key": f"{model}/Pre"} | base)
-            rows.append({"image": f"i{i}", "model": model, "phase": "Post", "key": f"{model}/Post"}
-                        | {"rmse": base["rmse"] - shift, "mae": 0.3 - shift / 2, "ssim": 0.3 + shift,
-                           "ncc": float("nan")})
+            rows.append(
+                {"image": f"i{i}", "model": model, "phase": "Pre", "key": f"{model}/Pre"} | base
+            )
+            rows.append(
+                {"image": f"i{i}", "model": model, "phase": "Post", "key": f"{model}/Post"}
+                | {
+                    "rmse": base["rmse"] - shift,
+                    "mae": 0.3 - shift / 2,
+                    "ssim": 0.3 + shift,
+                    "ncc": float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_post_vs_pre_and_model_verdicts():
     df = _per_image()
     pv = ev.phase_verdicts(df).set_index(["model", "metric"])
-    assert pv.loc[("M1", "rmse"), "verdict"] == "A better" and pv.loc[("M2", "ssim"), "verdict"] == "A better"
+    assert (
+        pv.loc[("M1", "rmse"), "verdict"] == "A better"
+        and pv.loc[("M2", "ssim"), "verdict"] == "A better"
+    )
     assert pv.loc[("M1", "ncc"), "verdict"].startswith("undefined")
     mv = ev.model_verdicts(df, [("M1", "M2")]).set_index("metric")
-    assert bool(mv.loc["rmse", "equivalent"]) and mv.loc["rmse", "ci_high"] - mv.loc["rmse", "ci_low"] < 0.001
+    assert (
+        bool(mv.loc["rmse", "equivalent"])
+        and mv.loc["rmse", "ci_high"] - mv.loc["rmse", "ci_low"] < 0.001
+    )
     assert mv.loc["ncc", "verdict"].startswith("undefined") and not mv.loc["ncc", "equivalent"]
 
 
@@ -265,7 +343,9 @@ def test_paper_comparison_and_tables(tmp_path):
     df = _per_image()
     fid = pd.DataFrame([{"key": k, "fid": 100.0 + i} for i, k in enumerate(df.key.unique())])
     summary = ev.phase_summary(df, fid)
-    ref = pd.DataFrame([{"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "table": "Table 1"}])
+    ref = pd.DataFrame(
+        [{"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "table": "Table 1"}]
+    )
     comp = ev.paper_comparison(summary, ref)
     row = comp[(comp.model == "M1") & (comp.phase == "Post") & (comp.metric == "rmse")].iloc[0]
     assert row.paper == 0.23 and row.delta == pytest.approx(row.ours - 0.23) and row.in_paper
@@ -281,17 +361,27 @@ def test_measure_conventions():
     assert m["rmse"][0] == pytest.approx(0.5) and m["mae"][0] == pytest.approx(0.5)
     ramp = torch.linspace(0, 1, 256).view(1, 1, 16, 16).expand(1, 3, 16, 16)
     m = ev.measure(0.5 * ramp + 0.1, ramp)
-    assert m["ncc"][0] == pytest.approx(1.0) and m["ssim"][0] < 1 and ev.measure(ramp, ramp)["ssim"][0] == pytest.approx(1.0)
+    assert (
+        m["ncc"][0] == pytest.approx(1.0)
+        and m["ssim"][0] < 1
+        and ev.measure(ramp, ramp)["ssim"][0] == pytest.approx(1.0)
+    )
 
 
 def test_post_better_summary_names_failures_and_skips_random_fid():
     df = _per_image()
     pv = ev.phase_verdicts(df)
-    fid = pd.DataFrame([{"key": k, "fid": v} for k, v in (("M1/Pre", 2.0), ("M1/Post", 1.0), ("M2/Pre", 2.0),
-                                                             ("M2/Post", 3.0))])
+    fid = pd.DataFrame(
+        [
+            {"key": k, "fid": v}
+            for k, v in (("M1/Pre", 2.0), ("M1/Post", 1.0), ("M2/Pre", 2.0), ("M2/Post", 3.0))
+        ]
+    )
     fid.attrs["weights"] = {"comparable": True}
     s = ev.post_better_summary(pv, fid)
-    assert s["M1"]["not_better_on"] == {"ncc": pv.set_index(["model", "metric"]).loc[("M1", "ncc"), "verdict"]}
+    assert s["M1"]["not_better_on"] == {
+        "ncc": pv.set_index(["model", "metric"]).loc[("M1", "ncc"), "verdict"]
+    }
     assert s["M1"]["fid"] is True and s["M2"]["fid"] is False and not s["M1"]["all"]
     fid.attrs["weights"] = {"comparable": False}
     assert ev.post_better_summary(pv, fid)["M2"]["fid"] is None
@@ -309,10 +399,36 @@ def test_night_photo_inputs_take_the_central_square(tmp_path):
 def test_stage_trainers_are_reproducible_from_the_seed(tmp_path):
     day_hr = torch.rand(4, 3, 32, 32)
     lq, hr = _u8(F.avg_pool2d(day_hr, 4)), _u8(day_hr)
-    kw = dict(lq=lq, gt=hr, name="sr", num_feat=4, num_block=1, num_grow_ch=4, d_num_feat=4, epochs=1, batch_size=2,
-              gt_size=16, seed=5, log_interval=1, vgg_weights="random")
-    cut_kw = dict(x=hr, y=hr, name="cut", num_feat=4, num_block=1, d_num_feat=4, netf_nc=8, num_patches=8, epochs=1,
-                  load_size=36, crop_size=32, seed=5, log_interval=1)
+    kw = dict(
+        lq=lq,
+        gt=hr,
+        name="sr",
+        num_feat=4,
+        num_block=1,
+        num_grow_ch=4,
+        d_num_feat=4,
+        epochs=1,
+        batch_size=2,
+        gt_size=16,
+        seed=5,
+        log_interval=1,
+        vgg_weights="random",
+    )
+    cut_kw = dict(
+        x=hr,
+        y=hr,
+        name="cut",
+        num_feat=4,
+        num_block=1,
+        d_num_feat=4,
+        netf_nc=8,
+        num_patches=8,
+        epochs=1,
+        load_size=36,
+        crop_size=32,
+        seed=5,
+        log_interval=1,
+    )
     runs = []
     for i in range(2):
         torch.manual_seed(100 + i)  # a different global RNG state before each run

@@ -16,7 +16,9 @@ def test_match_histograms_takes_the_reference_distribution_and_keeps_the_order()
     out = pp.match_histograms(sr, ref)
     q = torch.linspace(0.05, 0.95, 7, dtype=torch.float64)
     for c in range(3):
-        torch.testing.assert_close(out[c].double().quantile(q), ref[c].double().quantile(q), atol=0.02, rtol=0)
+        torch.testing.assert_close(
+            out[c].double().quantile(q), ref[c].double().quantile(q), atol=0.02, rtol=0
+        )
         # a monotone map: the pixel order of sr is kept
         a, b = sr[c].flatten(), out[c].flatten()
         assert bool(((b[a.argsort()]).diff() >= -1e-7).all())
@@ -24,7 +26,9 @@ def test_match_histograms_takes_the_reference_distribution_and_keeps_the_order()
 
 
 def _amplitude(img: torch.Tensor, ky: int, kx: int) -> float:
-    return float(torch.fft.fft2(img.double())[..., ky, kx].abs().mean() / img.shape[-1] / img.shape[-2])
+    return float(
+        torch.fft.fft2(img.double())[..., ky, kx].abs().mean() / img.shape[-1] / img.shape[-2]
+    )
 
 
 def test_lowpass_removes_a_high_sinusoid_and_keeps_a_low_one():
@@ -34,19 +38,25 @@ def test_lowpass_removes_a_high_sinusoid_and_keeps_a_low_one():
     high = 0.2 * torch.sin(2 * math.pi * 50 * y / n)
     img = (0.5 + low + high).expand(3, n, n)
     out = pp.fft_lowpass(img)
-    assert _amplitude(img, 0, 3) == pytest.approx(0.1, rel=1e-3) and _amplitude(img, 50, 0) == pytest.approx(0.1, rel=1e-3)
+    assert _amplitude(img, 0, 3) == pytest.approx(0.1, rel=1e-3) and _amplitude(
+        img, 50, 0
+    ) == pytest.approx(0.1, rel=1e-3)
     assert _amplitude(out, 0, 3) == pytest.approx(0.1, rel=1e-3)
     assert _amplitude(out, 50, 0) < 1e-6
     torch.testing.assert_close(out, (0.5 + low).expand(3, n, n), atol=1e-5, rtol=0)
     quirky = pp.fft_lowpass(img, seed_quirks=True)  # magnitude + per-channel min-max
-    assert float(quirky.min()) == pytest.approx(0, abs=1e-6) and float(quirky.max()) == pytest.approx(1, abs=1e-6)
+    assert float(quirky.min()) == pytest.approx(0, abs=1e-6) and float(
+        quirky.max()
+    ) == pytest.approx(1, abs=1e-6)
 
 
 @pytest.mark.parametrize("h,w", [(64, 64), (37, 50)])
 def test_mask_equals_the_seeds_shifted_disc(h, w):
     r = int(max(h, w) * 0.23)
     x, y = np.ogrid[:h, :w]
-    keep = (x - int(h / 2)) ** 2 + (y - int(w / 2)) ** 2 < r * r  # the seed: zero where >= r^2, centre (h/2, w/2)
+    keep = (x - int(h / 2)) ** 2 + (
+        y - int(w / 2)
+    ) ** 2 < r * r  # the seed: zero where >= r^2, centre (h/2, w/2)
     assert np.array_equal(np.fft.ifftshift(keep), pp.lowpass_mask(h, w).numpy())
 
 
@@ -59,7 +69,9 @@ def test_seed_postprocess_ends_on_the_input_histogram():
         assert out.shape == sr.shape and 0 <= float(out.min()) and float(out.max()) <= 1
         for c in range(3):
             assert abs(float(out[c].median() - lq[c].median())) < 0.03
-    batch = pp.apply_steps(sr[None].repeat(2, 1, 1, 1), lq[None].repeat(2, 1, 1, 1), "match,lowpass,match")
+    batch = pp.apply_steps(
+        sr[None].repeat(2, 1, 1, 1), lq[None].repeat(2, 1, 1, 1), "match,lowpass,match"
+    )
     assert batch.shape == (2, 3, 96, 96)
 
 

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def vgg():
-    return losses.VGGFeatures(layers=losses.SEED_CONTENT_LAYERS, weights_mode="random", normalize=False)
+    return losses.VGGFeatures(
+        layers=losses.SEED_CONTENT_LAYERS, weights_mode="random", normalize=False
+    )
 
 
 class TinyFeatures(nn.Module):
@@ -71,10 +73,18 @@ def test_padding_modes_differ_only_near_the_border():
 def test_block_layout_and_nearest_upsampling():
     g = SRGANModifiedGenerator(**TINY)
     block = g.body[0]
-    assert [m.conv.kernel_size for m in (block.conv1, block.conv2, block.conv3)] == [(5, 5), (3, 3), (3, 3)]
+    assert [m.conv.kernel_size for m in (block.conv1, block.conv2, block.conv3)] == [
+        (5, 5),
+        (3, 3),
+        (3, 3),
+    ]
     assert g.conv_first.conv.kernel_size == (9, 9) and g.conv_second.conv.kernel_size == (5, 5)
     assert not any(isinstance(m, nn.PixelShuffle) for m in g.modules())
-    assert all(isinstance(m, nn.PReLU) and m.weight.abs().sum() == 0 for m in g.modules() if isinstance(m, nn.PReLU))
+    assert all(
+        isinstance(m, nn.PReLU) and m.weight.abs().sum() == 0
+        for m in g.modules()
+        if isinstance(m, nn.PReLU)
+    )
 
 
 def test_bn_uses_keras_momentum_and_eps():
@@ -124,11 +134,17 @@ def test_keras_vgg19_indices_map_to_torchvision_post_relu(vgg):
         else:
             conv += 1
             keras.append(f"block{block}_conv{conv}")
-            torch_relu[f"block{block}_conv{conv}"] = idx + 1  # torchvision: Conv2d at idx, its ReLU at idx + 1
+            torch_relu[f"block{block}_conv{conv}"] = (
+                idx + 1
+            )  # torchvision: Conv2d at idx, its ReLU at idx + 1
             idx += 2
     derived = {k: torch_relu[keras[k]] for k in (10, 5, 8)}
     assert [keras[k] for k in (10, 5, 8)] == ["block3_conv4", "block2_conv2", "block3_conv2"]
-    assert derived == losses.KERAS_VGG19_TO_TORCHVISION and losses.SEED_CONTENT_LAYERS == (8, 13, 17)
+    assert derived == losses.KERAS_VGG19_TO_TORCHVISION and losses.SEED_CONTENT_LAYERS == (
+        8,
+        13,
+        17,
+    )
     assert all(isinstance(vgg.features[i], nn.ReLU) for i in losses.SEED_CONTENT_LAYERS)
     maps = vgg(torch.rand(1, 3, 32, 32))
     assert [tuple(m.shape[1:]) for m in maps] == [(128, 16, 16), (256, 8, 8), (256, 8, 8)]
@@ -151,8 +167,16 @@ def test_seed_recipe_trains_and_resumes(tmp_path):
     def run(iters):
         g = SRGANModifiedGenerator(**TINY)
         d = SRGANModifiedDiscriminator(num_feat=4, fc_dim=8, input_size=32)
-        hist = train_modified.fit(g=g, d=d, vgg=feats, data=data, iters=iters, run_dir=tmp_path, log_interval=1,
-                                  ckpt_interval=1)
+        hist = train_modified.fit(
+            g=g,
+            d=d,
+            vgg=feats,
+            data=data,
+            iters=iters,
+            run_dir=tmp_path,
+            log_interval=1,
+            ckpt_interval=1,
+        )
         return g, hist
 
     _, hist = run(2)
@@ -175,7 +199,11 @@ def test_bn_inference_modes():
             per_image = g(lq)
         g2 = train_modified.recalibrate_bn(g, data, batches=3)
         assert not g.training and all(torch.equal(v, g.state_dict()[k]) for k, v in running.items())
-        train_out = g.train()(lq)  # a batch-1 training forward normalises with the same per-image statistics
+        train_out = g.train()(
+            lq
+        )  # a batch-1 training forward normalises with the same per-image statistics
     torch.testing.assert_close(per_image, train_out)
     bn = g2.body[0].bn1
-    assert bn.momentum == 0.5 and not torch.equal(bn.running_mean, running["body.0.bn1.running_mean"])
+    assert bn.momentum == 0.5 and not torch.equal(
+        bn.running_mean, running["body.0.bn1.running_mean"]
+    )

@@ -13,13 +13,21 @@ from srlib.weights import WeightStatus
 
 def test_metrics_file_labels_proxy_and_random_weights(tmp_path):
     status = WeightStatus("vgg19", "auto", "random-init", None, "random")
-    out = tracking.write_metrics(tmp_path / "m.json", {"psnr_y": 30.0}, stage="s", profile="smoke",
-                                 data={"name": "embedded-bench", "proxy": True}, weights={"vgg19": status})
+    out = tracking.write_metrics(
+        tmp_path / "m.json",
+        {"psnr_y": 30.0},
+        stage="s",
+        profile="smoke",
+        data={"name": "embedded-bench", "proxy": True},
+        weights={"vgg19": status},
+    )
     on_disk = json.loads((tmp_path / "m.json").read_text())
     assert on_disk == json.loads(json.dumps(out))
     assert on_disk["comparable_with_paper"] is False
     assert on_disk["weights"]["vgg19"]["source"] == "random-init"
-    assert any("PROXY" in s for s in on_disk["labels"]) and any("RANDOM" in s for s in on_disk["labels"])
+    assert any("PROXY" in s for s in on_disk["labels"]) and any(
+        "RANDOM" in s for s in on_disk["labels"]
+    )
 
 
 def test_metrics_file_requires_data_provenance(tmp_path):
@@ -41,7 +49,12 @@ def test_history_roundtrip_and_truncate(tmp_path):
 
 def test_generator_file_roundtrip(tmp_path):
     g = SRResNet(num_feat=8, num_block=1, scale=2)
-    models.save_generator(tmp_path / "g.pth", g, arch="srresnet", arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2})
+    models.save_generator(
+        tmp_path / "g.pth",
+        g,
+        arch="srresnet",
+        arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2},
+    )
     g2, meta = models.load_generator(tmp_path / "g.pth")
     x = torch.rand(1, 3, 8, 8)
     torch.testing.assert_close(g.eval()(x), g2(x))
@@ -52,7 +65,9 @@ def test_generator_file_roundtrip(tmp_path):
 
 def test_evaluate_and_summarize_gain_over_bicubic():
     gen = torch.Generator().manual_seed(0)
-    gt = (torch.rand(3, 32, 32, generator=gen) * 255).round() / 255  # 8-bit ground truth, as loaded from files
+    gt = (
+        torch.rand(3, 32, 32, generator=gen) * 255
+    ).round() / 255  # 8-bit ground truth, as loaded from files
     lq = torch.rand(3, 8, 8, generator=gen)
     ups = {"bicubic": evaluation.bicubic_upscaler(4), "oracle": lambda x: gt[None]}
     df = evaluation.evaluate(ups, [("img", lq, gt)], crop_border=4)
@@ -63,13 +78,32 @@ def test_evaluate_and_summarize_gain_over_bicubic():
 
 
 def test_paper_table_marks_rows_not_comparable_on_proxy():
-    ref = pd.DataFrame([
-        {"dataset": "Set5", "method": "srresnet", "metric": "psnr_y", "value": 32.05, "table": "Table 2", "page": 8},
-        {"dataset": "Set5", "method": "srgan", "metric": "psnr_y", "value": 29.40, "table": "Table 2", "page": 8},
-    ])
-    ours = {"metrics": {"models": {"srresnet": {"psnr_y": 30.0}, "srgan": {"psnr_y": 28.0}}},
-            "data": {"name": "bench", "proxy": False}, "comparable_with_paper": False,
-            "weights": {"vgg19": {"comparable": False}}}
+    ref = pd.DataFrame(
+        [
+            {
+                "dataset": "Set5",
+                "method": "srresnet",
+                "metric": "psnr_y",
+                "value": 32.05,
+                "table": "Table 2",
+                "page": 8,
+            },
+            {
+                "dataset": "Set5",
+                "method": "srgan",
+                "metric": "psnr_y",
+                "value": 29.40,
+                "table": "Table 2",
+                "page": 8,
+            },
+        ]
+    )
+    ours = {
+        "metrics": {"models": {"srresnet": {"psnr_y": 30.0}, "srgan": {"psnr_y": 28.0}}},
+        "data": {"name": "bench", "proxy": False},
+        "comparable_with_paper": False,
+        "weights": {"vgg19": {"comparable": False}},
+    }
     t = evaluation.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
     assert t.delta.tolist() == pytest.approx([-2.05, -1.40])
     assert t.comparable.tolist() == [True, False]

@@ -25,23 +25,38 @@ def tiny_models(seed=0):
 def run(tmp, iters, *, adversarial, resume=True, ckpt_interval=2):
     g, d = tiny_models()
     kw = dict(w_pix=1.0, w_adv=1e-3, d=d, lr_d=1e-4) if adversarial else dict(w_pix=1.0)
-    hist = train.fit(g=g, data=tiny_data(), iters=iters, run_dir=tmp, lr_g=1e-3, log_interval=1,
-                     ckpt_interval=ckpt_interval, resume=resume, **kw)
+    hist = train.fit(
+        g=g,
+        data=tiny_data(),
+        iters=iters,
+        run_dir=tmp,
+        lr_g=1e-3,
+        log_interval=1,
+        ckpt_interval=ckpt_interval,
+        resume=resume,
+        **kw,
+    )
     return g, d, hist
 
 
 @pytest.mark.parametrize("adversarial", [False, True])
 def test_resume_equals_uninterrupted(tmp_path, adversarial):
     g_full, d_full, h_full = run(tmp_path / "full", 4, adversarial=adversarial)
-    run(tmp_path / "split", 2, adversarial=adversarial)  # "interrupted" after step 2 (checkpoint written)
-    g_res, d_res, h_res = run(tmp_path / "split", 4, adversarial=adversarial)  # new process state, resumes
+    run(
+        tmp_path / "split", 2, adversarial=adversarial
+    )  # "interrupted" after step 2 (checkpoint written)
+    g_res, d_res, h_res = run(
+        tmp_path / "split", 4, adversarial=adversarial
+    )  # new process state, resumes
     for a, b in zip(g_full.state_dict().values(), g_res.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     if adversarial:
         for a, b in zip(d_full.state_dict().values(), d_res.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert [r["step"] for r in h_res.rows] == [1, 2, 3, 4]
-    assert [r["l_g_pix"] for r in h_res.rows] == pytest.approx([r["l_g_pix"] for r in h_full.rows], abs=0)
+    assert [r["l_g_pix"] for r in h_res.rows] == pytest.approx(
+        [r["l_g_pix"] for r in h_full.rows], abs=0
+    )
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path):
@@ -63,8 +78,12 @@ def test_batches_are_pure_functions_of_step():
 def test_mse_training_reduces_the_loss(tmp_path):
     torch.manual_seed(0)
     g = SRResNet(num_feat=8, num_block=1, scale=2)
-    ds = patches.PairedPatches([torch.rand(3, 16, 16)], scale=2, gt_size=16, batch_size=1, use_augment=False)
-    hist = train.fit(g=g, data=ds, iters=60, run_dir=tmp_path, lr_g=3e-3, log_interval=10, ckpt_interval=60)
+    ds = patches.PairedPatches(
+        [torch.rand(3, 16, 16)], scale=2, gt_size=16, batch_size=1, use_augment=False
+    )
+    hist = train.fit(
+        g=g, data=ds, iters=60, run_dir=tmp_path, lr_g=3e-3, log_interval=10, ckpt_interval=60
+    )
     losses = [r["l_g_pix"] for r in hist.rows]
     assert losses[-1] < 0.5 * losses[0]
 

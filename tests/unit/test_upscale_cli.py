@@ -23,14 +23,20 @@ def _digests(folder):
 def setup(tmp_path):
     torch.manual_seed(0)
     kwargs = dict(num_feat=4, num_block=1, num_up_feat=4, scale=2)
-    ckpt = models.save_generator(tmp_path / "g.pth", SRGANModifiedGenerator(**kwargs), arch="srgan_modified",
-                                   arch_kwargs=kwargs)
+    ckpt = models.save_generator(
+        tmp_path / "g.pth",
+        SRGANModifiedGenerator(**kwargs),
+        arch="srgan_modified",
+        arch_kwargs=kwargs,
+    )
     photos = tmp_path / "photos"
     photos.mkdir()
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(photos / "rgb.png")
     Image.fromarray(rng.integers(0, 256, (20, 24), dtype=np.uint8)).save(photos / "gray.png")
-    Image.fromarray(rng.integers(0, 256, (20, 24, 4), dtype=np.uint8), mode="RGBA").save(photos / "rgba.png")
+    Image.fromarray(rng.integers(0, 256, (20, 24, 4), dtype=np.uint8), mode="RGBA").save(
+        photos / "rgba.png"
+    )
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buf, format="JPEG")
     (photos / "truncated.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
@@ -42,7 +48,18 @@ def test_folder_with_bad_files(setup, capsys):
     tmp, photos, ckpt = setup
     before = _digests(photos)
     out = tmp / "out"
-    args = [str(photos), "-o", str(out), "--checkpoint", str(ckpt), "--tile", "12", "--overlap", "4", "--no-progress"]
+    args = [
+        str(photos),
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(ckpt),
+        "--tile",
+        "12",
+        "--overlap",
+        "4",
+        "--no-progress",
+    ]
     assert upscale_cli.main(args) == 1
     err = capsys.readouterr().err
     assert "truncated.jpg" in err and "notes.png" in err
@@ -59,27 +76,62 @@ def test_folder_with_bad_files(setup, capsys):
     done = _digests(out)
     assert cli.main(["upscale", *args]) == 1
     assert "exists" in capsys.readouterr().err and _digests(out) == done
-    assert upscale_cli.main([*args, "--overwrite", "--tiling", "faithful", "--tile", "8"]) == 1  # bad files still bad
+    assert (
+        upscale_cli.main([*args, "--overwrite", "--tiling", "faithful", "--tile", "8"]) == 1
+    )  # bad files still bad
     assert _digests(out) != done and _digests(photos) == before
 
 
 def test_inputs_are_never_overwritten(setup, capsys):
     tmp, photos, ckpt = setup
     before = _digests(photos)
-    rc = upscale_cli.main([str(photos / "rgb.png"), str(photos / "gray.png"), "-o", str(photos), "--checkpoint",
-                           str(ckpt), "--overwrite", "--no-progress"])
+    rc = upscale_cli.main(
+        [
+            str(photos / "rgb.png"),
+            str(photos / "gray.png"),
+            "-o",
+            str(photos),
+            "--checkpoint",
+            str(ckpt),
+            "--overwrite",
+            "--no-progress",
+        ]
+    )
     assert rc == 1 and "is an input file" in capsys.readouterr().err and _digests(photos) == before
     single = tmp / "single.png"
-    assert upscale_cli.main([str(photos / "rgb.png"), "-o", str(single), "--checkpoint", str(ckpt),
-                             "--postprocess", "match,lowpass,match", "--no-progress"]) == 0
+    assert (
+        upscale_cli.main(
+            [
+                str(photos / "rgb.png"),
+                "-o",
+                str(single),
+                "--checkpoint",
+                str(ckpt),
+                "--postprocess",
+                "match,lowpass,match",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert Image.open(single).size == (48, 40)
 
 
 def test_usage_errors_exit_2(setup, capsys):
     tmp, photos, ckpt = setup
-    assert upscale_cli.main([str(photos), "-o", str(tmp / "o"), "--checkpoint", str(tmp / "missing.pth")]) == 2
+    assert (
+        upscale_cli.main(
+            [str(photos), "-o", str(tmp / "o"), "--checkpoint", str(tmp / "missing.pth")]
+        )
+        == 2
+    )
     assert "missing.pth" in capsys.readouterr().err
-    assert upscale_cli.main([str(photos), "-o", str(tmp / "o"), "--checkpoint", str(ckpt), "--postprocess", "x"]) == 2
+    assert (
+        upscale_cli.main(
+            [str(photos), "-o", str(tmp / "o"), "--checkpoint", str(ckpt), "--postprocess", "x"]
+        )
+        == 2
+    )
 
 
 def _save(path, edit=None):
@@ -93,13 +145,27 @@ def _save(path, edit=None):
 
 
 def test_phone_photo_is_upscaled_upright(tmp_path):
-    stored = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)  # 160 wide x 96 high stored
+    stored = np.random.default_rng(0).integers(
+        0, 256, (96, 160, 3), dtype=np.uint8
+    )  # 160 wide x 96 high stored
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to display
     Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif)
     ckpt = _save(tmp_path / "g.pth")
     out = tmp_path / "out"
-    assert upscale_cli.main([str(tmp_path / "phone.jpg"), "-o", str(out), "--checkpoint", str(ckpt), "--no-progress"]) == 0
+    assert (
+        upscale_cli.main(
+            [
+                str(tmp_path / "phone.jpg"),
+                "-o",
+                str(out),
+                "--checkpoint",
+                str(ckpt),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     with Image.open(out / "phone.png") as im:
         assert im.size == (192, 320)  # 2 x (96 wide x 160 high)
 
@@ -112,14 +178,28 @@ BAD_OPTIONS = [  # (arguments but --checkpoint, what the message says)
     ([*ONE, "--overlap", "-1"], "argument --overlap: -1 is negative"),
     ([*ONE, "--batch", "-1"], "argument --batch: -1 is negative"),
     ([*ONE, "--threads", "-2"], "argument --threads: -2 is negative"),
-    ([*ONE, "--radius", "0", "--postprocess", "lowpass"], "argument --radius: 0 must be a number > 0"),
+    (
+        [*ONE, "--radius", "0", "--postprocess", "lowpass"],
+        "argument --radius: 0 must be a number > 0",
+    ),
     ([*ONE, "--radius", "nan"], "argument --radius: nan must be a number > 0"),
     ([*ONE, "--tiling", "faithful", "--tile", "0"], "--tiling faithful needs --tile > 0"),
-    ([*ONE, "--postprocess", "match,blur"], "argument --postprocess: unknown post-processing step(s) ['blur']"),
-    (["{tmp}/photos/rgb.png", "-o", "{tmp}/new.jpg"], "outputs are written as PNG or TIFF, not .jpg"),
-    (["{tmp}/photos/rgb.png", "{tmp}/photos/gray.png", "-o", "{tmp}/x.png"],
-     "names one output file, but the inputs give 2 image(s)"),
-    (["{tmp}/photos", "-o", "{tmp}/x.tif"], "names one output file, but the inputs give 3 image(s)"),
+    (
+        [*ONE, "--postprocess", "match,blur"],
+        "argument --postprocess: unknown post-processing step(s) ['blur']",
+    ),
+    (
+        ["{tmp}/photos/rgb.png", "-o", "{tmp}/new.jpg"],
+        "outputs are written as PNG or TIFF, not .jpg",
+    ),
+    (
+        ["{tmp}/photos/rgb.png", "{tmp}/photos/gray.png", "-o", "{tmp}/x.png"],
+        "names one output file, but the inputs give 2 image(s)",
+    ),
+    (
+        ["{tmp}/photos", "-o", "{tmp}/x.tif"],
+        "names one output file, but the inputs give 3 image(s)",
+    ),
     (["{tmp}/photos", "-o", "{tmp}/notes.txt"], "is an existing file, not a folder"),
 ]
 
@@ -135,7 +215,10 @@ def test_bad_options_are_usage_errors_before_any_work(tmp_path, capsys, argv, me
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     argv = [a.format(tmp=tmp_path) for a in argv]
     # a missing checkpoint: the usage error must come first (no model is loaded, nothing is computed)
-    assert upscale_cli.main([*argv, "--checkpoint", str(tmp_path / "missing.pth"), "--no-progress"]) == 2
+    assert (
+        upscale_cli.main([*argv, "--checkpoint", str(tmp_path / "missing.pth"), "--no-progress"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert message in err and err.startswith("usage:") and "missing.pth" not in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing created
@@ -144,8 +227,16 @@ def test_bad_options_are_usage_errors_before_any_work(tmp_path, capsys, argv, me
 def test_unwritable_output_folder_exit_2_before_computing(setup, capsys):
     tmp, photos, ckpt = setup
     (tmp / "afile").write_text("x")
-    rc = upscale_cli.main([str(photos / "rgb.png"), "-o", str(tmp / "afile" / "out"), "--checkpoint", str(ckpt),
-                           "--no-progress"])
+    rc = upscale_cli.main(
+        [
+            str(photos / "rgb.png"),
+            "-o",
+            str(tmp / "afile" / "out"),
+            "--checkpoint",
+            str(ckpt),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr()
     assert rc == 2 and f"cannot write to the output folder {tmp / 'afile' / 'out'}" in err.err
     assert "upscaled" not in err.out
@@ -154,10 +245,20 @@ def test_unwritable_output_folder_exit_2_before_computing(setup, capsys):
 def test_nan_checkpoint_is_refused_before_any_work(tmp_path, capsys):
     ckpt = _save(tmp_path / "nan.pth", lambda g: g.conv_last.conv.weight.fill_(float("nan")))
     Image.fromarray(np.zeros((20, 24, 3), np.uint8)).save(tmp_path / "a.png")
-    rc = upscale_cli.main([str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
-                           "--no-progress"])
+    rc = upscale_cli.main(
+        [
+            str(tmp_path / "a.png"),
+            "-o",
+            str(tmp_path / "out"),
+            "--checkpoint",
+            str(ckpt),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
-    assert rc == 2 and "nan.pth: 1 weight tensor(s) hold NaN/Inf values (conv_last.conv.weight)" in err
+    assert (
+        rc == 2 and "nan.pth: 1 weight tensor(s) hold NaN/Inf values (conv_last.conv.weight)" in err
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -169,20 +270,44 @@ def test_non_finite_output_fails_the_file_and_writes_nothing(tmp_path, capsys):
                 p.mul_(1e30)
 
     ckpt = _save(tmp_path / "overflow.pth", blow_up)
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(
+        tmp_path / "a.png"
+    )
     out = tmp_path / "out"
-    rc = upscale_cli.main([str(tmp_path / "a.png"), "-o", str(out), "--checkpoint", str(ckpt), "--no-progress"])
+    rc = upscale_cli.main(
+        [str(tmp_path / "a.png"), "-o", str(out), "--checkpoint", str(ckpt), "--no-progress"]
+    )
     err = capsys.readouterr().err
-    assert rc == 1 and "a.png: the model's output is not finite (NaN/Inf)" in err and "probably corrupt" in err
+    assert (
+        rc == 1
+        and "a.png: the model's output is not finite (NaN/Inf)" in err
+        and "probably corrupt" in err
+    )
     assert list(out.iterdir()) == []  # no output, no temporary file
 
 
 def test_too_small_radius_fails_the_file(setup, capsys):
     tmp, photos, ckpt = setup
     out = tmp / "out"
-    rc = upscale_cli.main([str(photos / "rgb.png"), "-o", str(out), "--checkpoint", str(ckpt), "--radius", "0.001",
-                           "--postprocess", "lowpass", "--no-progress"])
-    assert rc == 1 and "below one frequency bin" in capsys.readouterr().err and list(out.iterdir()) == []
+    rc = upscale_cli.main(
+        [
+            str(photos / "rgb.png"),
+            "-o",
+            str(out),
+            "--checkpoint",
+            str(ckpt),
+            "--radius",
+            "0.001",
+            "--postprocess",
+            "lowpass",
+            "--no-progress",
+        ]
+    )
+    assert (
+        rc == 1
+        and "below one frequency bin" in capsys.readouterr().err
+        and list(out.iterdir()) == []
+    )
 
 
 def test_streamed_and_in_memory_outputs_are_identical(setup):
