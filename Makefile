@@ -23,4 +23,4 @@ test: venv lint  ## lint + format check, then unit tests + papermill smoke runs 
 
 lint: venv  ## ruff check + ruff format --check (fails on either)
 	ruff check srlib tests benchmarks notebooks
-	ruff format --check srlib tests benchmarks notebooks
+	ruff format --check srlib tests benchmarks
