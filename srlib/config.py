@@ -1,23 +1,27 @@
-"""Configuration: dataclasses with the papers' defaults, and ``params.yaml`` loading.
+"""Configuration: ``params.yaml`` loading and the base of the per-stage config dataclasses.
 
-``params.yaml`` layout (one source of truth for DVC, papermill and these dataclasses)::
+``params.yaml`` layout (one source of truth for DVC, papermill and the dataclasses)::
 
     profile: smoke          # which entry of `profiles` overrides the sections (smoke | photos | paper)
-    common: {...}           # seed, scale, device, progress -- shared by every stage
-    <stage>: {...}          # one section per DVC stage, holding the paper's settings
+    common: {...}           # seed, scale, device, num_threads, progress -- each stage takes the ones it declares
+    <section>: {...}        # one section per DVC stage (or shared by several), holding the paper's settings
     profiles:
-      smoke: {<stage>: {...overrides...}}
+      smoke: {<section>: {...overrides...}}
 
-A stage's parameters are ``common | params[stage] | profiles[profile][stage]`` (later wins). Switching the whole
-study is one change: ``dvc exp run -S profile=paper``.
+A stage's parameters are ``common[its keys] | its sections | profiles[profile][its sections]`` (later wins;
+:func:`stage_config_params`), checked by building its :class:`StageConfig` dataclass. Switching the whole study is
+one change: ``dvc exp run -S profile=paper``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+import re
+import types
+import typing
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -91,117 +95,163 @@ def _section(value: Any, where: str) -> dict:
     return value
 
 
-def stage_params_with_sources(
-    stage: str, *, profile: str | None = None, params: dict | None = None
+# --------------------------------------------------------------------------------------------------------------
+# one live config per stage
+
+
+@dataclass
+class StageConfig:
+    """Base of the per-stage configs: one dataclass per params.yaml section, the paper's defaults, a comment a field.
+
+    A stage's dataclass, its params.yaml section(s) and its notebook's ``parameters`` cell hold the same names,
+    types and defaults (a test holds the three together), and the notebook builds the config in one line,
+    ``cfg = StageConfigSubclass.from_namespace(globals())``, and passes ``cfg`` down. Subclasses set:
+
+    * ``STAGE`` -- the DVC stage (= notebook) name;
+    * ``SECTIONS`` -- the params.yaml sections merged in order (default: ``(STAGE,)``); a section two stages share
+      is written once and listed by both;
+    * ``COMMON`` -- the ``common`` keys the stage takes (each also a field); the others are not injected;
+    * :meth:`check` -- refuse values the stage cannot honour (e.g. ``scale != 4`` for a x4-only study) with a
+      :class:`ParamsError` naming the parameter.
+
+    Building the dataclass checks every value's type against its annotation, so a wrong value is refused before
+    anything runs (``python -m srlib nb`` builds it before starting the kernel).
+    """
+
+    STAGE: ClassVar[str] = ""
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+    COMMON: ClassVar[tuple[str, ...]] = ()
+
+    profile: str = (
+        "paper"  # params profile the run belongs to (outputs go under results/<profile>/)
+    )
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            hint = hints[f.name]
+            if typing.get_origin(hint) is tuple and isinstance(value, list):
+                value = tuple(value)  # YAML and papermill give lists
+                object.__setattr__(self, f.name, value)
+            if not _is_instance(value, hint):
+                raise ParamsError(
+                    f"{self.STAGE}: parameter {f.name!r} must be {_type_name(hint)}, "
+                    f"got {type(value).__name__} {value!r}"
+                )
+        self.check()
+
+    def check(self) -> None:
+        """Stage-specific refusals (override); raise :class:`ParamsError` naming the parameter."""
+
+    @classmethod
+    def sections(cls) -> tuple[str, ...]:
+        return cls.SECTIONS or (cls.STAGE,)
+
+    @classmethod
+    def from_namespace(cls, namespace: dict[str, Any]):
+        """The config from a notebook's parameters (``globals()``): every field by name, nothing else."""
+        missing = [f.name for f in fields(cls) if f.name not in namespace]
+        if missing:
+            raise ParamsError(f"{cls.STAGE}: the parameters cell does not define {missing}")
+        return cls(**{f.name: namespace[f.name] for f in fields(cls)})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _is_instance(value: Any, hint: Any) -> bool:
+    """``isinstance`` for the annotations configs use: int, float (int accepted), str, bool, tuples, lists, dicts."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (tuple, list):
+        if not isinstance(value, origin):
+            return False
+        item = (
+            args[0]
+            if args and (origin is list or (len(args) == 2 and args[1] is Ellipsis))
+            else None
+        )
+        return item is None or all(_is_instance(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_instance(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    return isinstance(value, hint)
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
+def stage_config_params(
+    cls: type[StageConfig], *, profile: str | None = None, params: dict | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """:func:`stage_params` plus, for each name, which part of params.yaml set it (for error messages)."""
+    """The values ``cls`` gets from params.yaml and where each came from.
+
+    ``common[COMMON] | sections... | profiles[profile][section]...`` (later wins); a profile may override a key of
+    any of the stage's sections, under that section's name.
+    """
     params = read_params() if params is None else params
-    if stage not in params:
-        stages = [k for k in params if k not in ("profile", "common", "profiles")]
-        raise ParamsError(f"unknown stage {stage!r} in params.yaml; stages: {', '.join(stages)}")
+    for section in cls.sections():
+        if section not in params:
+            stages = [k for k in params if k not in ("profile", "common", "profiles")]
+            raise ParamsError(
+                f"params.yaml has no section {section!r} (needed by stage {cls.STAGE!r}); sections: {', '.join(stages)}"
+            )
     chosen = profile or params.get("profile", "paper")
     profiles = _section(params.get("profiles"), "'profiles'")
     if chosen not in profiles and chosen != "paper":
         raise ParamsError(
             f"unknown profile {chosen!r}; profiles: {', '.join(map(str, profiles)) or '(none)'}"
         )
-    merged: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for where, section in (
-        ("common", _section(params.get("common"), "section 'common'")),
-        (stage, _section(params[stage], f"section {stage!r}")),
-    ):
-        merged.update(section)
-        sources.update(dict.fromkeys(section, f"params.yaml section {where!r}"))
-    overrides = _section(
-        _section(profiles.get(chosen), f"profiles.{chosen}").get(stage),
-        f"profiles.{chosen}.{stage}",
-    )
-    unknown = set(overrides) - set(merged)
-    if unknown:
+    common = _section(params.get("common"), "section 'common'")
+    missing = [k for k in cls.COMMON if k not in common]
+    if missing:
         raise ParamsError(
-            f"profiles.{chosen}.{stage} sets {sorted(unknown)} which {stage!r} does not define"
+            f"stage {cls.STAGE!r} takes common keys {missing}, which params.yaml 'common' lacks"
         )
-    merged.update(overrides)
-    sources.update(
-        dict.fromkeys(overrides, f"profile {chosen!r} (params.yaml profiles.{chosen}.{stage})")
-    )
+    merged = {k: common[k] for k in cls.COMMON}
+    sources = dict.fromkeys(cls.COMMON, "params.yaml section 'common'")
+    for section in cls.sections():
+        values = _section(params[section], f"section {section!r}")
+        merged.update(values)
+        sources.update(dict.fromkeys(values, f"params.yaml section {section!r}"))
+    chosen_profile = _section(profiles.get(chosen), f"profiles.{chosen}")
+    for section in cls.sections():
+        overrides = _section(chosen_profile.get(section), f"profiles.{chosen}.{section}")
+        unknown = set(overrides) - set(merged)
+        if unknown:
+            raise ParamsError(
+                f"profiles.{chosen}.{section} sets {sorted(unknown)}, which stage {cls.STAGE!r} does not define"
+            )
+        merged.update(overrides)
+        sources.update(
+            dict.fromkeys(
+                overrides, f"profile {chosen!r} (params.yaml profiles.{chosen}.{section})"
+            )
+        )
     merged["profile"] = chosen
     sources["profile"] = "--profile" if profile else "params.yaml 'profile'"
     return merged, sources
 
 
-def stage_params(
-    stage: str, *, profile: str | None = None, params: dict | None = None
-) -> dict[str, Any]:
-    """Flat parameter dict for ``stage``: ``common | params[stage] | profiles[profile][stage]``."""
-    return stage_params_with_sources(stage, profile=profile, params=params)[0]
-
-
-def from_params(cls, params: dict[str, Any], **extra):
-    """Build dataclass ``cls`` from the keys of ``params`` it declares (others are ignored)."""
+def build(
+    cls: type[StageConfig], values: dict[str, Any], sources: dict[str, str] | None = None
+) -> StageConfig:
+    """``cls(**values)`` with unknown names refused and the source of a bad value named in the error."""
     names = {f.name for f in fields(cls)}
-    kwargs = {k: v for k, v in params.items() if k in names}
-    kwargs.update(extra)
-    for f in fields(cls):  # YAML gives lists where the dataclass wants tuples
-        if f.name in kwargs and isinstance(kwargs[f.name], list):
-            kwargs[f.name] = tuple(kwargs[f.name])
-    return cls(**kwargs)
-
-
-def as_dict(cfg) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
-
-
-# --------------------------------------------------------------------------------------------------------------
-# SRGAN (Ledig et al., CVPR 2017)
-
-
-@dataclass
-class SRResNetConfig:
-    """Generator of Ledig et al. (Fig. 4): B residual blocks of k3n64s1, two sub-pixel x2 upsamplers."""
-
-    num_in_ch: int = 3
-    num_out_ch: int = 3
-    num_feat: int = 64  # "k3n64s1" everywhere in the body
-    num_block: int = 16  # B = 16 residual blocks
-    scale: int = 4  # two PixelShuffle(2) stages
-    # Not in the paper: learn the residual over bicubic (as BasicSR's MSRResNet does). Off in the paper profile.
-    bicubic_skip: bool = False
-
-
-@dataclass
-class DiscriminatorConfig:
-    """Discriminator of Ledig et al. (Fig. 4): 8 conv layers 64..512, dense 1024, dense 1."""
-
-    num_in_ch: int = 3
-    num_feat: int = 64
-    fc_dim: int = 1024
-
-
-@dataclass
-class SRGANTrainConfig:
-    """Training recipe of Ledig et al. §3.2: SRResNet (MSE) pre-training, then SRGAN from it."""
-
-    gt_size: int = 96  # random 96x96 HR crops
-    batch_size: int = 16
-    pretrain_iters: int = 1_000_000  # SRResNet: 10^6 updates at 1e-4
-    lr_g_pretrain: float = 1e-4
-    gan_iters: int = 200_000  # SRGAN: 10^5 updates at 1e-4 then 10^5 at 1e-5
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    lr_decay_at: int = 100_000  # GAN iteration at which both learning rates drop x0.1
-    beta1: float = 0.9  # Adam beta1 = 0.9
-    beta2: float = 0.999
-    w_pix: float = 0.0  # SRGAN-VGG54 uses no pixel loss; Lornatang adds MSE with weight 1
-    w_percep: float = 1.0  # VGG54 content loss
-    w_adv: float = 1e-3  # l_SR = l_VGG + 1e-3 l_Gen
-    vgg_layer: str = "features.35"  # conv5_4 after ReLU, before pool5 ("VGG54")
-    vgg_rescale: float = 1 / 12.75  # feature maps rescaled by 1/12.75 (paper §3.2)
-    vgg_weights: str = "auto"  # pretrained | auto | random (see srlib.weights)
-    flat_threshold: float = 0.02  # reject crops whose gray std is below this (flat sky, bokeh)
-    log_interval: int = 100
-    val_interval: int = 5000
-    ckpt_interval: int = 5000
-    seed: int = 0
-    extra: dict = field(default_factory=dict)
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ParamsError(f"{cls.STAGE}: unknown parameter(s) {unknown}; it takes {sorted(names)}")
+    try:
+        return cls(**values)
+    except ParamsError as exc:
+        bad = re.search(r"parameter '(\w+)'", str(exc))
+        where = (sources or {}).get(bad.group(1)) if bad else None
+        raise ParamsError(f"{exc}" + (f" (from {where})" if where else "")) from None

@@ -1,10 +1,12 @@
 """Run a stage's notebook with papermill: ``python -m srlib nb <stage> [--profile P] [-p name=value ...]``.
 
-The stage's parameters are ``common | params[stage] | profiles[profile][stage]`` (:func:`srlib.config.stage_params`)
-plus command-line overrides. Every name must exist in the notebook's ``parameters`` cell -- an unknown name is an
+The stage's parameters are the ``common`` keys it takes, its params.yaml section(s) and the profile's overrides
+(:func:`srlib.config.stage_config_params`, declared by the stage's dataclass in :data:`CONFIGS`), plus command-line
+overrides. Every name must exist in the notebook's ``parameters`` cell -- an unknown name is an
 error, not a silently ignored injection -- so ``params.yaml`` and the notebooks cannot drift apart -- and every value
 must have the type of the notebook's default (:func:`check_types`), so ``-p scale=abc`` stops here naming ``scale``
-instead of failing deep inside a cell. All of this happens before a kernel starts.
+instead of failing deep inside a cell -- and the stage's dataclass is built from them, which refuses what the stage
+cannot honour (e.g. ``common.scale=2`` for the x4 night->day study). All of this happens before a kernel starts.
 
 The rendered notebook goes to ``results/<profile>/notebooks/``. Papermill writes it to a hidden
 ``.<name>.running.ipynb`` beside it first, which replaces the final file only when the run succeeds: a failed run
@@ -25,6 +27,17 @@ from typing import Any
 import yaml
 
 from srlib import config, paths
+from srlib.config import StageConfig
+from srlib.data.config import DataPrepareConfig
+from srlib.night2day.config import (
+    Night2DayDataConfig,
+    Night2DayEvaluateConfig,
+    Night2DayM1Config,
+    Night2DayM2Config,
+    Night2DayM3Config,
+)
+from srlib.srgan.config import SRGANEvaluateConfig, SRGANTrainConfig, TablesConfig
+from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig, SRGANModifiedTrainConfig
 
 # stage name (= params.yaml section = DVC stage) -> source notebook. A plain dict: grep from a stage to its notebook.
 STAGES: dict[str, str] = {
@@ -39,6 +52,22 @@ STAGES: dict[str, str] = {
     "night2day_m3": "notebooks/33_night2day_m3.ipynb",
     "night2day_evaluate": "notebooks/34_night2day_evaluate.ipynb",
     "tables": "notebooks/90_tables.ipynb",
+}
+
+
+# stage -> its config dataclass (paper defaults; which params.yaml sections and common keys it takes)
+CONFIGS: dict[str, type[StageConfig]] = {
+    "data_prepare": DataPrepareConfig,
+    "srgan_train": SRGANTrainConfig,
+    "srgan_evaluate": SRGANEvaluateConfig,
+    "srgan_modified_train": SRGANModifiedTrainConfig,
+    "srgan_modified_postprocess": SRGANModifiedPostprocessConfig,
+    "night2day_data": Night2DayDataConfig,
+    "night2day_m1": Night2DayM1Config,
+    "night2day_m2": Night2DayM2Config,
+    "night2day_m3": Night2DayM3Config,
+    "night2day_evaluate": Night2DayEvaluateConfig,
+    "tables": TablesConfig,
 }
 
 
@@ -255,23 +284,31 @@ def stage_notebook(stage: str) -> Path:
 def prepare(
     stage: str, *, profile: str | None = None, overrides: dict[str, Any] | None = None
 ) -> tuple[Path, dict[str, Any]]:
-    """Every check that needs no kernel: the notebook, its parameter names, their types -> ``(notebook, params)``.
+    """Every check that needs no kernel: the notebook, its parameter names, their types, the stage's own checks.
 
-    ``params`` is ``common | params[stage] | profiles[profile][stage] | overrides``, exactly what papermill injects.
+    Returns ``(notebook, params)``: the values :func:`srlib.config.stage_config_params` gives plus ``overrides``,
+    exactly what papermill injects.
     """
     notebook = stage_notebook(stage)
-    params, sources = config.stage_params_with_sources(stage, profile=profile)
+    if stage not in CONFIGS:
+        raise config.ParamsError(f"stage {stage!r} has no config dataclass in srlib.nb.CONFIGS")
+    cls = CONFIGS[stage]
+    params, sources = config.stage_config_params(cls, profile=profile)
     overrides = dict(overrides or {})
     declared = notebook_parameters(notebook)
     unknown = sorted((set(params) | set(overrides)) - set(declared))
     if unknown:
         raise config.ParamsError(
             f"{notebook.name}: its parameters cell does not define {unknown} "
-            f"(given by params.yaml section {stage!r} / common / profile, or -p); it declares {sorted(declared)}"
+            f"(given by params.yaml sections {list(cls.sections())} / common / profile, or -p); "
+            f"it declares {sorted(declared)}"
         )
     params.update(overrides)
     sources.update(dict.fromkeys(overrides, "-p"))
     check_types(stage, params, declared, sources)
+    config.build(
+        cls, params, sources
+    )  # the dataclass's own checks (types, values the stage cannot honour)
     return notebook, params
 
 
