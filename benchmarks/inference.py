@@ -92,8 +92,6 @@ def bench_big(size: int, tile: int, overlap: int, threads: int) -> None:
         ckpt = models.save_generator(
             tmp / "tiny.pth",
             SRGANModifiedGenerator(**TINY).eval(),
-            arch="srgan_modified",
-            arch_kwargs=TINY,
         )
         img = (_test_image(size).numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
         cv2.imwrite(str(tmp / "big.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

@@ -115,8 +115,6 @@ def main() -> None:
         ckpt = models.save_generator(
             tmp / "tiny.pth",
             SRGANModifiedGenerator(**TINY).eval(),
-            arch="srgan_modified",
-            arch_kwargs=TINY,
         )
         img = smooth_image(args.height, args.width)
         cv2.imwrite(str(tmp / "big.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))

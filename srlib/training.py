@@ -5,7 +5,8 @@
   validation, and the guards: a non-finite loss or non-finite weights stop the run with the last good checkpoint
   intact; resume refuses a checkpoint that does not fit (architecture, a step past ``iters``, other settings).
 * :class:`IntervalLog` -- interval-averaged log lines.
-* small pieces the fit loops had each written again: :func:`step_decay`, :func:`set_lr`, :func:`validation_hook`.
+* small pieces the fit loops had each written again: :func:`step_generator` (the random stream of a step),
+  :func:`schedule`, :func:`step_decay`, :func:`set_lr`, :func:`frozen` (D during the G step), :func:`gan_d_step`, :func:`validation_hook`.
 
 Checkpoint files themselves (safe loading, atomic writes) are :mod:`srlib.tracking`.
 """
@@ -18,13 +19,15 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from srlib import losses
 from srlib.tracking import (
     CheckpointError,
     History,
@@ -39,6 +42,56 @@ log = logging.getLogger("srlib.train")
 def step_decay(lr: float, decay_at: int | None, factor: float = 0.1) -> Callable[[int], float]:
     """Learning rate as a pure function of the step: ``lr`` before ``decay_at``, ``lr * factor`` after."""
     return lambda step: lr * (factor if decay_at is not None and step >= decay_at else 1.0)
+
+
+STREAM_OFFSET = (
+    2**40
+)  # a second stream of the same (seed, step), apart from the batch's (pools, patch draws)
+
+
+def step_generator(seed: int, step: int, *, stream: int = 0, device=None) -> torch.Generator:
+    """The random stream of one training step: a generator seeded with ``(seed, step)`` (and ``stream``).
+
+    Every random draw of a step comes from such a generator -- never from the global RNG -- so step ``k`` draws the
+    same numbers whether the run started at 0 or resumed at ``k - 1``: that is what makes resume bit-identical.
+    ``stream`` separates independent draws of the same step (``0``: the batch; ``STREAM_OFFSET``: a second one).
+    """
+    gen = torch.Generator() if device is None else torch.Generator(device=device)
+    return gen.manual_seed(stream + seed * 1_000_003 + step)
+
+
+def schedule(lr: float | Callable[[int], float]) -> Callable[[int], float]:
+    """A learning rate as a function of the step: a constant, or the schedule itself."""
+    return lr if callable(lr) else (lambda _step, value=lr: value)
+
+
+@contextmanager
+def frozen(net: nn.Module) -> Iterator[nn.Module]:
+    """No gradients into ``net``'s parameters inside the block (D during the G step); restored after."""
+    params = list(net.parameters())
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield net
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def gan_d_step(
+    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One discriminator update with the BCE GAN loss on a real batch and the (detached) fake one of this step.
+
+    ``l_D = BCE(D(gt), 1) + BCE(D(sr), 0)`` over every logit D gives (one per image for SRGAN's D, one per pixel
+    for Real-ESRGAN's U-Net). Returns ``(l_real, l_fake, real_logits, fake_logits)`` for the caller's log names.
+    """
+    opt_d.zero_grad(set_to_none=True)
+    real_logits, fake_logits = d(gt), d(sr.detach())
+    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
+    (l_real + l_fake).backward()
+    opt_d.step()
+    return l_real, l_fake, real_logits, fake_logits
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:

@@ -155,11 +155,34 @@ def nce_loss(
     if flipped:
         feat_q = [torch.flip(fq, [3]) for fq in feat_q]
     feat_k = g.encode(src, nce_layers)
+    return pooled_nce(
+        f,
+        feat_q,
+        feat_k,
+        num_patches=num_patches,
+        nce_t=nce_t,
+        lambda_nce=lambda_nce,
+        generator=generator,
+    )
+
+
+def pooled_nce(
+    f: PatchSampleF,
+    feat_q: Sequence[torch.Tensor],
+    feat_k: Sequence[torch.Tensor],
+    *,
+    num_patches: int,
+    nce_t: float,
+    lambda_nce: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """PatchNCE over encoder layers: ``num_patches`` key locations drawn per layer, the queries taken at the same
+    locations, ``lambda_nce`` times the mean over layers (CUT's ``calculate_NCE_loss`` after the encoding)."""
     k_pool, ids = f(feat_k, num_patches, None, generator=generator)
     q_pool, _ = f(feat_q, num_patches, ids)
     return sum(
         lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)
-    ) / len(nce_layers)
+    ) / len(feat_q)
 
 
 def cut_g_step(
@@ -221,15 +244,12 @@ def gan_nce_update(
     """
     opt_g.zero_grad(set_to_none=True)
     opt_f.zero_grad(set_to_none=True)
-    for p in d.parameters():  # D gets no gradient from the G step
-        p.requires_grad_(False)
-    l_gan = (
-        lambda_gan * losses.lsgan_g_loss(d(fake_for_d))
-        if lambda_gan > 0
-        else fake_for_d.new_zeros(())
-    )
-    for p in d.parameters():
-        p.requires_grad_(True)
+    with training.frozen(d):  # D gets no gradient from the G step
+        l_gan = (
+            lambda_gan * losses.lsgan_g_loss(d(fake_for_d))
+            if lambda_gan > 0
+            else fake_for_d.new_zeros(())
+        )
     logs: dict[str, float] = {}
     l_nce = nce_fn(*nce_pairs[0])
     l_total_nce = l_nce
@@ -325,7 +345,7 @@ class UnpairedCrops:
         return img if img.dtype == torch.uint8 else (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
     def generator(self, step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        return training.step_generator(self.seed, step)
 
     def _one(self, images, g: torch.Generator) -> torch.Tensor:
         img = images[int(torch.randint(len(images), (1,), generator=g))].float()[None] / 255
@@ -387,11 +407,10 @@ def fit_cut(
 
     def step_fn(step: int):
         for opt in opts.values():
-            for group in opt.param_groups:
-                group["lr"] = lr_fn(step - 1)
+            training.set_lr(opt, lr_fn(step - 1))
         real_x, real_y = (t.to(device) for t in data.batch(step))
-        gen = torch.Generator(device=device).manual_seed(
-            2**40 + seed * 1_000_003 + step
+        gen = training.step_generator(
+            seed, step, stream=training.STREAM_OFFSET, device=device
         )  # apart from the data's
         logs = cut_train_step(
             g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from srlib import training
 from srlib.data import degradations
 
 # -------------------------------------------------------------------------------------------- training pairs
@@ -75,7 +76,7 @@ class PairedPatches:
         self.flat_threshold, self.use_augment, self.seed = flat_threshold, use_augment, seed
 
     def generator(self, step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        return training.step_generator(self.seed, step)
 
     def _crop(self, g: torch.Generator) -> torch.Tensor:
         for _ in range(10):

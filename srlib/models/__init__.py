@@ -43,15 +43,25 @@ __all__ = [
 ]
 
 
-def save_generator(
-    path: str | Path, g: nn.Module, *, arch: str, arch_kwargs: dict, meta: dict | None = None
-):
-    """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``."""
+# generator class -> its name in files and params.yaml (the inverse of ARCHS)
+ARCH_NAMES = {cls: name for name, cls in ARCHS.items()}
+
+
+def save_generator(path: str | Path, g: nn.Module, *, meta: dict | None = None) -> Path:
+    """Generator weights plus what rebuilds them: ``{arch, arch_kwargs, state_dict, meta}``.
+
+    ``arch`` is the class's name in :data:`ARCHS`; ``arch_kwargs`` are the constructor arguments the model recorded
+    (:func:`srlib.models.common.records_arguments`).
+    """
+    if type(g) not in ARCH_NAMES or not hasattr(g, "arch_kwargs"):
+        raise TypeError(
+            f"save_generator: {type(g).__name__} is not a generator family of srlib.models.ARCHS"
+        )
     return tracking.save_checkpoint(
         path,
         {
-            "arch": arch,
-            "arch_kwargs": dict(arch_kwargs),
+            "arch": ARCH_NAMES[type(g)],
+            "arch_kwargs": dict(g.arch_kwargs),
             "state_dict": g.state_dict(),
             "meta": meta or {},
         },

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlib.models.common import records_arguments
+
 # Binomial (Pascal-triangle) low-pass filters used by the anti-aliased layers.
 _BINOMIAL = {
     1: [1.0],
@@ -105,6 +107,7 @@ def init_cut_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
     return net
 
 
+@records_arguments
 class ResnetGenerator(nn.Module):
     """CUT's ``resnet_9blocks`` generator (index layout in the module docstring; 32 layers for 9 blocks).
 

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from srlib import weights
+from srlib.models.common import records_arguments
 
 
 class ResidualDenseBlock(nn.Module):
@@ -71,6 +72,7 @@ class RRDB(nn.Module):
         return torch.add(x, self.rdb3(self.rdb2(self.rdb1(x))), alpha=0.2)
 
 
+@records_arguments
 class RRDBNet(nn.Module):
     """ESRGAN / Real-ESRGAN generator.
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlib.models.common import records_arguments
+
 
 class ResidualBlock(nn.Module):
     """conv3x3-BN-PReLU-conv3x3-BN plus identity (Ledig Fig. 4, after Gross & Wilber's ResNet variant)."""
@@ -45,6 +47,7 @@ class UpsampleBlock(nn.Module):
         return self.act(self.shuffle(self.conv(x)))
 
 
+@records_arguments
 class SRResNet(nn.Module):
     """SRResNet / SRGAN generator.
 

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlib.models.common import records_arguments
+
 PADDINGS = ("reflect", "zeros")
 
 
@@ -114,6 +116,7 @@ class UpsampleBlock(nn.Module):
         return self.act2(F.interpolate(y, scale_factor=2, mode="nearest"))
 
 
+@records_arguments
 class SRGANModifiedGenerator(nn.Module):
     """The seed's ``create_gen(num_res_block=20)``: 64x64 -> 256x256 in the report, any size here.
 

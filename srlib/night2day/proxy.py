@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from srlib import training
 from srlib.data import degradations, images
 from srlib.night2day.data import GT_SIZE, LQ_SIZE, PROXY_NOTE, Night2DaySample, make_lq, to_gt_size
 
@@ -277,7 +278,7 @@ class ProxyNight2DayPairs:
         return self._cache[k].float() / 255
 
     def generator(self, i: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + i)
+        return training.step_generator(self.seed, i)
 
     def day_hr(self, i: int, generator: torch.Generator) -> Tensor:
         photo = self._photo(i % len(self.files))

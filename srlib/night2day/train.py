@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import losses, models, tracking, training, weights
+from srlib import models, tracking, training, weights
 from srlib.cut.train import (
     CUTConfig,
     UnpairedCrops,
@@ -40,6 +40,7 @@ from srlib.cut.train import (
     fit_cut,
     gan_nce_update,
     linear_decay,
+    pooled_nce,
 )
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
@@ -149,7 +150,7 @@ class PairedCrops:
         return len(self.lq)
 
     def batch(self, step: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = training.step_generator(self.seed, step)
         s, p = self.scale, self.gt_size // self.scale
         h, w = self.lq.shape[-2:]
         lqs, gts = [], []
@@ -184,7 +185,7 @@ class UnpairedCrossScale:
         self.batch_size, self.seed = batch_size, seed
 
     def batch(self, step: int, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor, Tensor]:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        g = training.step_generator(self.seed, step)
         n = len(self.night_lq)
         xs, ys, ys_lq = [], [], []
         for _ in range(self.batch_size):
@@ -224,11 +225,15 @@ def cross_scale_nce(
     scale = out_hr.shape[-1] // src_lq.shape[-1]
     feat_q = g.encode(F.avg_pool2d(out_hr, scale), nce_layers)  # (B, C, h, w) per layer
     feat_k = g.encode(src_lq, nce_layers)
-    k_pool, ids = f(feat_k, num_patches, None, generator=generator)
-    q_pool, _ = f(feat_q, num_patches, ids)
-    return sum(
-        lambda_nce * losses.patch_nce(q, k, tau=nce_t) for q, k in zip(q_pool, k_pool)
-    ) / len(nce_layers)
+    return pooled_nce(
+        f,
+        feat_q,
+        feat_k,
+        num_patches=num_patches,
+        nce_t=nce_t,
+        lambda_nce=lambda_nce,
+        generator=generator,
+    )
 
 
 def m3_unpaired_g_step(
@@ -311,10 +316,9 @@ def fit_m3_unpaired(
 
     def step_fn(step: int):
         for opt in opts.values():
-            for group in opt.param_groups:
-                group["lr"] = lr_fn(step - 1)
+            training.set_lr(opt, lr_fn(step - 1))
         night_lq, day_hr, day_lq = data.batch(step, device)
-        gen = torch.Generator(device=device).manual_seed(2**40 + seed * 1_000_003 + step)
+        gen = training.step_generator(seed, step, stream=training.STREAM_OFFSET, device=device)
         b = night_lq.shape[0]
         out = g(torch.cat((night_lq, day_lq)) if nce_idt else night_lq)  # one forward, as CUT
         sr, sr_idt = out[:b], (out[b:] if nce_idt else None)
@@ -459,13 +463,6 @@ def train_sr_stage(
     models.save_generator(
         run_dir / f"{name}.pth",
         g_ema.cpu(),
-        arch="rrdbnet",
-        arch_kwargs={
-            "scale": 4,
-            "num_feat": num_feat,
-            "num_block": num_block,
-            "num_grow_ch": num_grow_ch,
-        },
         meta=info,
     )
     return g_ema, history, info
@@ -551,8 +548,6 @@ def train_cut_stage(
     models.save_generator(
         run_dir / f"{name}.pth",
         g.cpu().eval(),
-        arch="cut_resnet_9blocks",
-        arch_kwargs={"num_feat": num_feat, "num_block": num_block},
         meta=info,
     )
     return g.eval(), history, info
@@ -673,13 +668,6 @@ def train_m3_unpaired_stage(
     models.save_generator(
         run_dir / f"{name}.pth",
         g.cpu().eval(),
-        arch="rrdbnet",
-        arch_kwargs={
-            "scale": 4,
-            "num_feat": num_feat,
-            "num_block": num_block,
-            "num_grow_ch": num_grow_ch,
-        },
         meta=info,
     )
     return g.eval(), history, info

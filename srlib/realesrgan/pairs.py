@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from srlib import training
 from srlib.data.degradations_realesrgan import RealESRGANDegradationConfig, degrade
 
 
@@ -120,7 +121,7 @@ class RealESRGANPairs:
         self.cfg, self.batch_size, self.seed = cfg, batch_size, seed
 
     def generator(self, step: int, device: torch.device | str = "cpu") -> torch.Generator:
-        return torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + step)
+        return training.step_generator(self.seed, step, device=device)
 
     def _gt_crop(self, g: torch.Generator) -> Tensor:
         size = self.cfg.crop_pad_size

@@ -99,11 +99,8 @@ def realesrgan_g_step(
     sr = g(lq)
     l_pix = w_pix * losses.pixel_l1(sr, gt_usm)
     l_percep = w_percep * losses.perceptual_l1(sr, gt_usm, vgg, layer_weights=layer_weights)
-    for p in d.parameters():
-        p.requires_grad_(False)
-    l_gan = w_gan * losses.gan_g_loss(d(sr))  # per-pixel logits, mean over all of them
-    for p in d.parameters():
-        p.requires_grad_(True)
+    with training.frozen(d):
+        l_gan = w_gan * losses.gan_g_loss(d(sr))  # per-pixel logits, mean over all of them
     total = l_pix + l_percep + l_gan
     total.backward()
     opt_g.step()
@@ -120,11 +117,7 @@ def realesrgan_d_step(
     *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
 ) -> dict[str, float]:
     """U-Net discriminator update: BCE(D(gt), 1) + BCE(D(sr), 0), per pixel; gt unsharpened (gan_gt_usm False)."""
-    opt_d.zero_grad(set_to_none=True)
-    real_logits, fake_logits = d(gt), d(sr.detach())
-    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
-    (l_real + l_fake).backward()
-    opt_d.step()
+    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
     return {
         "l_d_real": l_real.item(),
         "l_d_fake": l_fake.item(),
@@ -178,8 +171,7 @@ def fit_realesrgan(
         raise ValueError(
             "RealESRGAN training (d given) needs the VGG feature extractor (vgg=make_vgg(...))"
         )
-    lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
-    lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
+    lr_g_fn, lr_d_fn = training.schedule(lr_g), training.schedule(lr_d)
     g.to(device).train()
     g_ema = copy.deepcopy(
         g
@@ -199,13 +191,12 @@ def fit_realesrgan(
         lq, gt = data.batch(step, device)
         # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
         if pool.size > 0:  # 0: no pool (Real-ESRGAN's paired-data fine-tuning has none)
-            pool_gen = torch.Generator(device=device).manual_seed(
-                2**40 + data.seed * 1_000_003 + step
+            pool_gen = training.step_generator(
+                data.seed, step, stream=training.STREAM_OFFSET, device=device
             )
             lq, gt = pool(lq, gt, generator=pool_gen)
         gt_usm = usm_sharp(gt) if sharpen_gt else gt
-        for group in opt_g.param_groups:
-            group["lr"] = lr_g_fn(step - 1)
+        training.set_lr(opt_g, lr_g_fn(step - 1))
         if adversarial:
             sr, logs = realesrgan_g_step(
                 g=g,
@@ -218,8 +209,7 @@ def fit_realesrgan(
                 w_percep=w_percep,
                 w_gan=w_gan,
             )
-            for group in opt_d.param_groups:
-                group["lr"] = lr_d_fn(step - 1)
+            training.set_lr(opt_d, lr_d_fn(step - 1))
             logs |= realesrgan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
         else:
             _, logs = realesrnet_g_step(g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm)

@@ -50,11 +50,8 @@ def g_step(
     if w_adv:
         if d is None:
             raise ValueError("w_adv > 0 needs a discriminator (d=...)")
-        for p in d.parameters():  # no D gradients from the G step
-            p.requires_grad_(False)
-        terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
-        for p in d.parameters():
-            p.requires_grad_(True)
+        with training.frozen(d):  # no D gradients from the G step
+            terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
     if not terms:
         raise ValueError("g_step: all loss weights are zero")
     total = sum(terms.values())
@@ -67,11 +64,7 @@ def d_step(
     *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
 ) -> dict[str, float]:
     """One discriminator update on a real batch and the (detached) fake batch from the same iteration."""
-    opt_d.zero_grad(set_to_none=True)
-    real_logits, fake_logits = d(gt), d(sr.detach())
-    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
-    (l_real + l_fake).backward()
-    opt_d.step()
+    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
     return {
         "l_d_real": l_real.item(),
         "l_d_fake": l_fake.item(),
@@ -111,8 +104,7 @@ def fit(
     With ``resume=True`` and an existing ``last.pth`` training continues from its step.
     """
     device = torch.device(device)
-    lr_g_fn = lr_g if callable(lr_g) else (lambda _s, v=lr_g: v)
-    lr_d_fn = lr_d if callable(lr_d) else (lambda _s, v=lr_d: v)
+    lr_g_fn, lr_d_fn = training.schedule(lr_g), training.schedule(lr_d)
     adversarial = w_adv > 0
     if adversarial and (d is None or lr_d is None):
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")

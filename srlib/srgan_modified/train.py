@@ -96,18 +96,15 @@ def seed_g_step(
     """One generator update: l_G = w_content * sum_k MSE(phi_k) + w_adv * BCE(D(G(lq)), real)."""
     g.train()
     d.eval()  # Keras `trainable = False` on D inside the combined model: BN in inference mode, no D updates
-    for p in d.parameters():
-        p.requires_grad_(False)
-    opt_g.zero_grad(set_to_none=True)
-    sr = g(lq)
-    terms = {"l_g_content": w_content * losses.multi_layer_content(sr, gt, vgg)}
-    if w_adv:
-        terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
-    total = sum(terms.values())
-    total.backward()
-    opt_g.step()
-    for p in d.parameters():
-        p.requires_grad_(True)
+    with training.frozen(d):
+        opt_g.zero_grad(set_to_none=True)
+        sr = g(lq)
+        terms = {"l_g_content": w_content * losses.multi_layer_content(sr, gt, vgg)}
+        if w_adv:
+            terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
+        total = sum(terms.values())
+        total.backward()
+        opt_g.step()
     return {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
 
 
@@ -150,8 +147,8 @@ def fit(
         g.eval()  # generator.predict_on_batch: BN with its moving statistics
         with torch.no_grad():
             fake = g(lq)
-        order_rng = torch.Generator().manual_seed(
-            2**40 + data.seed * 1_000_003 + step
+        order_rng = training.step_generator(
+            data.seed, step, stream=training.STREAM_OFFSET
         )  # pure function of the step
         real_first = bool(
             torch.randint(2, (1,), generator=order_rng).item()

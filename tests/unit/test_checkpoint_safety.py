@@ -252,11 +252,15 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
 def test_upscale_cli_names_a_checkpoint_that_does_not_fit(tmp_path, capsys, case):
     ckpt = tmp_path / "g.pth"
     if case == "other_architecture":  # weights of a 16-feature net under arch_kwargs saying 8
-        models.save_generator(
+        g = SRResNet(num_feat=16, num_block=1, scale=2)
+        tracking.save_checkpoint(
             ckpt,
-            SRResNet(num_feat=16, num_block=1, scale=2),
-            arch="srresnet",
-            arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2},
+            {
+                "arch": "srresnet",
+                "arch_kwargs": {"num_feat": 8, "num_block": 1, "scale": 2},
+                "state_dict": g.state_dict(),
+                "meta": {},
+            },
         )
     elif case == "not_a_checkpoint":
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(ckpt, format="PNG")

@@ -52,8 +52,6 @@ def test_generator_file_roundtrip(tmp_path):
     models.save_generator(
         tmp_path / "g.pth",
         g,
-        arch="srresnet",
-        arch_kwargs={"num_feat": 8, "num_block": 1, "scale": 2},
     )
     g2, meta = models.load_generator(tmp_path / "g.pth")
     x = torch.rand(1, 3, 8, 8)

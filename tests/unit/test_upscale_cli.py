@@ -26,8 +26,6 @@ def setup(tmp_path):
     ckpt = models.save_generator(
         tmp_path / "g.pth",
         SRGANModifiedGenerator(**kwargs),
-        arch="srgan_modified",
-        arch_kwargs=kwargs,
     )
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -141,7 +139,7 @@ def _save(path, edit=None):
     if edit is not None:
         with torch.no_grad():
             edit(g)
-    return models.save_generator(path, g, arch="srgan_modified", arch_kwargs=kwargs)
+    return models.save_generator(path, g)
 
 
 def test_phone_photo_is_upscaled_upright(tmp_path):
