@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 
 import numpy as np
 import torch
-from scipy import linalg
 
 from srlib.metrics.inception import Images, fid_inception, inception_features, inception_stats
 
@@ -24,42 +25,33 @@ def frechet_distance(
 ) -> float:
     """Fréchet distance ``‖μ1 - μ2‖² + Tr(Σ1) + Tr(Σ2) - 2 Tr((Σ1 Σ2)^½)`` between two Gaussians (float64).
 
-    The matrix root is ``scipy.linalg.sqrtm(Σ1 Σ2)`` as in pytorch-fid / TTUR. If it is not finite (nearly singular
-    product), ``eps`` is added to both diagonals and the root retaken, with a warning. A small imaginary part from
-    round-off is dropped; an imaginary diagonal beyond 1e-3 raises ``ValueError``. The result can be slightly
-    negative (≈ -1e-6) for identical statistics.
+    Computed by pytorch-fid's own ``calculate_frechet_distance`` (``scipy.linalg.sqrtm`` of Σ1 Σ2 as in TTUR; if
+    the root is not finite, ``eps`` is added to both diagonals; an imaginary diagonal beyond 1e-3 raises
+    ``ValueError``). Here: shapes are checked first (a clear ``ValueError``), and its printed fallback notice becomes
+    one ``RuntimeWarning``. The result can be slightly negative (≈ -1e-6) for identical statistics.
     """
-    mu1, mu2 = (
-        np.atleast_1d(np.asarray(mu1, np.float64)),
-        np.atleast_1d(np.asarray(mu2, np.float64)),
-    )
-    s1, s2 = (
-        np.atleast_2d(np.asarray(sigma1, np.float64)),
-        np.atleast_2d(np.asarray(sigma2, np.float64)),
-    )
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    mu1, mu2 = (np.atleast_1d(np.asarray(m, np.float64)) for m in (mu1, mu2))
+    s1, s2 = (np.atleast_2d(np.asarray(s, np.float64)) for s in (sigma1, sigma2))
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(
             f"shape mismatch: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}"
         )
-    root = linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(root).all():
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+        # pytorch-fid 0.3.0 calls sqrtm(disp=False), deprecated since SciPy 1.16 (same algorithm, same result)
+        warnings.filterwarnings(
+            "ignore", message="The `disp` argument is deprecated", category=DeprecationWarning
+        )
+        value = calculate_frechet_distance(mu1, s1, mu2, s2, eps=eps)
+    if printed.getvalue().strip():
         warnings.warn(
-            f"frechet_distance: sqrtm(sigma1 @ sigma2) is not finite (singular product); adding {eps} to the "
-            "diagonals (pytorch-fid's fallback)",
+            f"frechet_distance: {printed.getvalue().strip()} (pytorch-fid's fallback for a singular product)",
             RuntimeWarning,
             stacklevel=2,
         )
-        offset = np.eye(s1.shape[0]) * eps
-        root = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    if np.iscomplexobj(root):
-        imag = np.abs(np.diagonal(root).imag).max()
-        if imag > 1e-3:
-            raise ValueError(
-                f"frechet_distance: imaginary component {imag:.3g} in sqrtm(sigma1 @ sigma2)"
-            )
-        root = root.real
-    diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(root))
+    return float(value)
 
 
 def _sample_warnings(n_a: int | None, n_b: int | None, dims: int) -> list[str]:
