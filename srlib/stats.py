@@ -94,24 +94,14 @@ def histograms(df: pd.DataFrame, metric: str, by: str = "phase", *, bins: int | 
     Non-finite values are left out (the title says how many).
     """
     import matplotlib.pyplot as plt
-    import seaborn as sns
+
+    from srlib import viz
 
     values = pd.to_numeric(df[metric], errors="coerce")
     keep = np.isfinite(values.to_numpy(dtype=float))
     data = df.loc[keep, [by, metric]].assign(**{metric: values[keep]})
     fig, ax = plt.subplots(figsize=(6, 4))
-    sns.histplot(
-        data=data,
-        x=metric,
-        hue=by,
-        bins=bins,
-        stat="density",
-        common_norm=False,
-        element="step",
-        fill=True,
-        alpha=0.25,
-        ax=ax,
-    )
+    viz.group_histogram(ax, data, metric, by=by, bins=bins)
     dropped = int((~keep).sum())
     ax.set_title(f"{metric} per image" + (f" ({dropped} non-finite left out)" if dropped else ""))
     fig.tight_layout()

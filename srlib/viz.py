@@ -223,6 +223,27 @@ def image_grid(
     return fig
 
 
+def group_histogram(
+    ax, df: pd.DataFrame, x: str, *, by: str, bins: int | str = "auto", legend: bool = True
+):
+    """Overlaid per-group histograms of column ``x`` on ``ax``: a density per group, step outlines, light fill."""
+    import seaborn as sns
+
+    sns.histplot(
+        data=df,
+        x=x,
+        hue=by,
+        bins=bins,
+        stat="density",
+        common_norm=False,
+        element="step",
+        fill=True,
+        alpha=0.25,
+        ax=ax,
+        legend=legend,
+    )
+
+
 def metric_histograms(
     df: pd.DataFrame,
     metrics: Sequence[str],
@@ -232,23 +253,9 @@ def metric_histograms(
     bins: int | str = "auto",
 ):
     """One panel per metric: overlaid per-group histograms of the per-image values (densities, step outlines)."""
-    import seaborn as sns
-
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.2), squeeze=False)
     for ax, m in zip(axes[0], metrics):
-        sns.histplot(
-            data=df,
-            x=m,
-            hue=by,
-            bins=bins,
-            stat="density",
-            common_norm=False,
-            element="step",
-            fill=True,
-            alpha=0.25,
-            ax=ax,
-            legend=ax is axes[0, -1],
-        )
+        group_histogram(ax, df, m, by=by, bins=bins, legend=ax is axes[0, -1])
         ax.set_title(m.upper())
     if title:
         fig.suptitle(title, fontsize=10)

@@ -238,16 +238,7 @@ class SRGANModifiedDiscriminator(nn.Module):
             )
         self.input_size = input_size
         layers: list[nn.Module] = []
-        chans = [
-            num_feat,
-            num_feat,
-            num_feat * 2,
-            num_feat * 2,
-            num_feat * 4,
-            num_feat * 4,
-            num_feat * 8,
-            num_feat * 8,
-        ]
+        chans = [num_feat * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]  # k3n64s1, k3n64s2, ..., k3n512s2
         c_in = num_in_ch
         for i, c_out in enumerate(chans):
             stride = 2 if i % 2 else 1
