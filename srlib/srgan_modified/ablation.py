@@ -19,22 +19,27 @@ Variants (``method`` column):
 
 Seam scores are measured at each tiling's own seam lines; untiled outputs and bicubic at the faithful tile borders
 (their score is the level of "no seam" on that image content).
+
+The stage (notebook 21) works through the functions that take its config
+(:class:`~srlib.srgan_modified.config.SRGANModifiedPostprocessConfig`, at the end of this module); the report's
+figures are :mod:`srlib.srgan_modified.figures`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.patches import Circle
 
-from srlib import evaluation, viz
-from srlib.data import degradations
+from srlib import evaluation, models
+from srlib.data import degradations, images
 from srlib.inference import tiling as inference
+from srlib.metrics import lpips
 from srlib.srgan_modified import postprocess
+from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig
 
 TILINGS = ("faithful", "blend")
 FIXES = {"network": "", "+ match": "match", "+ low-pass": "lowpass", "+ all": "seed"}
@@ -255,102 +260,138 @@ def conclusions(summary: pd.DataFrame, agree: pd.DataFrame | None = None) -> lis
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# figures (each returns a Figure)
+# the stage (notebook 21): everything from its config
 
 
-def seam_figure(
-    images: dict[str, torch.Tensor],
-    lines: tuple[list[int], list[int]],
+def benchmark(cfg: SRGANModifiedPostprocessConfig, files: Sequence[Path]) -> list:
+    """The benchmark ``(name, lq, gt)`` pairs: centre-cropped to ``cfg.eval_crop``, the first ``cfg.max_images``."""
+    pairs = center_pairs(images.benchmark_pairs(files, cfg.scale), cfg.eval_crop, cfg.scale)
+    return pairs[: cfg.max_images] if cfg.max_images else pairs
+
+
+def load_networks(run: Path) -> tuple[torch.nn.Module, dict, torch.nn.Module, str]:
+    """``(g, g_file, g_zero, zero_label)`` from notebook 20's run folder.
+
+    ``g_zero`` is the zero-padded twin when it was trained; otherwise the same weights with zero pads swapped in
+    (built from the file's own ``arch_kwargs``), and ``zero_label`` says which.
+    """
+    g, g_file = models.load_generator(run / "generator.pth")
+    if (run / "generator_zeros.pth").is_file():
+        g_zero, _ = models.load_generator(run / "generator_zeros.pth")
+        return g, g_file, g_zero, "zero-padded twin trained with the same recipe"
+    g_zero = models.SRGANModifiedGenerator(**(g_file["arch_kwargs"] | {"padding": "zeros"}))
+    g_zero.load_state_dict(g.state_dict())
+    return (
+        g,
+        g_file,
+        g_zero,
+        "zero padding swapped into the reflect-trained weights (no twin trained)",
+    )
+
+
+def load_lpips(cfg: SRGANModifiedPostprocessConfig, device="cpu") -> lpips.LPIPSModel:
+    """The LPIPS model of the ablation (``cfg.lpips_net`` trunk, ``cfg.lpips_weights`` mode)."""
+    return lpips.load_lpips(cfg.lpips_net, cfg.lpips_weights, device=device)
+
+
+def run_labels(
+    cfg: SRGANModifiedPostprocessConfig, g_file: dict, zero_label: str, lp: lpips.LPIPSModel
+) -> list[str]:
+    """The caveats: the generator's own, which zero-padded network, the LPIPS trunk, the centre crops."""
+    labels = list(g_file["meta"].get("labels", [])) + [f"zero padding: {zero_label}"]
+    labels += [f"LPIPS trunk {lp.status.source} ({lp.status.key})"]
+    return labels + ([f"centre crops {cfg.eval_crop}px"] if cfg.eval_crop else [])
+
+
+def measure(
+    cfg: SRGANModifiedPostprocessConfig,
+    g,
+    pairs: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
     *,
-    size: int = 128,
-    scores: dict[str, float] | None = None,
-    title: str | None = None,
-):
-    """The same crop (around a tile corner) of several outputs, tile borders marked at the image edge."""
-    ys, xs = lines
-    first = next(iter(images.values()))
-    cy = ys[0] if ys else first.shape[-2] // 2
-    cx = xs[0] if xs else first.shape[-1] // 2
-    top, left = max(cy - size // 2, 0), max(cx - size // 2, 0)
-    fig, axes = plt.subplots(1, len(images), figsize=(3.2 * len(images), 3.6))
-    for ax, (name, img) in zip(np.atleast_1d(axes), images.items()):
-        ax.imshow(
-            viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest"
-        )
-        for y in ys:
-            if top <= y < top + size:
-                ax.plot([-0.5, 6], [y - top - 0.5] * 2, color="red", lw=2)
-        for x in xs:
-            if left <= x < left + size:
-                ax.plot([x - left - 0.5] * 2, [-0.5, 6], color="red", lw=2)
-        label = name if not scores else f"{name}\nseam score {scores[name]:.2f}"
-        ax.set_title(label, fontsize=9)
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    lpips_model=None,
+    g_zero=None,
+    device="cpu",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`run` with ``cfg``'s tiling, low-pass radius and crop border."""
+    return run(
+        g,
+        pairs,
+        scale=cfg.scale,
+        crop_border=cfg.crop_border,
+        tile=cfg.tile,
+        overlap=cfg.overlap,
+        radius=cfg.radius,
+        lpips_model=lpips_model,
+        g_zero=g_zero,
+        device=device,
+        progress=cfg.progress,
+    )
 
 
-def _log_spectrum(img: torch.Tensor) -> np.ndarray:
-    gray = img.double().mean(0)
-    return torch.log1p(torch.fft.fftshift(torch.fft.fft2(gray)).abs()).numpy()
-
-
-def lowpass_figure(
-    before: torch.Tensor,
-    after: torch.Tensor,
+def markdown_report(
+    cfg: SRGANModifiedPostprocessConfig,
+    summary: pd.DataFrame,
+    findings: list[str],
     *,
-    radius: float = 0.23,
-    size: int = 128,
-    title: str | None = None,
-):
-    """Crop and centred log-spectrum before / after the low-pass, with the kept disc drawn on the spectrum."""
-    h, w = before.shape[-2:]
-    size = min(size, h - 1, w - 1)  # busiest_box pools the (h-1, w-1) gradient map
-    top, left = viz.busiest_box(before, size)
-    r = int(max(h, w) * radius)
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
-    for i, (name, img) in enumerate((("before", before), ("after", after))):
-        axes[i].imshow(
-            viz.to_numpy(img[..., top : top + size, left : left + size]), interpolation="nearest"
-        )
-        axes[i].set_title(f"{name} low-pass (crop)")
-        axes[2 + i].imshow(_log_spectrum(img), cmap="magma")
-        axes[2 + i].add_patch(Circle((w // 2, h // 2), r, fill=False, edgecolor="cyan", lw=1))
-        axes[2 + i].set_title(f"log |FFT| {name} (disc r={r})")
-    for ax in axes:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    labels: list[str],
+    bench_name: str,
+    n_images: int,
+) -> str:
+    """``tables/srgan_modified_ablation.md``: the caveats, the summary table, the findings."""
+    return (
+        f"# Modified SRGAN: fixes x tiling ablation ({cfg.profile} profile, {bench_name}, {n_images} images)\n\n"
+        + "".join(f"- {label}\n" for label in labels)
+        + "\n"
+        + evaluation.markdown_table(summary.reset_index())
+        + "\n## Findings\n\n"
+        + "".join(f"- {s}\n" for s in findings)
+    )
 
 
-def histogram_figure(
-    lq: torch.Tensor, sr: torch.Tensor, matched: torch.Tensor, *, title: str | None = None
-):
-    """Per-channel histograms of the LR input, the network output and the matched output, plus the three images."""
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for ax, (name, img) in zip(
-        axes[0], (("LR input", lq), ("network output", sr), ("histogram-matched", matched))
-    ):
-        ax.imshow(viz.to_numpy(img))
-        ax.set_title(name)
-        ax.axis("off")
-    for c, (ax, color) in enumerate(zip(axes[1], ("red", "green", "blue"))):
-        for name, img, style in (
-            ("LR input", lq, "-"),
-            ("network", sr, ":"),
-            ("matched", matched, "--"),
-        ):
-            hist, edges = np.histogram(
-                img[c].clamp(0, 1).numpy(), bins=64, range=(0, 1), density=True
-            )
-            ax.plot((edges[1:] + edges[:-1]) / 2, hist, style, color=color, label=name)
-        ax.set_title(f"{color} channel")
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+SEAM_METHODS = (
+    "network, zero padding [faithful]",
+    "network [faithful]",
+    "network [blend]",
+    "network",
+)
+
+
+def stage_metrics(
+    cfg: SRGANModifiedPostprocessConfig,
+    summary: pd.DataFrame,
+    agree: pd.DataFrame,
+    findings: list[str],
+    *,
+    n_images: int,
+) -> dict:
+    """The metrics block: the summary per method, tiled-vs-untiled agreement, seam scores, the settings."""
+    return {
+        "ablation": summary.drop(columns="tiling").to_dict(orient="index"),
+        "tiled_vs_untiled_psnr": agreement(agree),
+        "seam_by_padding": {m: float(summary.loc[m, "seam"]) for m in SEAM_METHODS},
+        "tile": cfg.tile,
+        "overlap": cfg.overlap,
+        "radius": cfg.radius,
+        "images": n_images,
+        "findings": findings,
+    }
+
+
+def metrics_data(
+    cfg: SRGANModifiedPostprocessConfig, manifest: dict, bench: dict, n_images: int
+) -> dict:
+    """The ``data`` block of the metrics file: the benchmark, how many images, the centre crop."""
+    return {
+        "name": bench["name"],
+        "proxy": manifest["proxy"],
+        "source": bench["source"],
+        "images": n_images,
+        "eval_crop": cfg.eval_crop,
+    }
+
+
+def metrics_weights(
+    cfg: SRGANModifiedPostprocessConfig, g_file: dict, lp: lpips.LPIPSModel
+) -> dict:
+    """The ``weights`` block: the VGG19 of the generator's training, and the LPIPS trunk."""
+    return {"vgg19": g_file["meta"]["vgg19"], f"lpips_{cfg.lpips_net}": lp.status}

@@ -14,47 +14,30 @@ Seed: vTuanpham/SRGAN_Reimplementation_modified. What differs from Ledig's recip
   frozen with ``trainable = False``, which in TF2 Keras also runs D's BN in inference mode.
 
 :func:`fit` keeps srlib's conventions: batches are pure functions of ``(seed, step)`` (so is the real/fake order),
-an interval log line, ``last.pth`` checkpoints with resume, a ``history.csv``.
+an interval log line, ``last.pth`` checkpoints with resume, a ``history.csv``. The stage (notebook 20) works through
+the functions that take its config (:class:`~srlib.srgan_modified.config.SRGANModifiedTrainConfig`):
+:func:`build_generator`, :func:`build_discriminator`, :func:`build_content_features`, :func:`training_patches`,
+:func:`train_network`, :func:`bn_check` and the metrics blocks; each hyperparameter is read in one place there.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from srlib import losses, tracking, training
+from srlib import evaluation, losses, tracking, training
+from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
+from srlib.models import SRGANModifiedDiscriminator, SRGANModifiedGenerator
+from srlib.srgan_modified.bn import bn_inference_check
+from srlib.srgan_modified.config import SRGANModifiedTrainConfig
 from srlib.training import validation_hook
 
 log = logging.getLogger("srlib.train_modified")
-
-
-@dataclass
-class SeedTrainConfig:
-    """The seed's training settings (``SRGAN_train.py``); params.yaml ``srgan_modified_train`` mirrors them."""
-
-    gt_size: int = 256  # 256x256 HR / 64x64 LR pairs
-    batch_size: int = 1  # quirk: "Batch size will stay at 1"
-    iters: int = 742_500  # 30 epochs x 24,750 pairs (25,000 minus the 1 % test split) at batch 1
-    lr_g: float = 1e-3  # compile(optimizer="adam"): Keras defaults
-    lr_d: float = 1e-3
-    beta1: float = 0.9
-    adam_eps: float = 1e-7  # Keras' Adam epsilon (PyTorch's default is 1e-8)
-    w_content: float = 1.0  # loss_weights=[1e-3, 1]
-    w_adv: float = 1e-3
-    content_layers: tuple[int, ...] = (
-        losses.SEED_CONTENT_LAYERS
-    )  # torchvision indices of the Keras layers 5, 8, 10
-    vgg_normalize: bool = (
-        False  # RGB [0, 1] straight into VGG19 (no caffe / ImageNet preprocessing)
-    )
 
 
 def seed_d_step(
@@ -189,67 +172,177 @@ def fit(
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# BN at batch size 1: which statistics at inference?
+# the stage (notebook 20): everything built from its config, each hyperparameter read once
 
 
-@contextmanager
-def per_image_bn(model: nn.Module) -> Iterator[nn.Module]:
-    """BN layers normalise each input with its own statistics, as in batch-1 training; running stats untouched.
-
-    Not the seed's inference (Keras ``predict`` uses the moving averages). Feed one image per call.
-    """
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    saved = [(m.training, m.momentum) for m in bns]
-    for m in bns:
-        m.train()
-        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
-    try:
-        yield model
-    finally:
-        for m, (training, momentum) in zip(bns, saved):
-            m.train(training)
-            m.momentum = momentum
+def _generator_kwargs(cfg: SRGANModifiedTrainConfig, padding: str | None = None) -> dict:
+    return dict(
+        num_feat=cfg.num_feat,
+        num_block=cfg.num_block,
+        num_up_feat=cfg.num_up_feat,
+        scale=cfg.scale,
+        padding=cfg.padding if padding is None else padding,
+        bn_momentum=cfg.bn_momentum,
+        bicubic_skip=cfg.bicubic_skip,
+    )
 
 
-@torch.no_grad()
-def recalibrate_bn(
-    model: nn.Module, data: PairedPatches, *, batches: int = 200, device="cpu"
-) -> nn.Module:
-    """A copy of ``model`` whose BN running statistics are the plain average over ``batches`` training batches.
-
-    Not in the seed. With batch 1 and Keras momentum 0.5 the moving statistics are essentially those of the last two
-    training crops; a cumulative average (``momentum=None``) estimates those of the training distribution instead.
-    The batches are drawn far from the training steps (``data.batch(10**7 + i)``).
-    """
-    model = copy.deepcopy(model).to(device)
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    saved = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for i in range(batches):
-        model(data.batch(10**7 + i)[0].to(device))
-    for m, momentum in zip(bns, saved):
-        m.momentum = momentum
-    return model.eval()
+def _discriminator_kwargs(cfg: SRGANModifiedTrainConfig) -> dict:
+    return dict(num_feat=cfg.d_num_feat, fc_dim=cfg.d_fc_dim, input_size=cfg.gt_size)
 
 
-def bn_inference_check(
-    model: nn.Module,
+def build_generator(
+    cfg: SRGANModifiedTrainConfig, padding: str | None = None
+) -> SRGANModifiedGenerator:
+    """The seed's generator as ``cfg`` sets it; ``padding`` overrides ``cfg.padding`` (``"zeros"``: the twin)."""
+    return SRGANModifiedGenerator(**_generator_kwargs(cfg, padding))
+
+
+def build_discriminator(cfg: SRGANModifiedTrainConfig) -> SRGANModifiedDiscriminator:
+    """The seed's discriminator for ``cfg.gt_size`` inputs (its dense head fixes the input size)."""
+    return SRGANModifiedDiscriminator(**_discriminator_kwargs(cfg))
+
+
+def build_content_features(cfg: SRGANModifiedTrainConfig) -> losses.VGGFeatures:
+    """The VGG19 maps of the content loss (the seed's three layers, RGB [0, 1] straight in)."""
+    return losses.VGGFeatures(
+        layers=list(cfg.content_layers), weights_mode=cfg.vgg_weights, normalize=cfg.vgg_normalize
+    )
+
+
+def run_labels(cfg: SRGANModifiedTrainConfig) -> list[str]:
+    """The caveats printed with every number of the run (``run_label``, and the bicubic skip when on)."""
+    labels = [cfg.run_label] if cfg.run_label else []
+    if cfg.bicubic_skip:
+        labels.append(
+            "bicubic skip: the generator learns a residual over bicubic (not the seed's architecture)"
+        )
+    return labels
+
+
+def training_patches(cfg: SRGANModifiedTrainConfig, files: list[Path]) -> PairedPatches:
+    """Random HR crops of the training photos with their MATLAB-bicubic LR inputs (batches a function of the step)."""
+    return PairedPatches(
+        images.load_images(files, max_side=cfg.train_max_side),
+        scale=cfg.scale,
+        gt_size=cfg.gt_size,
+        batch_size=cfg.batch_size,
+        flat_threshold=cfg.flat_threshold,
+        seed=cfg.seed,
+    )
+
+
+def validation(
+    cfg: SRGANModifiedTrainConfig, bench_pairs, device
+) -> Callable[[nn.Module], dict[str, float]]:
+    """PSNR-Y on ``cfg.val_crop`` centre crops of the benchmark (``crop_border = scale``), gain over bicubic."""
+    return evaluation.validation_fn(
+        bench_pairs, scale=cfg.scale, crop_border=cfg.scale, crop=cfg.val_crop, device=device
+    )
+
+
+def train_network(
+    cfg: SRGANModifiedTrainConfig,
+    g: SRGANModifiedGenerator,
+    *,
+    vgg: losses.VGGFeatures,
+    data: PairedPatches,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None,
+    run: Path,
+    device,
+) -> tracking.History:
+    """:func:`fit` ``g`` against a fresh discriminator with ``cfg``'s recipe, in ``run / g.padding``."""
+    return fit(
+        g=g,
+        d=build_discriminator(cfg),
+        vgg=vgg,
+        data=data,
+        iters=cfg.iters,
+        run_dir=Path(run) / g.padding,
+        lr_g=cfg.lr_g,
+        lr_d=cfg.lr_d,
+        betas=(cfg.beta1, 0.999),
+        adam_eps=cfg.adam_eps,
+        w_content=cfg.w_content,
+        w_adv=cfg.w_adv,
+        log_interval=cfg.log_interval,
+        ckpt_interval=cfg.ckpt_interval,
+        val_interval=cfg.val_interval,
+        val_fn=val_fn,
+        device=device,
+        progress=cfg.progress,
+        name=f"srgan_modified[{g.padding}]",
+    )
+
+
+def generator_meta(
+    cfg: SRGANModifiedTrainConfig, vgg: losses.VGGFeatures, labels: list[str]
+) -> dict:
+    """What ``generator.pth`` carries besides the architecture: the VGG19 status, the steps, the caveats."""
+    return {"vgg19": vgg.status.as_dict(), "iters": cfg.iters, "labels": labels}
+
+
+def bn_check(
+    cfg: SRGANModifiedTrainConfig,
+    g: nn.Module,
     data: PairedPatches,
     val_fn: Callable[[nn.Module], dict[str, float]],
     *,
-    batches: int = 200,
     device="cpu",
 ) -> dict[str, dict[str, float]]:
-    """``val_fn`` under three BN inference modes: the seed's moving statistics, recalibrated, per-image statistics."""
-    model = model.eval()
-    with torch.no_grad():
-        out = {"moving statistics (seed)": val_fn(model)}
-        out[f"recalibrated over {batches} crops"] = val_fn(
-            recalibrate_bn(model, data, batches=batches, device=device)
+    """:func:`bn_inference_check` over ``cfg.bn_check_batches`` crops; ``{}`` when that is 0 (check skipped)."""
+    if not cfg.bn_check_batches:
+        return {}
+    return bn_inference_check(g, data, val_fn, batches=cfg.bn_check_batches, device=device)
+
+
+FINAL_KEYS = ("val_psnr_y", "val_gain_db", "l_g_content", "l_g_gan", "l_d_real", "l_d_fake")
+
+
+def final_metrics(cfg: SRGANModifiedTrainConfig, frame, bn: dict) -> dict:
+    """The metrics block: the last logged value of each :data:`FINAL_KEYS`, the training time, the BN check."""
+    last = frame.ffill().iloc[-1]
+    final = {k: float(last[k]) for k in FINAL_KEYS}
+    return final | {
+        "iters": cfg.iters,
+        "train_minutes": float((frame.sec_per_iter * cfg.log_interval).sum() / 60),
+        "zero_padding_twin": bool(cfg.train_zero_padding),
+        "bn_inference": bn,
+    }
+
+
+def metrics_data(cfg: SRGANModifiedTrainConfig, manifest: dict) -> dict:
+    """The ``data`` block of the metrics file: the training split and the validation crops."""
+    train = splits.split_info(manifest, "train")
+    return {
+        "name": train["name"],
+        "proxy": manifest["proxy"],
+        "train": train["source"],
+        "validation": f"centre crops {cfg.val_crop}px of {splits.split_info(manifest, 'bench')['name']}",
+    }
+
+
+def metrics_config(cfg: SRGANModifiedTrainConfig) -> dict:
+    """The ``config`` block of the metrics file, as the stage has always written it.
+
+    It merges the generator's and the discriminator's constructor arguments, so its ``num_feat`` is the
+    discriminator's (``d_num_feat``; the two coincide in the smoke and photos profiles) and ``input_size`` is
+    ``gt_size``; then the recipe.
+    """
+    return (
+        _generator_kwargs(cfg)
+        | _discriminator_kwargs(cfg)
+        | dict(
+            gt_size=cfg.gt_size,
+            batch_size=cfg.batch_size,
+            iters=cfg.iters,
+            lr_g=cfg.lr_g,
+            lr_d=cfg.lr_d,
+            adam_eps=cfg.adam_eps,
+            w_content=cfg.w_content,
+            w_adv=cfg.w_adv,
+            content_layers=list(cfg.content_layers),
+            vgg_normalize=cfg.vgg_normalize,
+            seed=cfg.seed,
         )
-        with per_image_bn(model):
-            out["per-image statistics"] = val_fn(model)
-    return out
+    )

@@ -1,4 +1,5 @@
-"""Modified SRGAN (seed port): layout, padding modes, Keras BN semantics, parameter counts, content-loss layers."""
+"""Modified SRGAN (seed port): layout, padding modes, Keras BN semantics, parameter counts, content-loss layers,
+and the stage config reaching the networks and the metrics file."""
 
 import pytest
 import torch
@@ -9,7 +10,9 @@ from srlib.data.patches import PairedPatches
 from srlib.models import ARCHS, SRGANModifiedDiscriminator, SRGANModifiedGenerator
 from srlib.models.srgan import count_params
 from srlib.models.srgan_modified import PadConv
+from srlib.srgan_modified import bn as bn_modes
 from srlib.srgan_modified import train as train_modified
+from srlib.srgan_modified.config import SRGANModifiedTrainConfig
 
 TINY = dict(num_feat=8, num_block=1, num_up_feat=8)
 
@@ -195,9 +198,9 @@ def test_bn_inference_modes():
     with torch.no_grad():
         g(torch.rand(1, 3, 8, 8))  # the moving statistics now hold one random batch
         running = {k: v.clone() for k, v in g.state_dict().items() if "running" in k}
-        with train_modified.per_image_bn(g.eval()):
+        with bn_modes.per_image_bn(g.eval()):
             per_image = g(lq)
-        g2 = train_modified.recalibrate_bn(g, data, batches=3)
+        g2 = bn_modes.recalibrate_bn(g, data, batches=3)
         assert not g.training and all(torch.equal(v, g.state_dict()[k]) for k, v in running.items())
         train_out = g.train()(
             lq
@@ -206,4 +209,53 @@ def test_bn_inference_modes():
     bn = g2.body[0].bn1
     assert bn.momentum == 0.5 and not torch.equal(
         bn.running_mean, running["body.0.bn1.running_mean"]
+    )
+
+
+def test_stage_config_reaches_the_networks():
+    cfg = SRGANModifiedTrainConfig(
+        num_feat=8,
+        num_block=2,
+        num_up_feat=12,
+        d_num_feat=4,
+        d_fc_dim=8,
+        gt_size=32,
+        bn_momentum=0.9,
+    )
+    g = train_modified.build_generator(cfg)
+    want = dict(
+        num_feat=8, num_block=2, num_up_feat=12, scale=4, padding="reflect", bn_momentum=0.9
+    )
+    assert {k: g.arch_kwargs[k] for k in want} == want and len(g.body) == 2
+    twin = train_modified.build_generator(cfg, padding="zeros")
+    assert twin.padding == "zeros" and twin.arch_kwargs == g.arch_kwargs | {"padding": "zeros"}
+    d = train_modified.build_discriminator(cfg)
+    assert next(m for m in d.features if isinstance(m, nn.Conv2d)).out_channels == 4
+    assert d.classifier[1].out_features == 8 and d.input_size == 32
+
+
+def test_metrics_config_block_is_the_one_the_stage_always_wrote():
+    # the notebook wrote g_kwargs | d_kwargs | recipe: the discriminator's num_feat wins the shared key
+    cfg = SRGANModifiedTrainConfig(
+        num_feat=64, d_num_feat=32, gt_size=96, content_layers=(8, 13, 17)
+    )
+    block = train_modified.metrics_config(cfg)
+    assert list(block) == [
+        "num_feat", "num_block", "num_up_feat", "scale", "padding", "bn_momentum", "bicubic_skip",
+        "fc_dim", "input_size", "gt_size", "batch_size", "iters", "lr_g", "lr_d", "adam_eps",
+        "w_content", "w_adv", "content_layers", "vgg_normalize", "seed",
+    ]  # fmt: skip
+    assert (
+        block["num_feat"] == 32
+        and block["input_size"] == 96
+        and block["content_layers"] == [8, 13, 17]
+    )
+    assert train_modified.run_labels(cfg) == []
+    assert (
+        len(train_modified.run_labels(SRGANModifiedTrainConfig(run_label="x", bicubic_skip=True)))
+        == 2
+    )
+    assert (
+        train_modified.bn_check(SRGANModifiedTrainConfig(bn_check_batches=0), None, None, None)
+        == {}
     )
