@@ -10,15 +10,18 @@ from srlib.config import StageConfig
 
 @dataclass
 class DataPrepareConfig(StageConfig):
-    """``data_prepare`` (notebook 00): the training pool and the benchmark, copied under ``data/<profile>``."""
+    """``data_prepare`` (notebook 00): the training pool and the benchmark, copied under ``data/<profile>``.
+
+    Study-wide: every paper's stages read this manifest. Ledig et al. 2017 train on 350k ImageNet photos and report
+    Table 2 on Set5 / Set14 / BSD100 (§3.1); neither can be fetched where this study runs, so the default is a
+    labelled proxy (photos that pip packages ship) and any folder of photos can take its place.
+    """
 
     STAGE: ClassVar[str] = "data_prepare"
     COMMON: ClassVar[tuple[str, ...]] = ()
 
-    train_dir: str = (
-        "embedded"  # 'embedded' or a folder of training photos (relative to the repo root)
-    )
-    bench_dir: str = "embedded"  # 'embedded' or a folder of benchmark photos (never trained on)
-    train_name: str = "embedded-train"  # label used in metrics and tables
-    bench_name: str = "embedded-bench"
-    proxy: bool = True  # True: this data stands in for the paper's (labelled everywhere)
+    train_dir: str = "embedded"  # 'embedded' or a folder of training photos (paper: ImageNet, 350k)
+    bench_dir: str = "embedded"  # 'embedded' or a folder, never trained on (paper: Set5/14, BSD100)
+    train_name: str = "embedded-train"  # the training data's name in metrics and tables
+    bench_name: str = "embedded-bench"  # the benchmark's name in metrics and tables
+    proxy: bool = True  # stands in for the paper's data (labelled everywhere); False: the real sets

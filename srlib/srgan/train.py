@@ -1,10 +1,16 @@
-"""Training: explicit ``g_step`` / ``d_step`` functions and a ``fit`` loop with checkpoint + resume.
+"""SRGAN training (Ledig et al. 2017, §3.2): the loop, and the ``srgan_train`` stage built on it.
 
-No trainer object and nothing inside the ``nn.Module``s: ``fit`` owns the optimisers, calls one D step and one G step
-per iteration (Ledig §3.2: k = 1), logs an interval line (the durable record; the tqdm bar is optional), saves
-``last.pth`` every ``ckpt_interval`` steps, and resumes from it. Batches are pure functions of ``(seed, step)``
-(:class:`srlib.data.patches.PairedPatches`) and learning rates pure functions of ``step``, so a resumed run reproduces the
-uninterrupted one.
+The loop: explicit ``g_step`` / ``d_step`` functions and a ``fit`` loop with checkpoint + resume. No trainer object
+and nothing inside the ``nn.Module``s: ``fit`` owns the optimisers, calls one D step and one G step per iteration
+(Ledig §3.2: k = 1), logs an interval line (the durable record; the tqdm bar is optional), saves ``last.pth`` every
+``ckpt_interval`` steps, and resumes from it. Batches are pure functions of ``(seed, step)``
+(:class:`srlib.data.patches.PairedPatches`) and learning rates pure functions of ``step``, so a resumed run
+reproduces the uninterrupted one.
+
+The stage (notebook 10): one function a step, each taking the stage's :class:`SRGANTrainConfig` and reading its
+fields where they are used -- :func:`build_generator` (the architecture), :func:`training_data`,
+:func:`validation`, :func:`pretrain` (SRResNet-MSE), :func:`build_vgg` / :func:`build_discriminator` /
+:func:`train_gan` (SRGAN-VGG54) and :func:`write_results`.
 """
 
 from __future__ import annotations
@@ -12,14 +18,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from srlib import losses, tracking, training
+from srlib import evaluation, losses, models, paths, tracking, training
+from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
+from srlib.models import Discriminator, SRResNet
 from srlib.runtime import use_progress
 from srlib.training import set_lr, validation_hook
+
+if TYPE_CHECKING:
+    from srlib.srgan.config import SRGANTrainConfig
 
 log = logging.getLogger("srlib.train")
 
@@ -166,3 +178,195 @@ def fit(
             "seed": data.seed,
         },
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the srgan_train stage (notebook 10)
+
+BICUBIC_SKIP_LABEL = (
+    "bicubic skip: the generator learns a residual over bicubic (not Ledig's architecture)"
+)
+# the metrics file's ``config`` block: the generator's architecture (its arch_kwargs), then these settings
+RECORDED = (
+    "gt_size batch_size pretrain_iters gan_iters lr_g_pretrain lr_g lr_d w_pix w_adv seed".split()
+)
+ARCH_RECORDED = ("num_feat", "num_block", "scale", "bicubic_skip")
+
+
+def build_generator(cfg: SRGANTrainConfig) -> SRResNet:
+    """SRResNet (Ledig Fig. 4) of the configured width and depth: both stages train this one network."""
+    return SRResNet(
+        num_feat=cfg.num_feat,
+        num_block=cfg.num_block,
+        scale=cfg.scale,
+        bicubic_skip=cfg.bicubic_skip,
+    )
+
+
+def build_discriminator(cfg: SRGANTrainConfig) -> Discriminator:
+    """SRGAN's discriminator (Ledig Fig. 4: 64..512 channels, dense 1024): the paper fixes it, no field changes it."""
+    return Discriminator()
+
+
+def build_vgg(cfg: SRGANTrainConfig) -> losses.VGGFeatures:
+    """VGG19 up to the content-loss layer (VGG54); ``status`` says whether its ImageNet weights were found."""
+    return losses.VGGFeatures(layer=cfg.vgg_layer, weights_mode=cfg.vgg_weights)
+
+
+def training_data(cfg: SRGANTrainConfig, manifest: dict) -> PairedPatches:
+    """Random ``gt_size`` HR crops of the training photos, LR by MATLAB bicubic, flips and transposition."""
+    photos = images.load_images(splits.split_files(manifest, "train"), max_side=cfg.train_max_side)
+    return PairedPatches(
+        photos,
+        scale=cfg.scale,
+        gt_size=cfg.gt_size,
+        batch_size=cfg.batch_size,
+        flat_threshold=cfg.flat_threshold,
+        seed=cfg.seed,
+    )
+
+
+def validation(
+    cfg: SRGANTrainConfig, manifest: dict, device: torch.device | str
+) -> Callable[[nn.Module], dict[str, float]]:
+    """PSNR-Y on ``val_crop`` centre crops of the benchmark (border = scale) and the gain over bicubic."""
+    pairs = images.benchmark_pairs(splits.split_files(manifest, "bench"), cfg.scale)
+    return evaluation.validation_fn(
+        pairs, scale=cfg.scale, crop_border=cfg.scale, crop=cfg.val_crop, device=device
+    )
+
+
+def _fit_kwargs(cfg: SRGANTrainConfig, val_fn, device) -> dict:
+    """What both stages give :func:`fit` alike: Adam's betas, the intervals, validation, device, progress."""
+    return dict(
+        betas=(cfg.beta1, 0.999),
+        log_interval=cfg.log_interval,
+        ckpt_interval=cfg.ckpt_interval,
+        val_interval=cfg.val_interval,
+        val_fn=val_fn,
+        device=device,
+        progress=cfg.progress,
+    )
+
+
+def pretrain(
+    cfg: SRGANTrainConfig,
+    g: SRResNet,
+    data: PairedPatches,
+    *,
+    run_dir: Path,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None,
+    device: torch.device | str,
+) -> tracking.History:
+    """Stage 1, SRResNet-MSE (Ledig §3.2): ``pretrain_iters`` pixel-MSE updates; ``run_dir/srresnet.pth``."""
+    hist = fit(
+        g=g,
+        data=data,
+        iters=cfg.pretrain_iters,
+        run_dir=Path(run_dir) / "srresnet",
+        lr_g=cfg.lr_g_pretrain,
+        w_pix=1.0,
+        name="srresnet",
+        **_fit_kwargs(cfg, val_fn, device),
+    )
+    models.save_generator(Path(run_dir) / "srresnet.pth", g, meta={"stage": "srresnet"})
+    return hist
+
+
+def train_gan(
+    cfg: SRGANTrainConfig,
+    g: SRResNet,
+    d: nn.Module,
+    vgg: losses.VGGFeatures,
+    data: PairedPatches,
+    *,
+    run_dir: Path,
+    val_fn: Callable[[nn.Module], dict[str, float]] | None,
+    device: torch.device | str,
+) -> tracking.History:
+    """Stage 2, SRGAN-VGG54 (Ledig §3.2, Eq. 3) from the pre-trained ``g``; ``run_dir/srgan.pth``.
+
+    ``w_percep`` VGG54 + ``w_adv`` adversarial (+ ``w_pix`` MSE) for ``gan_iters`` steps, both learning rates x0.1
+    from ``lr_decay_at``, one D step per G step.
+    """
+    hist = fit(
+        g=g,
+        d=d,
+        data=data,
+        iters=cfg.gan_iters,
+        run_dir=Path(run_dir) / "srgan",
+        lr_g=training.step_decay(cfg.lr_g, cfg.lr_decay_at),
+        lr_d=training.step_decay(cfg.lr_d, cfg.lr_decay_at),
+        w_pix=cfg.w_pix,
+        w_percep=cfg.w_percep,
+        w_adv=cfg.w_adv,
+        vgg=vgg,
+        vgg_rescale=cfg.vgg_rescale,
+        name="srgan",
+        **_fit_kwargs(cfg, val_fn, device),
+    )
+    meta = {"stage": "srgan", "vgg19": vgg.status.as_dict()}
+    models.save_generator(Path(run_dir) / "srgan.pth", g, meta=meta)
+    return hist
+
+
+def generator_labels(g: nn.Module) -> list[str]:
+    """Caveats the generator's architecture puts on every number (bicubic skip is not Ledig's)."""
+    return [BICUBIC_SKIP_LABEL] if g.arch_kwargs.get("bicubic_skip") else []
+
+
+def run_record(cfg: SRGANTrainConfig, g: nn.Module) -> dict:
+    """The metrics file's ``config`` block: the generator's architecture (as it recorded it) and the settings."""
+    return {k: g.arch_kwargs[k] for k in ARCH_RECORDED} | {k: getattr(cfg, k) for k in RECORDED}
+
+
+def final_metrics(
+    cfg: SRGANTrainConfig, hist_pre: tracking.History, hist_gan: tracking.History
+) -> dict:
+    """The last validation and loss values of each stage, their iterations, and the training time."""
+    pre, gan = hist_pre.to_frame(), hist_gan.to_frame()
+    minutes = (pre.sec_per_iter * cfg.log_interval).sum() / 60 + (
+        gan.sec_per_iter * cfg.log_interval
+    ).sum() / 60
+    return {
+        "srresnet": {k: pre[k].dropna().iloc[-1] for k in ("val_psnr_y", "val_gain_db", "l_g_pix")}
+        | {"iters": cfg.pretrain_iters},
+        "srgan": {
+            k: gan[k].dropna().iloc[-1]
+            for k in ("val_psnr_y", "val_gain_db", "l_g_percep", "l_g_gan")
+        }
+        | {"iters": cfg.gan_iters},
+        "train_minutes": float(minutes),
+    }
+
+
+def write_results(
+    cfg: SRGANTrainConfig,
+    hist_pre: tracking.History,
+    hist_gan: tracking.History,
+    *,
+    g: nn.Module,
+    vgg: losses.VGGFeatures,
+    manifest: dict,
+) -> dict:
+    """Both histories as ``dvc plots`` CSVs and ``metrics/srgan_train.json`` with provenance; the numbers."""
+    hist_pre.to_csv(paths.plot_file(cfg.profile, "srresnet_history.csv"))
+    hist_gan.to_csv(paths.plot_file(cfg.profile, "srgan_history.csv"))
+    final = final_metrics(cfg, hist_pre, hist_gan)
+    train, bench = splits.split_info(manifest, "train"), splits.split_info(manifest, "bench")
+    tracking.write_metrics(
+        paths.metrics_file(cfg.profile, cfg.STAGE),
+        final,
+        stage=cfg.STAGE,
+        profile=cfg.profile,
+        data={
+            "name": train["name"],
+            "proxy": manifest["proxy"],
+            "train": train["source"],
+            "validation": f"centre crops {cfg.val_crop}px of {bench['name']}",
+        },
+        weights={"vgg19": vgg.status},
+        labels=generator_labels(g),
+        config=run_record(cfg, g),
+    )
+    return final

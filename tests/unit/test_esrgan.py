@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from srlib.models import ARCHS, DISCRIMINATORS
 from srlib.models.esrgan import (
     RRDBNet,
     UNetDiscriminatorSN,
@@ -124,10 +123,6 @@ def test_skip_connection_flag_changes_the_output():
     b.load_state_dict(a.state_dict())
     x = torch.rand(1, 3, 16, 16)
     assert not torch.allclose(a(x), b(x))
-
-
-def test_arch_dicts_hold_the_new_families():
-    assert ARCHS["rrdbnet"] is RRDBNet and DISCRIMINATORS["unet_sn"] is UNetDiscriminatorSN
 
 
 def test_generator_state_picks_params_ema():

@@ -120,3 +120,70 @@ def test_interval_log_averages_and_emits_at_interval_and_end():
     assert ilog.add(3, {"l": 5.0}) == {}
     assert ilog.add(4, {"l": 7.0})["l"] == 6.0
     assert ilog.add(5, {"l": 9.0})["l"] == 9.0  # the last step always emits
+
+
+def test_srgan_evaluate_and_tables_stages_write_their_files(tmp_path, monkeypatch):
+    """The stage functions of notebooks 11 and 90 on two tiny saved generators and three tiny photos."""
+    from srlib import paths
+    from srlib.data.images import save_image
+    from srlib.srgan import evaluate
+    from srlib.srgan.config import SRGANEvaluateConfig, TablesConfig
+
+    reference = paths.root() / "references" / "srgan_ledig2017.csv"
+    monkeypatch.setenv("SRLIB_ROOT", str(tmp_path))
+    cfg = SRGANEvaluateConfig(profile="t", scale=2, crop_border=2, zoom_size=8)
+    run = paths.run_dir("t", "srgan_train")
+    vgg19 = WeightStatus("vgg19", "auto", "random-init", None, "random").as_dict()
+    torch.manual_seed(0)
+    for stage in ("srresnet", "srgan"):
+        g = SRResNet(num_feat=8, num_block=1, scale=2, bicubic_skip=True)
+        meta = {"stage": stage} | ({"vgg19": vgg19} if stage == "srgan" else {})
+        models.save_generator(run / f"{stage}.pth", g, meta=meta)
+    gen = torch.Generator().manual_seed(0)
+    files = []
+    for i in range(3):
+        files.append(
+            {"file": str(save_image(torch.rand(3, 20, 22, generator=gen), tmp_path / f"im{i}.png"))}
+        )
+    manifest = {
+        "proxy": True,
+        "splits": {"bench": {"name": "tiny", "source": "test", "files": files}},
+    }
+
+    pairs = evaluate.benchmark_pairs(cfg, manifest)
+    assert [p[2].shape for p in pairs] == [(3, 20, 22)] * 3 and pairs[0][1].shape == (3, 10, 11)
+    ups, saved = evaluate.upscalers(cfg, "cpu")
+    assert list(ups) == ["bicubic", "srresnet", "srgan"]
+    assert evaluate.labels(saved) == [evaluate.BICUBIC_SKIP_LABEL]
+    per_image = evaluate.per_image_metrics(cfg, ups, pairs)
+    on_disk = pd.read_csv(paths.table_file("t", "srgan_per_image.csv"))
+    assert len(on_disk) == 9 and on_disk.psnr_y.tolist() == pytest.approx(per_image.psnr_y.tolist())
+    paired = evaluate.paired_comparisons(cfg, per_image)
+    assert list(zip(paired.metric, paired.a, paired.b)) == [
+        ("psnr_y", "srresnet", "bicubic"),
+        ("psnr_y", "srgan", "srresnet"),
+        ("ssim_y", "srresnet", "bicubic"),
+        ("ssim_y", "srgan", "srresnet"),
+    ]
+    assert len(evaluate.zoom_figures(cfg, ups, pairs, per_image)) == 3
+    summary = evaluate.write_metrics(cfg, per_image, paired, manifest=manifest, files=saved)
+    written = tracking.read_metrics(paths.metrics_file("t", "srgan_evaluate"))
+    assert written["metrics"]["models"] == summary  # JSON keeps floats exactly
+    assert written["metrics"]["crop_border"] == 2 and written["metrics"]["scale"] == 2
+    assert set(written["metrics"]["paired"]) == {
+        "srresnet_vs_bicubic_psnr_y",
+        "srgan_vs_srresnet_psnr_y",
+        "srresnet_vs_bicubic_ssim_y",
+        "srgan_vs_srresnet_ssim_y",
+    }
+    assert written["data"] == {"name": "tiny", "proxy": True, "source": "test", "images": 3}
+    assert written["labels"][0] == evaluate.BICUBIC_SKIP_LABEL
+    assert written["weights"]["vgg19"]["source"] == "random-init"
+
+    (tmp_path / "references").mkdir()
+    (tmp_path / "references" / reference.name).write_bytes(reference.read_bytes())
+    table, ours = evaluate.paper_table(TablesConfig(profile="t"))
+    assert len(table) == len(pd.read_csv(reference)) and not table.comparable.any()
+    md = paths.table_file("t", "srgan_ledig2017.md").read_text()
+    assert md.startswith("# Ledig et al. 2017, Table 2: paper / ours / delta (t profile)")
+    assert all(f"- {label}" in md for label in ours["labels"]) and "(PROXY)" in md
