@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved, medians  # noqa: E402
 from srlib import models  # noqa: E402
-from srlib.inference import tiling  # noqa: E402
+from srlib.inference import layout, tiling  # noqa: E402
 from srlib.models import SRGANModifiedGenerator  # noqa: E402
 
 DEFAULT_CKPT = ROOT / "models/photos/srgan_modified_train/generator.pth"
@@ -65,7 +65,7 @@ def bench_overhead(model, label: str, size: int, tile: int, overlap: int, repeat
     }
     outs = {k: f() for k, f in runs.items()}  # warm-up (and the outputs for the PSNR)
     med = medians(interleaved(runs, repeats, warmup=False))
-    ys, xs, _ = tiling.layout(size, size, tile=tile, overlap=overlap, mode="blend")
+    ys, xs, _ = layout.layout(size, size, tile=tile, overlap=overlap, mode="blend")
     print(
         f"\n[1] tiling overhead, {size}x{size} -> x{model.scale}, {label}, {torch.get_num_threads()} threads, "
         f"median of {repeats}"

@@ -1,7 +1,7 @@
 """``python -m srlib upscale IN... -o OUT --checkpoint CKPT``: upscale files and folders of any size.
 
 Outputs are PNG files named after the inputs in the ``OUT`` folder (or ``OUT`` itself for a single input file with a
-.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.tiling.upscale_file`); inputs are turned
+.png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.arrays.upscale_file`); inputs are turned
 upright by their EXIF orientation. Never overwrites an input (refused even with ``--overwrite``) nor an existing
 output (unless ``--overwrite``). A file that cannot be read or upscaled is reported by name and the others are still
 done; the exit status is then 1.
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from srlib.data.images import IMAGE_SUFFIXES
-from srlib.inference import images, tiling
+from srlib.inference import arrays, images, layout, tiling
 
 FILE_SUFFIXES = (".png", ".tif", ".tiff")  # what `-o` may name as a single output file
 
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--tiling",
-        choices=tiling.MODES,
+        choices=layout.MODES,
         default="blend",
         help="blend: overlap + feathered weights; faithful: the seed's non-overlapping tiles",
     )
@@ -161,7 +161,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_tiling(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Option combinations :func:`srlib.inference.tiling.layout` would reject (per file, or only for large images)."""
+    """Option combinations :func:`srlib.inference.layout.layout` would reject (per file, or only for large images)."""
     if args.tiling == "faithful" and args.tile == 0:
         ap.error(
             "--tiling faithful needs --tile > 0 (it pads the image to whole tiles; the seed uses 64): "
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             if (
                 bar is not None
             ):  # an inner bar over the tiles: a single large image shows progress too
-                ys, xs, _ = tiling.layout(
+                ys, xs, _ = layout.layout(
                     arr.shape[0],
                     arr.shape[1],
                     tile=args.tile,
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 tiles_bar = tqdm(
                     total=len(ys) * len(xs), unit="tile", desc=f.name, leave=False, file=sys.stderr
                 )
-            shape = tiling.upscale_file(
+            shape = arrays.upscale_file(
                 arr,
                 model,
                 dest,

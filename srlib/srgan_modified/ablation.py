@@ -2,7 +2,7 @@
 
 The report behind the seed (vTuanpham/SRGAN_Reimplementation_modified) shows pictures only. Here every variant is
 scored on a benchmark with PSNR-Y / SSIM-Y (:mod:`srlib.metrics.pixel` conventions via :func:`srlib.evaluation.measure`),
-LPIPS (:mod:`srlib.metrics.inception`; label the trunk's weights) and a seam score (:func:`srlib.inference.tiling.seam_score`).
+LPIPS (:mod:`srlib.metrics.inception`; label the trunk's weights) and a seam score (:func:`srlib.inference.layout.seam_score`).
 
 Variants (``method`` column):
 
@@ -36,6 +36,7 @@ import torch
 
 from srlib import evaluation, models
 from srlib.data import degradations, images
+from srlib.inference import arrays, layout
 from srlib.inference import tiling as inference
 from srlib.metrics import lpips
 from srlib.srgan_modified import postprocess
@@ -77,7 +78,7 @@ def variants(
             "faithful",
             inference.upscale(g_zero, lq, tile=tile, mode="faithful", **up),
         )
-    stretched = inference.upscale(g, inference.stretch_30_255(lq), tile=tile, mode="faithful", **up)
+    stretched = inference.upscale(g, arrays.stretch_30_255(lq), tile=tile, mode="faithful", **up)
     out["seed as coded [faithful]"] = (
         "faithful",
         postprocess.seed_postprocess(stretched, lq, radius=radius, as_coded=True),
@@ -143,7 +144,7 @@ def run(
         )
         h, w = lq.shape[-2:]
         lines = {
-            t: inference.seam_lines(
+            t: layout.seam_lines(
                 h, w, scale=scale, tile=tile, overlap=overlap if t == "blend" else 0, mode=t
             )
             for t in TILINGS
@@ -162,7 +163,7 @@ def run(
             row |= evaluation.measure(sr[None], gt[None], crop_border=crop_border)
             if lpips_model is not None:
                 row["lpips"] = float(lpips_model(sr, gt)[0])
-            row["seam"] = inference.seam_score(sr, *lines[tiling])
+            row["seam"] = layout.seam_score(sr, *lines[tiling])
             rows.append(row)
     return pd.DataFrame(rows), pd.DataFrame(agree)
 

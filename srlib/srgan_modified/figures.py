@@ -17,7 +17,7 @@ import torch
 from matplotlib.patches import Circle
 
 from srlib import viz
-from srlib.inference import tiling
+from srlib.inference import layout, tiling
 from srlib.srgan_modified import postprocess
 from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig
 
@@ -54,12 +54,12 @@ def padding_seams(
 ):
     """:func:`seam_figure` of :func:`padding_outputs`, each scored at its own tiling's seam lines."""
     h, w = lq.shape[-2:]
-    lines = tiling.seam_lines(h, w, scale=cfg.scale, tile=cfg.tile, overlap=0, mode="faithful")
-    blend_lines = tiling.seam_lines(
+    lines = layout.seam_lines(h, w, scale=cfg.scale, tile=cfg.tile, overlap=0, mode="faithful")
+    blend_lines = layout.seam_lines(
         h, w, scale=cfg.scale, tile=cfg.tile, overlap=cfg.overlap, mode="blend"
     )
     scores = {
-        k: tiling.seam_score(v.clamp(0, 1), *(lines if "faithful" in k else blend_lines))
+        k: layout.seam_score(v.clamp(0, 1), *(lines if "faithful" in k else blend_lines))
         for k, v in outs.items()
     }
     return seam_figure(

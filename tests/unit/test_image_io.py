@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageOps
 
 from srlib.data import images as data
-from srlib.inference import images, tiling
+from srlib.inference import arrays, images, tiling
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -163,7 +163,7 @@ def _previous_upscale_array(arr, model, **kwargs):
         lq = lq.expand(3, -1, -1)
     sr = tiling.upscale(model, lq, **kwargs)
     if gray:
-        sr = (sr * torch.tensor(tiling._LUMA).view(3, 1, 1)).sum(0, keepdim=True)
+        sr = (sr * torch.tensor(arrays._LUMA).view(3, 1, 1)).sum(0, keepdim=True)
     out = np.empty((sr.shape[1], sr.shape[2], c), arr.dtype)
     out[..., : sr.shape[0]] = (
         sr.clamp(0, 1).mul(maxv).round().permute(1, 2, 0).numpy().astype(arr.dtype)
@@ -210,16 +210,16 @@ def test_streamed_png_equals_the_previous_in_memory_output(
         tile=tile, overlap=overlap, mode=mode, batch_size=2
     )  # batches change float round-off: same for all
     ref = _previous_upscale_array(arr, net, **kwargs)
-    np.testing.assert_array_equal(tiling.upscale_array(arr, net, **kwargs).reshape(ref.shape), ref)
+    np.testing.assert_array_equal(arrays.upscale_array(arr, net, **kwargs).reshape(ref.shape), ref)
     streamed, in_memory, previous = (
         tmp_path / "streamed.png",
         tmp_path / "in_memory.png",
         tmp_path / "previous.png",
     )
-    assert tiling.upscale_file(arr, net, streamed, **kwargs) == (
+    assert arrays.upscale_file(arr, net, streamed, **kwargs) == (
         ref.shape[:2] if arr.ndim == 2 else ref.shape
     )
-    tiling.upscale_file(arr, net, in_memory, in_memory=True, **kwargs)
+    arrays.upscale_file(arr, net, in_memory, in_memory=True, **kwargs)
     _previous_png(ref, previous)
     want_cv, want_pil = _decoded(previous)
     for path in (streamed, in_memory):
@@ -238,7 +238,7 @@ def test_alpha_in_bands_equals_the_whole_image_resize(dtype, scale):
     whole = cv2.resize(alpha, (29 * scale, 41 * scale), interpolation=cv2.INTER_CUBIC)
     for band in (1, 7, 256):
         rows = [
-            tiling._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale))
+            arrays._alpha_rows(alpha, scale, r0, min(r0 + band, 41 * scale))
             for r0 in range(0, 41 * scale, band)
         ]
         np.testing.assert_array_equal(np.concatenate(rows), whole)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srlib.data.images import ImageReadError
-from srlib.inference import images, tiling
+from srlib.inference import arrays, images, layout, tiling
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -56,7 +56,7 @@ def _psnr(a, b):
     "length,tile,overlap", [(100, 64, 32), (150, 64, 16), (65, 64, 8), (1000, 256, 32), (30, 64, 8)]
 )
 def test_spans_cover_with_at_least_the_overlap(length, tile, overlap):
-    sp = tiling.spans(length, tile, overlap)
+    sp = layout.spans(length, tile, overlap)
     assert sp[0][0] == 0 and sp[-1][1] == length
     assert all(b - a <= tile for a, b in sp) and len({b - a for a, b in sp}) == 1
     assert all(sp[i][1] - sp[i + 1][0] >= overlap for i in range(len(sp) - 1))
@@ -91,14 +91,14 @@ def test_faithful_tiling_shows_seams_blending_does_not():
     faithful = tiling.upscale(g, lq, tile=32, mode="faithful")
     blend = tiling.upscale(g, lq, tile=32, overlap=16, mode="blend")
     untiled = tiling.upscale(g, lq, tile=0)
-    s_f = tiling.seam_score(
-        faithful, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
+    s_f = layout.seam_score(
+        faithful, *layout.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
     )
-    s_b = tiling.seam_score(
-        blend, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend")
+    s_b = layout.seam_score(
+        blend, *layout.seam_lines(64, 96, scale=2, tile=32, overlap=16, mode="blend")
     )
-    s_u = tiling.seam_score(
-        untiled, *tiling.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
+    s_u = layout.seam_score(
+        untiled, *layout.seam_lines(64, 96, scale=2, tile=32, overlap=0, mode="faithful")
     )
     assert s_f > 2 * s_b and s_b < 1.3 and s_u < 1.3
 
@@ -106,8 +106,8 @@ def test_faithful_tiling_shows_seams_blending_does_not():
 def test_seam_score_detects_a_step():
     img = torch.rand(3, 40, 40) * 0.1
     img[:, :, 20:] += 0.5
-    assert tiling.seam_score(img, [], [20]) > 10
-    assert tiling.seam_score(img, [20], []) == pytest.approx(1, abs=0.3)
+    assert layout.seam_score(img, [], [20]) > 10
+    assert layout.seam_score(img, [20], []) == pytest.approx(1, abs=0.3)
 
 
 def test_memory_is_bounded_to_a_batch_and_a_band():
@@ -151,11 +151,11 @@ def test_gray_rgba_and_16_bit_arrays(dtype):
     maxv = np.iinfo(dtype).max
     rng = np.random.default_rng(0)
     gray = rng.integers(0, maxv + 1, (9, 13), dtype=dtype)
-    out = tiling.upscale_array(gray, Nearest(2), tile=8, overlap=2)
+    out = arrays.upscale_array(gray, Nearest(2), tile=8, overlap=2)
     assert out.dtype == dtype and out.shape == (18, 26)
     np.testing.assert_array_equal(out, gray.repeat(2, 0).repeat(2, 1))  # exact: 16 bits are kept
     rgba = rng.integers(0, maxv + 1, (9, 13, 4), dtype=dtype)
-    out = tiling.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
+    out = arrays.upscale_array(rgba, Nearest(2), tile=8, overlap=2)
     assert out.shape == (18, 26, 4) and out.dtype == dtype
     np.testing.assert_array_equal(out[..., :3], rgba[..., :3].repeat(2, 0).repeat(2, 1))
     want_alpha = cv2.resize(
@@ -163,7 +163,7 @@ def test_gray_rgba_and_16_bit_arrays(dtype):
     )
     np.testing.assert_array_equal(out[..., 3], want_alpha)  # alpha: bicubic, not the network
     la = rgba[..., [0, 3]]
-    assert tiling.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
+    assert arrays.upscale_array(la, Nearest(2), tile=0).shape == (18, 26, 2)
 
 
 def test_read_write_roundtrip_keeps_depth_and_channels(tmp_path):
@@ -236,9 +236,9 @@ def test_non_finite_output_raises_instead_of_writing_black(tmp_path):
         tiling.upscale(g, torch.rand(3, 30, 30), tile=16, overlap=4, batch_size=1)
     arr = np.random.default_rng(0).integers(0, 256, (30, 30, 4), dtype=np.uint8)
     with pytest.raises(ValueError, match="weights are probably corrupt"):
-        tiling.upscale_array(arr, g, tile=16, overlap=4)
+        arrays.upscale_array(arr, g, tile=16, overlap=4)
     with pytest.raises(ValueError, match="weights are probably corrupt"):
-        tiling.upscale_file(arr, g, tmp_path / "out.png", tile=16, overlap=4)
+        arrays.upscale_file(arr, g, tmp_path / "out.png", tile=16, overlap=4)
     assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary file
     with pytest.raises(ValueError, match="input holds NaN"):
         tiling.upscale(Nearest(2), torch.full((3, 8, 8), float("nan")), tile=0)
