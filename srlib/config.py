@@ -135,9 +135,13 @@ class StageConfig:
                 value = tuple(value)  # YAML and papermill give lists
                 object.__setattr__(self, f.name, value)
             if not _is_instance(value, hint):
+                default = (
+                    "" if f.default is dataclasses.MISSING else f" (paper default {f.default!r})"
+                )
+                shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
                 raise ParamsError(
-                    f"{self.STAGE}: parameter {f.name!r} must be {_type_name(hint)}, "
-                    f"got {type(value).__name__} {value!r}"
+                    f"{self.STAGE}: parameter {f.name!r} must be {_type_name(hint)}{default}, "
+                    f"got {type(value).__name__} {shown}"
                 )
         self.check()
 
@@ -252,6 +256,11 @@ def build(
     try:
         return cls(**values)
     except ParamsError as exc:
-        bad = re.search(r"parameter '(\w+)'", str(exc))
+        bad = re.search(r"parameter '(\w+)' must be ([\w\[\], .]+?)[ ,]", str(exc))
         where = (sources or {}).get(bad.group(1)) if bad else None
-        raise ParamsError(f"{exc}" + (f" (from {where})" if where else "")) from None
+        hint = ""
+        if (
+            bad and where == "-p" and bad.group(2) == "str"
+        ):  # YAML typed the text: quoting keeps it text
+            hint = f"; quote it to pass text, e.g. -p \"{bad.group(1)}='...'\""
+        raise ParamsError(f"{exc}" + (f" (from {where}{hint})" if where else "")) from None

@@ -2,11 +2,10 @@
 
 The stage's parameters are the ``common`` keys it takes, its params.yaml section(s) and the profile's overrides
 (:func:`srlib.config.stage_config_params`, declared by the stage's dataclass in :data:`CONFIGS`), plus command-line
-overrides. Every name must exist in the notebook's ``parameters`` cell -- an unknown name is an
-error, not a silently ignored injection -- so ``params.yaml`` and the notebooks cannot drift apart -- and every value
-must have the type of the notebook's default (:func:`check_types`), so ``-p scale=abc`` stops here naming ``scale``
-instead of failing deep inside a cell -- and the stage's dataclass is built from them, which refuses what the stage
-cannot honour (e.g. ``common.scale=2`` for the x4 night->day study). All of this happens before a kernel starts.
+overrides. Every name must exist in the notebook's ``parameters`` cell -- an unknown name is an error, not a
+silently ignored injection -- and the values build the stage's dataclass, which checks every value against its field's type (so ``-p scale=abc`` stops here
+naming ``scale`` instead of failing deep inside a cell) and refuses what the stage cannot honour (e.g.
+``common.scale=2`` for the x4 night->day study). All of this happens before a kernel starts.
 
 The rendered notebook goes to ``results/<profile>/notebooks/``. Papermill writes it to a hidden
 ``.<name>.running.ipynb`` beside it first, which replaces the final file only when the run succeeds: a failed run
@@ -147,130 +146,6 @@ _UNKNOWN = (
 )  # a default that is not a literal (a call, a name): its type cannot be known without running
 
 
-def _constant_value(text: str) -> Any:
-    """The value of a parameter default written as a literal or as arithmetic on numbers (``1 / 12.75``).
-
-    ``ast.literal_eval`` covers literals (``1_000_000``, ``"auto"``, ``[8, 13]``, ``None``); the small folder below adds
-    the arithmetic that parameters cells use for readability. Anything else is :data:`_UNKNOWN`: no code is run.
-    """
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        pass
-
-    def fold(node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](fold(node.operand))
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            if isinstance(
-                node.op, ast.Pow
-            ):  # 10 ** 10 ** 10 would hang; parameters never need powers this big
-                base, exp = fold(node.left), fold(node.right)
-                if abs(exp) > 64:
-                    raise ValueError("exponent too large")
-                return base**exp
-            return _ARITHMETIC[type(node.op)](fold(node.left), fold(node.right))
-        raise ValueError(f"not constant arithmetic: {ast.dump(node)}")
-
-    try:
-        return fold(ast.parse(text.strip(), mode="eval").body)
-    except (ValueError, SyntaxError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
-        return _UNKNOWN
-
-
-def _annotation_type(annotation: str | None) -> tuple[str | None, bool]:
-    """``(type name, None allowed)`` from papermill's ``inferred_type_name`` (the annotation text, or "None").
-
-    Understands ``int``, ``Optional[int]``, ``int | None``, ``list[int]``, ``typing.List[int]``. An annotation outside
-    these (``Path``, ``Union[int, str]``) gives ``(None, False)``: the default's own type decides instead.
-    """
-    text = (annotation or "").strip().strip("'\"")
-    if not text or text == "None":  # papermill's spelling of "no annotation"
-        return None, False
-    optional = False
-    if text.startswith(("Optional[", "typing.Optional[")) and text.endswith("]"):
-        text, optional = text[text.index("[") + 1 : -1].strip(), True
-    parts = [p.strip() for p in text.split("|")]
-    if len(parts) > 1 and "None" in parts:
-        parts = [p for p in parts if p != "None"]
-        optional = True
-    if len(parts) != 1:
-        return None, optional
-    base = parts[0].split("[", 1)[0].rsplit(".", 1)[-1]  # typing.List[int] -> List
-    if base in _TYPE_NAMES:
-        return base, optional
-    return _ANNOTATION_ALIASES.get(base.lower()), optional
-
-
-def expected_type(spec: dict) -> tuple[str | None, bool]:
-    """What a parameter accepts: ``(type name or None for anything, whether None is accepted)``.
-
-    ``spec`` is one entry of papermill's ``inspect_notebook``. The annotation wins (``lr: float = 1`` is a float);
-    without one, the default's type decides; a default of ``None`` (or one that is not a literal) accepts anything.
-    """
-    default = _constant_value(str(spec.get("default", "")))
-    type_name, optional = _annotation_type(spec.get("inferred_type_name"))
-    if default is None:
-        optional = True
-    if type_name is None and default is not None and default is not _UNKNOWN:
-        type_name = type(default).__name__ if type(default).__name__ in _TYPE_NAMES else None
-    return type_name, optional
-
-
-def accepts(type_name: str | None, value: Any, *, none_ok: bool = False) -> bool:
-    """The type rules: int takes int (a bool is not an int here); float takes int or float; str takes str; bool
-    takes bool only; list and tuple take a list or tuple (YAML has only lists); dict takes a mapping."""
-    if type_name is None or (value is None and none_ok):
-        return True
-    if isinstance(value, bool):
-        return type_name == "bool"
-    checks = {
-        "int": lambda v: isinstance(v, int),
-        "float": lambda v: isinstance(v, int | float),
-        "str": lambda v: isinstance(v, str),
-        "bool": lambda v: False,  # bools returned above
-        "list": lambda v: isinstance(v, list | tuple),
-        "tuple": lambda v: isinstance(v, list | tuple),
-        "dict": lambda v: isinstance(v, dict),
-    }
-    return checks[type_name](value)
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def check_types(
-    stage: str, params: dict[str, Any], declared: dict[str, dict], sources: dict[str, str]
-) -> None:
-    """Raise :class:`config.ParamsError` (one line) for every value whose type the notebook's default rules out.
-
-    ``sources`` says where each value came from (``-p``, a params.yaml section, a profile) so the message names the
-    place to fix.
-    """
-    problems = []
-    for name, value in params.items():
-        if name not in declared:
-            continue  # unknown names are reported separately, before this check
-        type_name, none_ok = expected_type(declared[name])
-        if accepts(type_name, value, none_ok=none_ok):
-            continue
-        wanted = type_name + (" or None" if none_ok else "")
-        source = sources.get(name, "-p")
-        hint = ""
-        if source == "-p" and type_name == "str":  # YAML typed the text: quoting keeps it text
-            hint = f"; quote it to pass text, e.g. -p \"{name}='...'\""
-        problems.append(
-            f"parameter {name!r} must be {wanted} (notebook default {declared[name].get('default')}), "
-            f"got {type(value).__name__} {_short(value)} (from {source}{hint})"
-        )
-    if problems:
-        raise config.ParamsError(f"{stage}: " + "; ".join(problems))
-
-
 # ---------------------------------------------------------------------------------------------------------------------
 # running a stage
 
@@ -305,10 +180,7 @@ def prepare(
         )
     params.update(overrides)
     sources.update(dict.fromkeys(overrides, "-p"))
-    check_types(stage, params, declared, sources)
-    config.build(
-        cls, params, sources
-    )  # the dataclass's own checks (types, values the stage cannot honour)
+    config.build(cls, params, sources)  # every type checked; what the stage cannot honour refused
     return notebook, params
 
 

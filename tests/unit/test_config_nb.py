@@ -64,7 +64,10 @@ def test_unknown_section_profile_override_and_values_are_errors():
     bad = {**PARAMS, "profiles": {"smoke": {"stage_a": {"itres": 2}}}}
     with pytest.raises(config.ParamsError, match="itres"):
         config.stage_config_params(StageA, params=bad)
-    with pytest.raises(config.ParamsError, match=r"'iters' must be int, got str 'abc' \(from -p\)"):
+    with pytest.raises(
+        config.ParamsError,
+        match=r"'iters' must be int \(paper default 100\), got str 'abc' \(from -p\)",
+    ):
         config.build(StageA, {"iters": "abc"}, {"iters": "-p"})
     with pytest.raises(config.ParamsError, match="'layers' must be tuple"):
         StageA(layers=(1, "x"))
