@@ -15,10 +15,16 @@ Conventions (the paper gives none beyond the metric names, so they are written d
 σ 1.5, K1 0.01, K2 0.03, L = 255 on the 8-bit levels), mean over the three channels; NCC = Pearson r over all pixels
 and channels (:mod:`srlib.metrics.pixel`). FID is one number per phase (Inception pool3 statistics of the phase's images vs
 the day ground truths, :func:`srlib.metrics.fid.fid`): it has no per-image values, so it gets no confidence interval.
+
+The stage (notebook 34) starts with :func:`start_evaluation` (an :class:`EvaluationRun`: the config, the test pairs,
+the trained pipelines, their weight statuses and labels) and measures with :func:`phases_on_test_split` and
+:func:`fid_on_test_split`; the tables, verdicts, metrics file and findings are :mod:`srlib.night2day.report`, the
+figures :mod:`srlib.night2day.figures`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import evaluation, models, paths, stats
+from srlib import evaluation, models, paths, runtime
 from srlib.data import degradations
 from srlib.data.images import load_image
 from srlib.metrics import fid as metrics_fid
@@ -37,12 +43,14 @@ from srlib.metrics import inception
 from srlib.metrics import pixel as metrics
 from srlib.models.cut import ResnetGenerator, translate
 from srlib.night2day import data as night2day_data
+from srlib.night2day import prepare
+from srlib.night2day.config import Night2DayEvaluateConfig
+
+log = logging.getLogger("srlib.night2day_evaluate")
 
 METRICS = ("rmse", "mae", "ssim", "ncc")
 # the paper's Tables 1-3 report these phases; M2's Intermediate and all M3 rows are ours
 PAPER_PHASES = {"M1": ("Pre", "Intermediate", "Post"), "M2": ("Pre", "Post")}
-# Paired differences smaller than this are invisible in the paper's tables, which print two decimals.
-PAPER_RESOLUTION = 0.01
 
 # stage -> {file: role}; the notebooks 31-33 write these generator files (srlib.models.save_generator)
 GENERATOR_FILES = {
@@ -88,6 +96,54 @@ def load_pipelines(
             meta[role] = state.get("meta", {})
     m3 = {k: nets.pop(k) for k in ("M3-paired", "M3-unpaired") if k in nets}
     return Pipelines(**nets, m3=m3, meta=meta)
+
+
+@dataclass
+class EvaluationRun:
+    """What the evaluation stage works on: the config, device, split manifest, test pairs, the trained pipelines,
+    the weight statuses of every generator file (``"<role>:<key>"``), the labels of the run, the tables folder."""
+
+    cfg: Night2DayEvaluateConfig
+    device: torch.device
+    manifest: dict
+    test_pairs: night2day_data.Night2DayPairs
+    pipelines: Pipelines
+    weights: dict[str, dict]
+    labels: list[str]
+    tables: Path
+
+    @property
+    def tag(self) -> str:
+        """The figure-title suffix that marks proxy data."""
+        return " (PROXY)" if self.manifest["proxy"] else ""
+
+    def figure(self, name: str) -> Path:
+        return paths.figure_file(self.cfg.profile, f"{self.cfg.STAGE}/{name}.png")
+
+
+def start_evaluation(cfg: Night2DayEvaluateConfig) -> EvaluationRun:
+    """Threads and device, the test split (the first ``cfg.max_test_pairs`` when > 0), every trained generator.
+
+    The labels are the proxy note (on proxy data) and one line per generator weight that was not pretrained.
+    """
+    runtime.set_threads(cfg.num_threads)
+    device = runtime.pick_device(cfg.device)
+    manifest = prepare.read_manifest(paths.night2day_dir(cfg.profile))
+    test_pairs = prepare.split_pairs(manifest, "test", max_pairs=cfg.max_test_pairs)
+    pipelines = load_pipelines(cfg.profile, device)
+    weights = {
+        f"{role}:{k}": v
+        for role, meta in pipelines.meta.items()
+        for k, v in meta.get("weights", {}).items()
+    }
+    labels = ([manifest["note"]] if manifest["proxy"] else []) + [
+        f"{k} not pretrained: {v['message']}" for k, v in weights.items() if not v["comparable"]
+    ]
+    tables = paths.profile_results(cfg.profile) / "tables" / "night2day"
+    tables.mkdir(parents=True, exist_ok=True)
+    for line in [f"{len(test_pairs)} test pairs ({manifest['name']})", *labels]:
+        log.info(line)
+    return EvaluationRun(cfg, device, manifest, test_pairs, pipelines, weights, labels, tables)
 
 
 def _q(x: Tensor) -> Tensor:
@@ -245,164 +301,22 @@ def fid_per_phase(
     return out
 
 
-def post_better_summary(post_vs_pre: pd.DataFrame, fid: pd.DataFrame) -> dict[str, dict]:
-    """Per model: is Post better than Pre on every per-image metric (paired verdict "A better"), and on FID
-    (a point comparison; ``None`` when FID came from a random-init Inception and is meaningless)?"""
-    fid_ok = bool(fid.attrs.get("weights", {}).get("comparable", False))
-    by_key = fid.set_index("key")["fid"]
-    out = {}
-    for model, sub in post_vs_pre.groupby("model", sort=False):
-        failed = {r.metric: r.verdict for r in sub.itertuples() if r.verdict != "A better"}
-        fid_better = bool(by_key[f"{model}/Post"] < by_key[f"{model}/Pre"]) if fid_ok else None
-        out[model] = {
-            "all_per_image_metrics": not failed,
-            "not_better_on": failed,
-            "fid": fid_better,
-            "all": not failed and fid_better is not False,
-        }
-    return out
-
-
-# ------------------------------------------------------------------------------------------ tables, verdicts
-
-
-def phase_summary(per_image: pd.DataFrame, fid: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Mean ± std per ``(model, phase)`` of every metric (and FID), one row each, in evaluation order."""
-    table = stats.summary_table(per_image, by="key", metrics=list(METRICS))
-    keys = per_image.drop_duplicates("key").set_index("key")[["model", "phase"]]
-    table = keys.join(table)
-    if fid is not None:
-        table = table.join(fid.set_index("key")[["fid"]])
-    return table.reset_index()
-
-
-def paper_comparison(summary: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Long "paper / ours / Δ" rows for every (model, phase, metric) we measured or the paper reports.
-
-    ``reference`` is ``references/night2day_abedjooy.csv`` (method = M1/M2, phase, metric, value, table).
-    Our value is the mean over the test images (FID: the single value).
-    """
-    ref = reference.set_index(["method", "phase", "metric"])["value"]
-    rows = []
-    for r in summary.itertuples(index=False):
-        for m in (*METRICS, "fid"):
-            if m == "fid" and "fid" not in summary.columns:
-                continue
-            ours = r.fid if m == "fid" else getattr(r, f"{m}_mean")
-            std = None if m == "fid" else getattr(r, f"{m}_std")
-            paper = ref.get((r.model, r.phase, m))
-            rows.append(
-                {
-                    "model": r.model,
-                    "phase": r.phase,
-                    "metric": m,
-                    "paper": paper,
-                    "ours": ours,
-                    "ours_std": std,
-                    "delta": None if paper is None else ours - paper,
-                    "in_paper": paper is not None,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def paper_tables_markdown(comparison: pd.DataFrame, *, labels: Sequence[str], title: str) -> str:
-    """Tables 1–3 in the paper's form: one table per model, rows = phases, cells "paper / ours ± std / Δ"."""
-    lines = [f"# {title}", ""] + [f"- {label}" for label in labels] + [""]
-    for model, sub in comparison.groupby("model", sort=False):
-        which = {
-            "M1": "Table-1-style (M1: SR first)",
-            "M2": "Table-2-style (M2: translation first)",
-        }.get(model, f"{model} (beyond the paper: end-to-end)")
-        metrics_ = list(dict.fromkeys(sub["metric"]))
-        lines += [
-            f"## {which}",
-            "",
-            "| phase | " + " | ".join(m.upper() for m in metrics_) + " |",
-            "| --- |" + " --- |" * len(metrics_),
-        ]
-        for phase, rows in sub.groupby("phase", sort=False):
-            cells = []
-            for m in metrics_:
-                r = rows[rows.metric == m].iloc[0]
-                fmt = ".4g" if m == "fid" else ".3f"  # FID from a random Inception can be ~1e-13
-                ours = f"{r.ours:{fmt}}" + (
-                    "" if r.ours_std is None or pd.isna(r.ours_std) else f" ± {r.ours_std:.3f}"
-                )
-                cells.append(
-                    f"{r.paper:.2f} / {ours} / {r.delta:+{fmt}}"
-                    if r.in_paper
-                    else f"— / {ours} / —"
-                )
-            lines.append(f"| {phase} | " + " | ".join(cells) + " |")
-        lines.append("")
-    lines.append(
-        "Cells: paper / ours (mean ± std over the test images; FID one value) / Δ = ours − paper. "
-        "'—': the paper has no such row."
+def phases_on_test_split(run: EvaluationRun) -> tuple[pd.DataFrame, PhaseImages]:
+    """:func:`evaluate_phases` on the run's test pairs, ``cfg.batch_size`` images per forward pass."""
+    return evaluate_phases(
+        run.pipelines,
+        run.test_pairs,
+        batch_size=run.cfg.batch_size,
+        device=run.device,
+        progress=run.cfg.progress,
     )
-    return "\n".join(lines) + "\n"
 
 
-def _equivalent(res: dict, margin: float) -> bool:
-    return -margin < res["ci_low"] and res["ci_high"] < margin
-
-
-def _compare(df: pd.DataFrame, metric: str, a: str, b: str, *, by: str, seed: int) -> dict:
-    """:func:`srlib.stats.compare_models`, or an "undefined" row when fewer than two images have finite values
-    in both groups (e.g. NCC of a constant output is undefined)."""
-    try:
-        return stats.compare_models(df, metric, a, b, by=by, on="image", seed=seed)
-    except ValueError as exc:
-        nan = float("nan")
-        return {
-            "metric": metric,
-            "a": a,
-            "b": b,
-            "n": 0,
-            "mean_a": nan,
-            "mean_b": nan,
-            "mean_diff": nan,
-            "ci_low": nan,
-            "ci_high": nan,
-            "p_wilcoxon": nan,
-            "verdict": f"undefined ({exc})",
-        }
-
-
-def phase_verdicts(
-    per_image: pd.DataFrame, *, a: str = "Post", b: str = "Pre", seed: int = 0
-) -> pd.DataFrame:
-    """Per model and metric: is phase ``a`` better than phase ``b``? Paired over the test images."""
-    rows = []
-    for model, sub in per_image.groupby("model", sort=False):
-        if not {a, b} <= set(sub.phase):
-            continue
-        for m in METRICS:
-            res = _compare(sub, m, a, b, by="phase", seed=seed)
-            rows.append({"model": model} | res)
-    return pd.DataFrame(rows)
-
-
-def model_verdicts(
-    per_image: pd.DataFrame,
-    pairs: Sequence[tuple[str, str]],
-    *,
-    phase: str = "Post",
-    seed: int = 0,
-    margin: float = PAPER_RESOLUTION,
-) -> pd.DataFrame:
-    """Model A vs model B at ``phase`` on every metric: mean difference, bootstrap 95 % CI, Wilcoxon p, verdict.
-
-    ``equivalent`` is True when the whole CI lies inside ±``margin`` (default: the paper's two-decimal resolution):
-    "similar" alone (CI contains 0) can also mean "too few images to tell".
-    """
-    sub = per_image[per_image.phase == phase]
-    rows = []
-    for a, b in pairs:
-        for m in METRICS:
-            res = _compare(sub, m, a, b, by="model", seed=seed)
-            rows.append(res | {"equivalent": _equivalent(res, margin), "margin": margin})
-    return pd.DataFrame(rows)
+def fid_on_test_split(run: EvaluationRun, ph: PhaseImages) -> pd.DataFrame:
+    """:func:`fid_per_phase` with the run's Inception (``cfg.fid_dims`` features, ``cfg.fid_weights``)."""
+    return fid_per_phase(
+        ph, dims=run.cfg.fid_dims, mode=run.cfg.fid_weights, device=run.device, seed=run.cfg.seed
+    )
 
 
 # -------------------------------------------------------------------------------------------- real night photos

@@ -24,13 +24,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from srlib import tracking
-from srlib.data import images
+from srlib import paths, runtime, tracking
+from srlib.data import datasets, images, splits
 from srlib.night2day import data as night2day_data
 from srlib.night2day import proxy
+from srlib.night2day.config import Night2DayDataConfig
 
 log = logging.getLogger("srlib.night2day_prepare")
 
@@ -168,6 +170,67 @@ def prepare_real(out_dir: str | Path, root: str | Path, *, seed: int = 0) -> dic
     }
     tracking.write_json(out_dir / MANIFEST, manifest)
     return manifest
+
+
+def prepare_split(cfg: Night2DayDataConfig) -> dict:
+    """The ``night2day_data`` stage: the proxy from the ``data_prepare`` photos (``cfg.source == "proxy"``: train
+    photos -> train / val, benchmark photos -> test) or the paper's split of the real pairs under ``cfg.source``;
+    returns the manifest as later stages read it."""
+    runtime.set_threads(cfg.num_threads)
+    out_dir = paths.night2day_dir(cfg.profile)
+    if cfg.source == "proxy":
+        photos = splits.read_manifest(paths.data_manifest(cfg.profile))
+        train, bench = splits.split_info(photos, "train"), splits.split_info(photos, "bench")
+        prepare_proxy(
+            out_dir,
+            train_photos=splits.split_files(photos, "train"),
+            test_photos=splits.split_files(photos, "bench"),
+            source=f"{train['name']} + {bench['name']} photos",
+            seed=cfg.seed,
+            val_fraction=cfg.val_fraction,
+            pairs_per_image=cfg.pairs_per_image,
+            test_pairs_per_image=cfg.test_pairs_per_image,
+            crop_fraction=cfg.crop_fraction,
+            max_side=cfg.max_side,
+            exclude=cfg.exclude_photos,
+            progress=cfg.progress,
+        )
+    else:
+        prepare_real(out_dir, datasets.source(cfg.source), seed=cfg.seed)
+    manifest = read_manifest(out_dir)
+    log.info(manifest["note"])
+    return manifest
+
+
+def split_sizes(manifest: dict) -> pd.Series:
+    """Pairs per split."""
+    return pd.Series({k: len(v) for k, v in manifest["splits"].items()}, name="pairs")
+
+
+def luma_table(manifest: dict) -> pd.DataFrame:
+    """Mean BT.601 luma of night and day per non-empty split (:func:`mean_luma`), one row per split."""
+    return pd.DataFrame(
+        {
+            split: mean_luma(manifest, split)
+            for split in night2day_data.SPLITS
+            if manifest["splits"][split]
+        }
+    ).T
+
+
+def write_data_metrics(cfg: Night2DayDataConfig, manifest: dict, luma: pd.DataFrame) -> dict:
+    """``metrics/night2day_data.json``: pairs per split and the luma table."""
+    return tracking.write_metrics(
+        paths.metrics_file(cfg.profile, cfg.STAGE),
+        {
+            "pairs": {k: len(v) for k, v in manifest["splits"].items()},
+            "mean_luma": luma.to_dict(orient="index"),
+        },
+        stage=cfg.STAGE,
+        profile=cfg.profile,
+        data=data_block(manifest, "all", sum(len(v) for v in manifest["splits"].values())),
+        labels=[manifest["note"]] if manifest["proxy"] else [],
+    )
 
 
 def read_manifest(out_dir: str | Path) -> dict:

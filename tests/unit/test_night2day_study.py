@@ -1,4 +1,5 @@
-"""Night→day study: data preparation, the M1/M2/M3 training adapters, cross-scale PatchNCE, phases and verdicts."""
+"""Night→day study: data preparation, the M1/M2/M3 training adapters and trainers, cross-scale PatchNCE, phases,
+verdicts, the metrics payload and the findings."""
 
 import json
 import math
@@ -10,13 +11,22 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srlib import tracking
+from srlib import config, tracking
 from srlib.models.cut import PatchSampleF, ResnetGenerator
 from srlib.models.esrgan import RRDBNet
 from srlib.night2day import data as night2day_data
 from srlib.night2day import evaluate as ev
+from srlib.night2day import m3, stages
+from srlib.night2day import pairs as pr
 from srlib.night2day import prepare as night2day_prepare
+from srlib.night2day import report as rp
 from srlib.night2day import train as tn
+from srlib.night2day.config import (
+    Night2DayDataConfig,
+    Night2DayM1Config,
+    Night2DayM2Config,
+    Night2DayM3Config,
+)
 
 
 def write_photo(path, seed, size=(300, 220)):
@@ -132,7 +142,7 @@ def test_paired_crops_are_aligned_augmented_and_seeded():
         F.avg_pool2d(gt, 4), scale_factor=4, mode="nearest"
     )  # 4x4 blocks: avg_pool commutes
     lq = F.avg_pool2d(gt, 4)
-    data = tn.PairedCrops(_u8(lq), _u8(gt), gt_size=16, batch_size=5, seed=1)
+    data = pr.PairedCrops(_u8(lq), _u8(gt), gt_size=16, batch_size=5, seed=1)
     a_lq, a_gt = data.batch(7)
     b_lq, b_gt = data.batch(7)
     assert a_lq.shape == (5, 3, 4, 4) and a_gt.shape == (5, 3, 16, 16)
@@ -140,14 +150,14 @@ def test_paired_crops_are_aligned_augmented_and_seeded():
     assert torch.allclose(F.avg_pool2d(a_gt, 4), a_lq, atol=1 / 255)
     assert not torch.equal(data.batch(8)[1], a_gt)
     with pytest.raises(ValueError, match="x4"):
-        tn.PairedCrops(_u8(lq), _u8(gt[..., :30, :30]), gt_size=16, batch_size=1)
+        pr.PairedCrops(_u8(lq), _u8(gt[..., :30, :30]), gt_size=16, batch_size=1)
 
 
 def test_unpaired_cross_scale_keeps_day_lq_with_its_day_hr():
     day_hr = torch.rand(5, 3, 16, 16)
     day_lq = F.avg_pool2d(day_hr, 4)
     night_lq = torch.rand(5, 3, 4, 4)
-    data = tn.UnpairedCrossScale(_u8(night_lq), _u8(day_hr), _u8(day_lq), batch_size=8, seed=0)
+    data = pr.UnpairedCrossScale(_u8(night_lq), _u8(day_hr), _u8(day_lq), batch_size=8, seed=0)
     x, y, y_lq = data.batch(3)
     assert x.shape == (8, 3, 4, 4) and y.shape == (8, 3, 16, 16)
     assert torch.allclose(F.avg_pool2d(y, 4), y_lq, atol=1.5 / 255)  # flipped together
@@ -155,13 +165,14 @@ def test_unpaired_cross_scale_keeps_day_lq_with_its_day_hr():
 
 
 def test_epochs_to_iters():
-    assert tn.epochs_to_iters(300, 16_088, 12) == (300 * 1341, 1341)
+    assert pr.epochs_to_iters(300, 16_088, 12) == (300 * 1341, 1341)
     with pytest.raises(ValueError):
-        tn.epochs_to_iters(0, 10, 1)
+        pr.epochs_to_iters(0, 10, 1)
 
 
 def test_reduced_generator_is_labelled_random():
-    g, status = tn.build_sr_generator(num_feat=8, num_block=1, num_grow_ch=8, weights_mode="auto")
+    g = RRDBNet(num_feat=8, num_block=1, num_grow_ch=8)
+    status = tn.init_sr_generator(g, "auto")
     assert isinstance(g, RRDBNet) and status.source == "random-init" and not status.comparable
     assert "reduced" in status.message
 
@@ -169,7 +180,8 @@ def test_reduced_generator_is_labelled_random():
 def test_released_generator_loads_the_published_file(torch_home):
     published = RRDBNet(num_feat=64, num_block=23, num_grow_ch=32).state_dict()
     torch_home.put("realesrgan_x4plus", state_dict={"params_ema": published})
-    g, status = tn.build_sr_generator(weights_mode="pretrained")
+    g = RRDBNet()
+    status = tn.init_sr_generator(g, "pretrained")
     assert status.source == "file" and status.comparable
     assert torch.equal(g.state_dict()["conv_last.weight"], published["conv_last.weight"])
 
@@ -199,13 +211,13 @@ def test_cross_scale_nce_prefers_outputs_that_keep_the_input_structure():
         x[..., torch.randperm(16), :][..., torch.randperm(16)], scale_factor=4, mode="nearest"
     )
     kw = dict(g=g, f=f, src_lq=x, nce_layers=(0, 2), num_patches=64)
-    l_kept = tn.cross_scale_nce(out_hr=kept, generator=torch.Generator().manual_seed(0), **kw)
-    l_shuffled = tn.cross_scale_nce(
+    l_kept = m3.cross_scale_nce(out_hr=kept, generator=torch.Generator().manual_seed(0), **kw)
+    l_shuffled = m3.cross_scale_nce(
         out_hr=shuffled, generator=torch.Generator().manual_seed(0), **kw
     )
     assert l_kept < l_shuffled - 0.5
     constant = torch.full_like(kept, 0.5)
-    l_constant = tn.cross_scale_nce(
+    l_constant = m3.cross_scale_nce(
         out_hr=constant, generator=torch.Generator().manual_seed(0), **kw
     )
     # a constant image: only the zero-padded border patches differ, so the loss sits near chance, log(64)
@@ -219,7 +231,7 @@ def _fit_m3(run_dir, iters, data):
     g = RRDBNet(num_feat=4, num_block=1, num_grow_ch=4)
     d = NLayerDiscriminator(num_feat=4)
     f = PatchSampleF(in_channels=[4, 4], num_feat=8)
-    hist = tn.fit_m3_unpaired(
+    hist = m3.fit_m3_unpaired(
         g=g,
         d=d,
         f=f,
@@ -239,7 +251,7 @@ def _fit_m3(run_dir, iters, data):
 
 def test_fit_m3_unpaired_trains_and_resumes_exactly(tmp_path):
     day_hr = torch.rand(4, 3, 32, 32)
-    data = tn.UnpairedCrossScale(
+    data = pr.UnpairedCrossScale(
         _u8(torch.rand(4, 3, 8, 8)), _u8(day_hr), _u8(F.avg_pool2d(day_hr, 4)), batch_size=2
     )
     g_full, hist = _fit_m3(tmp_path / "full", 4, data)
@@ -255,9 +267,9 @@ def test_fit_m3_unpaired_trains_and_resumes_exactly(tmp_path):
 def test_nce_at_chance():
     h = tracking.History()
     h.log(1, l_nce=math.log(256) * 1.001)
-    assert tn.nce_at_chance(h, 256)
+    assert m3.nce_at_chance(h, 256)
     h.log(2, l_nce=4.0)
-    assert not tn.nce_at_chance(h, 256)
+    assert not m3.nce_at_chance(h, 256)
 
 
 # ----------------------------------------------------------------------------------------- phases, verdicts
@@ -325,13 +337,13 @@ def _per_image(n=20, seed=0):
 
 def test_post_vs_pre_and_model_verdicts():
     df = _per_image()
-    pv = ev.phase_verdicts(df).set_index(["model", "metric"])
+    pv = rp.phase_verdicts(df).set_index(["model", "metric"])
     assert (
         pv.loc[("M1", "rmse"), "verdict"] == "A better"
         and pv.loc[("M2", "ssim"), "verdict"] == "A better"
     )
     assert pv.loc[("M1", "ncc"), "verdict"].startswith("undefined")
-    mv = ev.model_verdicts(df, [("M1", "M2")]).set_index("metric")
+    mv = rp.model_verdicts(df, [("M1", "M2")]).set_index("metric")
     assert (
         bool(mv.loc["rmse", "equivalent"])
         and mv.loc["rmse", "ci_high"] - mv.loc["rmse", "ci_low"] < 0.001
@@ -342,15 +354,15 @@ def test_post_vs_pre_and_model_verdicts():
 def test_paper_comparison_and_tables(tmp_path):
     df = _per_image()
     fid = pd.DataFrame([{"key": k, "fid": 100.0 + i} for i, k in enumerate(df.key.unique())])
-    summary = ev.phase_summary(df, fid)
+    summary = rp.phase_summary(df, fid)
     ref = pd.DataFrame(
         [{"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "table": "Table 1"}]
     )
-    comp = ev.paper_comparison(summary, ref)
+    comp = rp.paper_comparison(summary, ref)
     row = comp[(comp.model == "M1") & (comp.phase == "Post") & (comp.metric == "rmse")].iloc[0]
     assert row.paper == 0.23 and row.delta == pytest.approx(row.ours - 0.23) and row.in_paper
     assert comp[comp.metric == "fid"].ours.tolist() == [100.0, 101.0, 100.0 + 2, 103.0]
-    md = ev.paper_tables_markdown(comp, labels=["PROXY DATA"], title="T")
+    md = rp.paper_tables_markdown(comp, labels=["PROXY DATA"], title="T")
     assert "- PROXY DATA" in md and "| Post | 0.23 / " in md and "Table-2-style" in md
 
 
@@ -370,7 +382,7 @@ def test_measure_conventions():
 
 def test_post_better_summary_names_failures_and_skips_random_fid():
     df = _per_image()
-    pv = ev.phase_verdicts(df)
+    pv = rp.phase_verdicts(df)
     fid = pd.DataFrame(
         [
             {"key": k, "fid": v}
@@ -378,13 +390,13 @@ def test_post_better_summary_names_failures_and_skips_random_fid():
         ]
     )
     fid.attrs["weights"] = {"comparable": True}
-    s = ev.post_better_summary(pv, fid)
+    s = rp.post_better_summary(pv, fid)
     assert s["M1"]["not_better_on"] == {
         "ncc": pv.set_index(["model", "metric"]).loc[("M1", "ncc"), "verdict"]
     }
     assert s["M1"]["fid"] is True and s["M2"]["fid"] is False and not s["M1"]["all"]
     fid.attrs["weights"] = {"comparable": False}
-    assert ev.post_better_summary(pv, fid)["M2"]["fid"] is None
+    assert rp.post_better_summary(pv, fid)["M2"]["fid"] is None
 
 
 def test_night_photo_inputs_take_the_central_square(tmp_path):
@@ -396,44 +408,151 @@ def test_night_photo_inputs_take_the_central_square(tmp_path):
     assert hr.min() > 0.99 and torch.equal(lq, night2day_data.make_lq(hr))
 
 
+# tiny M1 / M3 configs: 4-channel networks, one block, one epoch on 32x32 images
+TINY_M1 = dict(
+    seed=5,
+    sr_num_feat=4,
+    sr_num_block=1,
+    sr_num_grow_ch=4,
+    sr_d_num_feat=4,
+    sr_epochs=1,
+    sr_batch_size=2,
+    sr_gt_size=16,
+    vgg_weights="random",
+    cut_num_feat=4,
+    cut_num_block=1,
+    cut_d_num_feat=4,
+    cut_netf_nc=8,
+    cut_num_patches=8,
+    cut_epochs=1,
+    cut_load_size=36,
+    cut_crop_size=32,
+    log_interval=1,
+)
+
+
 def test_stage_trainers_are_reproducible_from_the_seed(tmp_path):
     day_hr = torch.rand(4, 3, 32, 32)
     lq, hr = _u8(F.avg_pool2d(day_hr, 4)), _u8(day_hr)
-    kw = dict(
-        lq=lq,
-        gt=hr,
-        name="sr",
-        num_feat=4,
-        num_block=1,
-        num_grow_ch=4,
-        d_num_feat=4,
-        epochs=1,
-        batch_size=2,
-        gt_size=16,
-        seed=5,
-        log_interval=1,
-        vgg_weights="random",
-    )
-    cut_kw = dict(
-        x=hr,
-        y=hr,
-        name="cut",
-        num_feat=4,
-        num_block=1,
-        d_num_feat=4,
-        netf_nc=8,
-        num_patches=8,
-        epochs=1,
-        load_size=36,
-        crop_size=32,
-        seed=5,
-        log_interval=1,
-    )
+    cfg = Night2DayM1Config(**TINY_M1)
     runs = []
     for i in range(2):
         torch.manual_seed(100 + i)  # a different global RNG state before each run
-        g, _, _ = tn.train_sr_stage(run_dir=tmp_path / str(i), **kw)
-        c, _, _ = tn.train_cut_stage(run_dir=tmp_path / str(i), **cut_kw)
+        where = dict(run_dir=tmp_path / str(i), device="cpu")
+        g, _, info = tn.train_sr(cfg, lq=lq, gt=hr, name="sr", **where)
+        c, _, _ = tn.train_cut(cfg, x=hr, y=hr, name="cut", **where)
         runs.append((g.state_dict(), c.state_dict()))
     for a, b in zip(runs[0], runs[1]):
         assert all(torch.equal(a[k], b[k]) for k in a)
+    assert g.arch_kwargs["num_feat"] == cfg.sr_num_feat  # the config reaches the network
+    assert info["iters"] == 2 and info["weights"]["realesrgan_x4plus"]["source"] == "random-init"
+    assert (tmp_path / "0/sr.pth").is_file() and (tmp_path / "0/cut.pth").is_file()
+
+
+def test_m3_unpaired_trainer_keeps_trunk_layers_and_needs_night_pairs_for_its_init(tmp_path):
+    day_hr = torch.rand(4, 3, 32, 32)
+    night_hr = torch.rand(4, 3, 32, 32)
+    kw = dict(
+        night_lq=_u8(F.avg_pool2d(night_hr, 4)),
+        day_hr=_u8(day_hr),
+        day_lq=_u8(F.avg_pool2d(day_hr, 4)),
+        run_dir=tmp_path,
+        device="cpu",
+    )
+    cfg = Night2DayM3Config(
+        num_feat=4,
+        num_block=1,
+        num_grow_ch=4,
+        unpaired_d_num_feat=4,
+        unpaired_epochs=1,
+        unpaired_batch_size=2,
+        netf_nc=8,
+        num_patches=8,
+        unpaired_init_epochs=1,
+        paired_batch_size=2,
+        paired_gt_size=16,
+        log_interval=1,
+    )
+    with pytest.raises(ValueError, match="night_hr"):
+        m3.train_m3_unpaired(cfg, night_hr=None, **kw)
+    g, hist, info = m3.train_m3_unpaired(cfg, night_hr=_u8(night_hr), **kw)
+    assert info["nce_layers"] == [0]  # (0, 4, 8, 12, 16) on a one-block trunk
+    assert info["init_iters"] == 2 and info["iters"] == 2 and len(hist.rows) == 2
+    assert g.arch_kwargs["num_feat"] == cfg.num_feat
+
+
+def test_two_stage_orders_name_the_files_the_evaluation_loads():
+    for order, cfg in (("sr_first", Night2DayM1Config()), ("cut_first", Night2DayM2Config())):
+        spec = stages.two_stage_model(cfg, order)
+        assert {n.name + ".pth" for n in spec.networks} == set(ev.GENERATOR_FILES[cfg.STAGE])
+        assert [n.kind for n in spec.networks] == (
+            ["sr", "cut"] if order == "sr_first" else ["cut", "sr"]
+        )
+    with pytest.raises(ValueError, match="M1"):
+        stages.two_stage_model(Night2DayM2Config(), "sr_first")
+    with pytest.raises(ValueError, match="order must be"):
+        stages.two_stage_model(Night2DayM1Config(), "sr_last")
+
+
+def test_data_config_refuses_a_bad_crop_fraction():
+    assert Night2DayDataConfig(crop_fraction=[0.25, 0.5]).crop_fraction == (0.25, 0.5)
+    for bad in ((0.9, 0.5), (0.5,), (0.0, 1.0), (0.5, 1.5)):
+        with pytest.raises(config.ParamsError, match="crop_fraction"):
+            Night2DayDataConfig(crop_fraction=bad)
+
+
+def _verdicts():
+    df = _per_image()
+    df = pd.concat(
+        [df, df[df.model == "M1"].assign(model="M3-paired", key=lambda d: "M3-paired/" + d.phase)]
+    )
+    fid = pd.DataFrame([{"key": k, "fid": 100.0 + i} for i, k in enumerate(df.key.unique())])
+    fid.attrs["weights"], fid.attrs["notes"] = {"comparable": False}, ["random Inception"]
+    pv = rp.phase_verdicts(df)
+    mv = rp.model_verdicts(df, [("M1", "M2"), ("M3-paired", "M1"), ("M3-paired", "M2")])
+    return df, fid, pv, rp.post_better_summary(pv, fid), mv
+
+
+def test_evaluation_metrics_payload():
+    df, fid, pv, post_better, mv = _verdicts()
+    out = rp.evaluation_metrics(rp.phase_summary(df, fid), post_better, pv, mv, fid)
+    assert list(out) == [
+        "phases",
+        "post_better_than_pre",
+        "post_vs_pre",
+        "model_comparison",
+        "fid_notes",
+    ]
+    assert list(out["phases"]) == list(df.key.unique())
+    assert set(out["phases"]["M1/Post"]) == {"rmse", "mae", "ssim", "ncc", "fid"}
+    assert out["phases"]["M1/Pre"]["fid"] == 100.0
+    assert out["post_vs_pre"]["M1_rmse"]["verdict"] == "A better"
+    assert set(out["model_comparison"]["M1_vs_M2_rmse"]) == {
+        "mean_diff",
+        "ci_low",
+        "ci_high",
+        "p_wilcoxon",
+        "verdict",
+        "equivalent",
+    }
+    assert "M3-paired_vs_M2_ssim" in out["model_comparison"]
+    assert out["post_better_than_pre"] is post_better and out["fid_notes"] == ["random Inception"]
+
+
+def test_findings_markdown():
+    _, _, _, post_better, mv = _verdicts()
+    data = {"name": "synthetic-night proxy", "proxy": True, "pairs": 20}
+    md = rp.findings_markdown(
+        post_better, mv, profile="smoke", data=data, labels=["PROXY DATA"], m3=["M3-paired"]
+    )
+    lines = md.splitlines()
+    assert lines[:4] == ["# Findings (smoke profile)", "", "- PROXY DATA", ""]
+    assert lines[4] == "- Data: synthetic-night proxy, 20 test pairs — PROXY, not night2day."
+    assert lines[5].startswith(
+        "- M1: Post better than Pre on every per-image metric: **no** (not on NCC: undefined"
+    ) and lines[5].endswith("; FID: not assessable (random-init Inception)")
+    assert lines[8].startswith("- M1 vs M2 (Post): RMSE ") and "(equivalent)" in lines[8]
+    assert lines[9].startswith("- M3-paired vs M1: RMSE ") and lines[10].startswith(
+        "- M3-paired vs M2: "
+    )
+    assert md.endswith("\n") and len(lines) == 11

@@ -1,0 +1,116 @@
+"""Night→day figures: the data stage's test pairs and the evaluation's Figs 3-7 (Abedjooy & Ebrahimi).
+
+Figs 3 / 5 are per-image histograms of every metric by phase (M1 / M2), Fig. 7 those of every model's Post phase;
+Figs 4 / 6 show test images through every phase. All under ``results/<profile>/figures/<stage>/``; titles say
+PROXY on proxy data. The training stages' curves and val previews are :mod:`srlib.night2day.stages`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from srlib import paths, viz
+from srlib.night2day import data as night2day_data
+from srlib.night2day import prepare
+from srlib.night2day.config import Night2DayDataConfig
+from srlib.night2day.evaluate import (
+    METRICS,
+    EvaluationRun,
+    PhaseImages,
+    night_photo_inputs,
+    run_phases,
+)
+
+log = logging.getLogger("srlib.night2day_evaluate")
+
+
+def split_figure(cfg: Night2DayDataConfig, manifest: dict) -> None:
+    """The first ``cfg.figure_pairs`` test pairs as the models see them: night LR (= Pre), night HR, day LR, day HR."""
+    test_pairs = prepare.split_pairs(manifest, "test")
+    shown = night2day_data.stack(
+        [test_pairs[i] for i in range(min(cfg.figure_pairs, len(test_pairs)))]
+    )
+    fig = viz.image_grid(
+        {
+            "night LR 64² (NN x4 = Pre)": night2day_data.pre_phase(shown.night_lq),
+            "night HR": shown.night_hr,
+            "day LR 64²": night2day_data.pre_phase(shown.day_lq),
+            "day HR (ground truth)": shown.day_hr,
+        },
+        title=(
+            "PROXY: synthetic night from day photos"
+            if manifest["proxy"]
+            else "night2day test pairs"
+        ),
+    )
+    viz.save(fig, paths.figure_file(cfg.profile, f"{cfg.STAGE}/test_pairs.png"))
+
+
+# the paper's figure numbers of the two-stage models' histograms and image grids
+PAPER_FIGURES = {"M1": {"histograms": 3, "grid": 4}, "M2": {"histograms": 5, "grid": 6}}
+
+
+def histograms(run: EvaluationRun, per_image: pd.DataFrame) -> None:
+    """Figs 3 and 5 (every phase of M1 / M2 vs the day ground truth) and Fig. 7 (the Post phase of every model)."""
+    for model, figs in PAPER_FIGURES.items():
+        fig_no = figs["histograms"]
+        fig = viz.metric_histograms(
+            per_image[per_image.model == model],
+            METRICS,
+            by="phase",
+            title=f"Fig. {fig_no}-style: {model} phases vs day ground truth" + run.tag,
+        )
+        viz.save(fig, run.figure(f"fig{fig_no}_{model}_histograms"))
+    post = per_image[per_image.phase == "Post"]
+    fig = viz.metric_histograms(
+        post, METRICS, by="model", title="Fig. 7-style: Post phase of every model" + run.tag
+    )
+    viz.save(fig, run.figure("fig7_post_histograms"))
+
+
+def phase_grids(run: EvaluationRun, ph: PhaseImages) -> None:
+    """Figs 4 and 6 (the first ``cfg.grid_images`` test images through every phase of M1 / M2) and the Post phase
+    of every model side by side."""
+    idx = list(range(min(run.cfg.grid_images, len(ph.names))))
+    rows = [ph.names[i] for i in idx]
+    truth = {"day ground truth": ph.float("gt", idx)}
+    for model, figs in PAPER_FIGURES.items():
+        fig_no = figs["grid"]
+        cols = {
+            f"{model} {phase}": ph.float((model, phase), idx)
+            for (m, phase) in ph.images
+            if m == model
+        }
+        fig = viz.image_grid(
+            cols | truth, row_labels=rows, title=f"Fig. {fig_no}-style: {model}{run.tag}"
+        )
+        viz.save(fig, run.figure(f"fig{fig_no}_{model}_grid"))
+    cols = {f"{m} Post": ph.float((m, "Post"), idx) for m in run.pipelines.models()}
+    fig = viz.image_grid(
+        {"Pre": ph.float(("M1", "Pre"), idx)} | cols | truth,
+        row_labels=rows,
+        title=f"All models, Post phase{run.tag}",
+    )
+    viz.save(fig, run.figure("models_grid"))
+
+
+def real_night_photos(run: EvaluationRun) -> None:
+    """``cfg.night_photos`` (real night scenes, no ground truth) through every model: central square -> 256² -> the
+    paper's LR -> every phase (qualitative only)."""
+    if not run.cfg.night_photos:
+        log.info("no real night photos listed (night_photos: [])")
+        return
+    names, night_hr, night_lq = night_photo_inputs(run.cfg.night_photos)
+    outs = run_phases(run.pipelines, night_lq.to(run.device))
+    cols = {"night HR": night_hr} | {
+        f"{m} {p}": t.cpu() for (m, p), t in outs.items() if p != "Pre" or m == "M1"
+    }
+    trained_on = "the PROXY)" if run.manifest["proxy"] else "night2day)"
+    fig = viz.image_grid(
+        cols,
+        row_labels=names,
+        title="Real night photos (qualitative; networks trained on " + trained_on,
+    )
+    viz.save(fig, run.figure("real_night_photos"))
