@@ -143,7 +143,7 @@ class RRDBNet(nn.Module):
         return out[..., : h * self.scale, : w * self.scale].contiguous()
 
     def encode(self, lq: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
-        """Trunk features at input resolution for PatchNCE (the end-to-end M3 of :mod:`srlib.night2day.train`).
+        """Trunk features at input resolution for PatchNCE (the end-to-end M3 of :mod:`srlib.night2day.m3`).
 
         Layer ``0`` is ``conv_first``'s output, layer ``k`` (1..num_block) the output of RRDB ``k``: the x4
         generator's own encoder, as CUT takes the first half of its generator. Only scale 4 (no unshuffle).

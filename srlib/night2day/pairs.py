@@ -5,7 +5,7 @@
   initialisation of a random-init unpaired M3;
 * :class:`UnpairedCrossScale` -- the unpaired M3's draws: night LR from some pairs, day HR (with its LR) from others.
 
-CUT's own unpaired sets are :class:`srlib.cut.train.UnpairedCrops`. Every ``batch(step)`` is a pure function of
+CUT's own unpaired sets are :class:`srlib.cut.data.UnpairedCrops`. Every ``batch(step)`` is a pure function of
 ``(seed, step)`` (:func:`srlib.training.step_generator`), so a resumed run sees the batches an uninterrupted one saw.
 """
 

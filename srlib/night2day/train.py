@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from srlib import models, tracking, weights
-from srlib.cut.train import CUTConfig, UnpairedCrops, build_cut, fit_cut
+from srlib.cut.data import UnpairedCrops
+from srlib.cut.train import CUTConfig, build_cut, fit_cut
 from srlib.losses import VGGFeatures
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.night2day.config import Night2DayModelsConfig

@@ -159,7 +159,7 @@ def fit_realesrgan(
     the uninterrupted one. Returns ``(history, g_ema)``.
 
     ``data`` is anything with ``batch(step, device) -> (lq, gt)`` and ``seed``: :class:`RealESRGANPairs` (synthetic
-    degradations) or fixed pairs such as :class:`srlib.night2day.train.PairedCrops` (Real-ESRGAN's paired-data
+    degradations) or fixed pairs such as :class:`srlib.night2day.pairs.PairedCrops` (Real-ESRGAN's paired-data
     fine-tuning, ``finetune_realesrgan_x4plus_pairdata.yml``); ``queue_size`` defaults to ``data.cfg.queue_size``; 0 turns the pool off.
     ``sharpen_gt=False`` trains on the ground truth as is instead of its USM-sharpened version (the pixel and
     perceptual targets; Real-ESRGAN's ``l1_gt_usm`` / ``percep_gt_usm``).

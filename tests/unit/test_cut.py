@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srlib import losses
+from srlib.cut import data as cut_data
 from srlib.cut import train as train_cut
 from srlib.models import ARCHS, DISCRIMINATORS
 from srlib.models.cut import (
@@ -315,7 +316,7 @@ def test_fastcut_step_flips_and_is_deterministic():
 
 def test_fit_cut_resume_equals_uninterrupted(tmp_path):
     cfg = train_cut.CUTConfig(num_patches=16, load_size=36, crop_size=32)
-    data = train_cut.UnpairedCrops(
+    data = cut_data.UnpairedCrops(
         [smooth(0, 40)[0] * 0.5 + 0.5], [smooth(1, 36)[0] * 0.5 + 0.5], load_size=36, crop_size=32
     )
     x, y = data.batch(1)
