@@ -33,3 +33,13 @@ def set_threads(num_threads: int) -> None:
 def use_progress(progress: bool) -> bool:
     """tqdm bars only when asked: DVC/papermill runs set `progress: false` (widgets do not render there, papermill#617)."""
     return bool(progress)
+
+
+def setup(cfg, *, seed: bool) -> torch.device:
+    """The runtime a stage runs in, from its config: CPU threads (``cfg.num_threads``), with ``seed=True`` the
+    global seeds (``cfg.seed``; stages that seed each network themselves pass False), and the device
+    (``cfg.device``; ``cpu`` for stages that take none). Returns the device."""
+    set_threads(cfg.num_threads)
+    if seed:
+        seed_everything(cfg.seed)
+    return pick_device(getattr(cfg, "device", "cpu"))

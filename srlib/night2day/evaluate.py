@@ -126,8 +126,7 @@ def start_evaluation(cfg: Night2DayEvaluateConfig) -> EvaluationRun:
 
     The labels are the proxy note (on proxy data) and one line per generator weight that was not pretrained.
     """
-    runtime.set_threads(cfg.num_threads)
-    device = runtime.pick_device(cfg.device)
+    device = runtime.setup(cfg, seed=False)  # each trainer seeds its own networks
     manifest = prepare.read_manifest(paths.night2day_dir(cfg.profile))
     test_pairs = prepare.split_pairs(manifest, "test", max_pairs=cfg.max_test_pairs)
     pipelines = load_pipelines(cfg.profile, device)

@@ -93,8 +93,7 @@ def start_training(
 ) -> TrainingRun:
     """Threads and device, the split manifest (``night2day_data``), train / val pairs, the training images decoded
     once (``fields`` of each pair)."""
-    runtime.set_threads(cfg.num_threads)
-    device = runtime.pick_device(cfg.device)
+    device = runtime.setup(cfg, seed=False)  # each trainer seeds its own networks
     manifest = prepare.read_manifest(paths.night2day_dir(cfg.profile))
     train_pairs = prepare.split_pairs(manifest, "train", max_pairs=cfg.max_train_pairs)
     val_pairs = prepare.split_pairs(manifest, "val")
