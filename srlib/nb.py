@@ -191,13 +191,25 @@ def rendering_paths(output: Path) -> tuple[Path, Path]:
     )
 
 
+def repo_relative(path: str | Path) -> str:
+    """``path`` relative to the repository root when it lies inside it (committed renderings name no machine)."""
+    try:
+        return Path(path).resolve().relative_to(paths.root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _set_output_path(rendering: Path, recorded: Path) -> None:
-    """Make the rendering's ``metadata.papermill.output_path`` name where the file ends up, not the temporary name."""
+    """Make the rendering's papermill metadata name where the file ends up (not the temporary name), and both of its
+    paths repo-relative."""
     import nbformat
 
     try:
         doc = nbformat.read(str(rendering), as_version=nbformat.NO_CONVERT)
-        doc.metadata.setdefault("papermill", {})["output_path"] = str(recorded)
+        meta = doc.metadata.setdefault("papermill", {})
+        meta["output_path"] = repo_relative(recorded)
+        if meta.get("input_path"):
+            meta["input_path"] = repo_relative(meta["input_path"])
         nbformat.write(doc, str(rendering))
     except Exception as exc:  # cosmetic: never lose a rendering over its metadata
         logging.getLogger("srlib.nb").warning(
