@@ -323,15 +323,12 @@ def metrics_data(cfg: SRGANModifiedTrainConfig, manifest: dict) -> dict:
 
 
 def metrics_config(cfg: SRGANModifiedTrainConfig) -> dict:
-    """The ``config`` block of the metrics file, as the stage has always written it.
-
-    It merges the generator's and the discriminator's constructor arguments, so its ``num_feat`` is the
-    discriminator's (``d_num_feat``; the two coincide in the smoke and photos profiles) and ``input_size`` is
-    ``gt_size``; then the recipe.
-    """
+    """The ``config`` block of the metrics file: the generator's constructor arguments, the discriminator's under a
+    ``d_`` prefix, then the recipe. (Until this version the two sets were merged, so ``num_feat`` recorded the
+    discriminator's width; the two coincide in the smoke and photos profiles, not in the paper one.)"""
     return (
         _generator_kwargs(cfg)
-        | _discriminator_kwargs(cfg)
+        | {f"d_{k}": v for k, v in _discriminator_kwargs(cfg).items()}
         | dict(
             gt_size=cfg.gt_size,
             batch_size=cfg.batch_size,

@@ -234,22 +234,18 @@ def test_stage_config_reaches_the_networks():
     assert d.classifier[1].out_features == 8 and d.input_size == 32
 
 
-def test_metrics_config_block_is_the_one_the_stage_always_wrote():
-    # the notebook wrote g_kwargs | d_kwargs | recipe: the discriminator's num_feat wins the shared key
+def test_metrics_config_block_names_generator_and_discriminator_apart():
     cfg = SRGANModifiedTrainConfig(
         num_feat=64, d_num_feat=32, gt_size=96, content_layers=(8, 13, 17)
     )
     block = train_modified.metrics_config(cfg)
     assert list(block) == [
         "num_feat", "num_block", "num_up_feat", "scale", "padding", "bn_momentum", "bicubic_skip",
-        "fc_dim", "input_size", "gt_size", "batch_size", "iters", "lr_g", "lr_d", "adam_eps",
+        "d_num_feat", "d_fc_dim", "d_input_size", "gt_size", "batch_size", "iters", "lr_g", "lr_d", "adam_eps",
         "w_content", "w_adv", "content_layers", "vgg_normalize", "seed",
     ]  # fmt: skip
-    assert (
-        block["num_feat"] == 32
-        and block["input_size"] == 96
-        and block["content_layers"] == [8, 13, 17]
-    )
+    assert block["num_feat"] == 64 and block["d_num_feat"] == 32 and block["d_input_size"] == 96
+    assert block["content_layers"] == [8, 13, 17]
     assert train_modified.run_labels(cfg) == []
     assert (
         len(train_modified.run_labels(SRGANModifiedTrainConfig(run_label="x", bicubic_skip=True)))
