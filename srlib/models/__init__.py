@@ -15,12 +15,14 @@ from srlib.models.cut import NLayerDiscriminator, ResnetGenerator
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.models.srgan import Discriminator, SRResNet
 from srlib.models.srgan_modified import SRGANModifiedDiscriminator, SRGANModifiedGenerator
+from srlib.models.srvgg import SRVGGNetCompact
 
 ARCHS = {
     "srresnet": SRResNet,
     "srgan_modified": SRGANModifiedGenerator,
     "rrdbnet": RRDBNet,
     "cut_resnet_9blocks": ResnetGenerator,
+    "srvgg_compact": SRVGGNetCompact,
 }
 DISCRIMINATORS = {
     "srgan": Discriminator,

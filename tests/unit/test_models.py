@@ -62,6 +62,7 @@ SMALL_GENERATORS = {
     "srgan_modified": dict(num_feat=8, num_block=1, num_up_feat=16, scale=2, padding="zeros"),
     "rrdbnet": dict(num_feat=8, num_block=1, num_grow_ch=4, scale=2),
     "cut_resnet_9blocks": dict(num_feat=4, num_block=1, antialias=False),
+    "srvgg_compact": dict(num_feat=4, num_conv=1, upscale=1),  # x1: the check below reads `scale`
 }
 # name -> (arguments, output shape for a (2, 3, 32, 32) input)
 SMALL_DISCRIMINATORS = {

@@ -317,3 +317,24 @@ def test_streamed_and_in_memory_outputs_are_identical(setup):
     for name in ("rgb.png", "gray.png", "rgba.png"):
         with Image.open(tmp / "streamed" / name) as a, Image.open(tmp / "in_memory" / name) as b:
             assert a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b)), name
+
+
+def test_released_model_upscales_out_of_the_box(setup, torch_home, capsys):
+    """``--model realesrgan-x4plus``: the real x4plus, converted from its pip wheel on first use (no network)."""
+    tmp, photos, ckpt = setup
+    one = [str(photos / "rgb.png"), "-o", str(tmp / "real" / "rgb.png")]
+    argv = [*one, "--model", "realesrgan-x4plus", "--tile", "16", "--overlap", "4", "--no-progress"]
+    assert upscale_cli.main(argv) == 0
+    with Image.open(tmp / "real" / "rgb.png") as im:
+        assert im.size == (96, 80) and im.mode == "RGB"
+    assert "(realesrgan-x4plus, x4, blend tiling), 0 failed" in capsys.readouterr().out
+    assert (torch_home.checkpoints / "RealESRGAN_x4plus-ncnn-fp16-c4408345.pth").is_file()
+    # exactly one of --model / --checkpoint (usage errors, exit 2)
+    assert (
+        upscale_cli.main([*one, "--model", "realesr-animevideov3", "--checkpoint", str(ckpt)]) == 2
+    )
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert upscale_cli.main(one) == 2
+    assert "one of the arguments --checkpoint --model is required" in capsys.readouterr().err
+    assert upscale_cli.main([*one, "--model", "realesrgan-x8"]) == 2
+    assert "invalid choice: 'realesrgan-x8'" in capsys.readouterr().err

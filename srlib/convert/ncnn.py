@@ -1,0 +1,320 @@
+"""ncnn ``.param`` / ``.bin`` files -> BasicSR-layout state dicts, mapped by the graph's structure.
+
+ncnn (https://github.com/Tencent/ncnn) stores a network as a text graph (``.param``: magic ``7767517``, then
+``layer_count blob_count``, then one line per layer: ``type name n_in n_out inputs... outputs... k=v...``, where
+``-23300-k=n,v1,..,vn`` is an array parameter) and a flat weight file (``.bin``): for each layer with weights, in
+``.param`` order, its arrays back to back. A Convolution stores its kernel with a 4-byte tag (``0x01306B47``: fp16,
+padded to 4 bytes; ``0``: fp32) and then, if ``5=1``, ``0=`` fp32 biases without a tag; a PReLU stores ``0=`` fp32
+slopes without a tag. Real-ESRGAN's releases for ncnn (realesrgan-ncnn-vulkan) are fp16 kernels.
+
+Mapping (:mod:`srlib.convert.mapping`): the graph's Convolution / PReLU layers, with their shapes, activations and
+the resampling between them, must agree one by one with the target network's parameters in forward order; a file of
+another network, or a network built with other arguments, is refused, never loaded by position. The ``.bin`` is
+read only after that check. Conversion is exact: fp16 values widen to fp32 without rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from srlib.convert.mapping import ConversionError, Step, activation, state_dict, torch_steps
+
+MAGIC = 7767517
+TAG_FP16, TAG_FP32 = 0x01306B47, 0x00000000
+WEIGHTLESS = {"Input", "Split", "Concat", "BinaryOp", "Eltwise", "Interp", "PixelShuffle", "ReLU"}
+INTERP_MODES = {1: "nearest", 2: "bilinear", 3: "bicubic"}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One line of a ``.param`` file."""
+
+    type: str
+    name: str
+    bottoms: tuple[str, ...]
+    tops: tuple[str, ...]
+    params: dict[int, int | float | tuple]
+
+
+# ------------------------------------------------------------------------------------------------- reading
+
+
+def _value(text: str) -> int | float:
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def parse_param(path: str | Path) -> list[Layer]:
+    """The layers of a text ``.param`` file, in file order."""
+    path = Path(path)
+    lines = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
+    if not lines or lines[0] != [str(MAGIC)]:
+        raise ConversionError(f"{path}: not a text ncnn .param file (first line must be {MAGIC})")
+    n_layers = int(lines[1][0]) if len(lines) > 1 else -1
+    layers = []
+    for number, row in enumerate(lines[2:], start=3):
+        try:
+            kind, name, n_in, n_out = row[0], row[1], int(row[2]), int(row[3])
+            blobs, pairs = row[4 : 4 + n_in + n_out], row[4 + n_in + n_out :]
+            params: dict[int, int | float | tuple] = {}
+            for pair in pairs:
+                key, _, text = pair.partition("=")
+                k = int(key)
+                if k <= -23300:  # array: -23300-k = count,v1,...
+                    count, *values = text.split(",")
+                    params[-23300 - k] = tuple(_value(v) for v in values[: int(count)])
+                else:
+                    params[k] = _value(text)
+        except (IndexError, ValueError):
+            raise ConversionError(f"{path}, line {number}: not an ncnn layer line") from None
+        layers.append(Layer(kind, name, tuple(blobs[:n_in]), tuple(blobs[n_in:]), params))
+    if len(layers) != n_layers:
+        raise ConversionError(f"{path}: header says {n_layers} layers, found {len(layers)}")
+    return layers
+
+
+def _conv_shape(layer: Layer) -> tuple[int, int, int, int]:
+    p = layer.params
+    out, kw = int(p.get(0, 0)), int(p.get(1, 0))
+    kh, size = int(p.get(11, kw)), int(p.get(6, 0))
+    if not out or not kw or size % (out * kh * kw):
+        raise ConversionError(
+            f"{layer.name}: weight size {size} is not out {out} x kernel {kh}x{kw} x channels"
+        )
+    return out, size // (out * kh * kw), kh, kw
+
+
+def read_bin(path: str | Path, layers: list[Layer]) -> dict[str, dict[str, np.ndarray]]:
+    """The weights of every parametrised layer: ``{layer name: {"weight": ..., "bias": ...}}`` (float32, flat).
+
+    Refuses a file that ends early (truncated, or the ``.bin`` of another ``.param``), one with bytes left over, a
+    weight type other than fp16 / fp32 (int8, quantised), and layer types whose storage is not known here.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    offset = 0
+
+    def take(nbytes: int, what: str) -> bytes:
+        nonlocal offset
+        if offset + nbytes > len(data):
+            raise ConversionError(
+                f"{path}: truncated or not the weights of this .param: {what} needs {nbytes} bytes at offset "
+                f"{offset:,}, the file has {len(data):,} bytes"
+            )
+        chunk, offset = data[offset : offset + nbytes], offset + nbytes
+        return chunk
+
+    def fp32(n: int, what: str) -> np.ndarray:
+        return np.frombuffer(take(4 * n, what), dtype="<f4").astype(np.float32)
+
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for layer in layers:
+        if layer.type == "Convolution":
+            n = int(layer.params.get(6, 0))
+            what = f"layer {layer.name}"
+            tag = int.from_bytes(take(4, f"{what} (tag)"), "little")
+            if tag == TAG_FP16:
+                raw = take((2 * n + 3) // 4 * 4, f"{what} ({n} fp16 weights)")
+                weight = np.frombuffer(raw[: 2 * n], dtype="<f2").astype(np.float32)
+            elif tag == TAG_FP32:
+                weight = fp32(n, f"{what} ({n} fp32 weights)")
+            else:
+                raise ConversionError(
+                    f"{path}: {what} has weight tag {tag:#010x}; only fp16 ({TAG_FP16:#010x}) and fp32 (0) "
+                    "are read (int8 / quantised files are not)"
+                )
+            out[layer.name] = {"weight": weight}
+            if int(layer.params.get(5, 0)):
+                c = int(layer.params[0])
+                out[layer.name]["bias"] = fp32(c, f"{what} ({c} biases)")
+        elif layer.type == "PReLU":
+            c = int(layer.params.get(0, 1))
+            out[layer.name] = {"weight": fp32(c, f"layer {layer.name} ({c} slopes)")}
+        elif layer.type not in WEIGHTLESS:
+            raise ConversionError(
+                f"{path}: layer {layer.name} of type {layer.type} is not supported by this converter"
+            )
+    if offset != len(data):
+        raise ConversionError(
+            f"{path}: {len(data) - offset:,} bytes left after the last layer's weights: not the .bin of this "
+            ".param"
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- structure
+
+
+def ncnn_steps(layers: list[Layer]) -> list[Step]:
+    """The parametrised layers of an ncnn graph in file order, then an ``end`` step with the trailing resampling."""
+    steps: list[Step] = []
+    produced_by: dict[str, int] = {}  # blob -> index of the conv step that produced it
+    resample: list[str] = []
+    for layer in layers:
+        p = layer.params
+        if layer.type == "Convolution":
+            sh, sw = int(p.get(13, p.get(3, 1))), int(p.get(3, 1))
+            pl = int(p.get(4, 0))
+            pt = int(p.get(14, pl))
+            pr, pb = int(p.get(15, pl)), int(p.get(16, pt))
+            dh, dw = int(p.get(12, p.get(2, 1))), int(p.get(2, 1))
+            steps.append(
+                Step(
+                    "conv",
+                    _conv_shape(layer),
+                    bool(int(p.get(5, 0))),
+                    f"s{sh}x{sw} p{pt},{pl},{pb},{pr} d{dh}x{dw}",
+                    activation(int(p.get(9, 0)), tuple(p.get(10, ()))),
+                    tuple(resample),
+                    layer.name,
+                )
+            )
+            produced_by[layer.tops[0]], resample = len(steps) - 1, []
+        elif layer.type == "PReLU":
+            steps.append(
+                Step("prelu", (int(p.get(0, 1)),), resample=tuple(resample), name=layer.name)
+            )
+            resample = []
+        elif layer.type == "ReLU" and layer.bottoms[0] in produced_by:  # a conv's own activation
+            i = produced_by[layer.bottoms[0]]
+            slope = float(p.get(0, 0.0))
+            steps[i] = replace(steps[i], act=activation(2 if slope else 1, (slope,)))
+            produced_by[layer.tops[0]] = i
+        elif layer.type == "Interp":
+            mode = INTERP_MODES.get(int(p.get(0, 1)), f"mode {p.get(0)}")
+            hs, ws = float(p.get(1, 1.0)), float(p.get(2, 1.0))
+            resample.append(f"{mode} x{hs:g}" if hs == ws else f"{mode} x{hs:g},{ws:g}")
+        elif layer.type == "PixelShuffle":
+            resample.append(f"pixel_shuffle x{int(p.get(0, 1))}")
+        elif layer.type not in WEIGHTLESS:
+            raise ConversionError(
+                f"layer {layer.name} of type {layer.type} is not supported by this converter"
+            )
+    return [*steps, Step("end", (), resample=tuple(resample))]
+
+
+# ------------------------------------------------------------------------------------------------- mapping
+
+
+def map_onto(
+    net, param: str | Path, bin_: str | Path, *, in_ch: int = 3
+) -> dict[str, torch.Tensor]:
+    """The state dict of ``net`` filled from the ncnn files, matched step by step (:mod:`srlib.convert.mapping`).
+
+    The structure is checked before the ``.bin`` is read: a ``.param`` of another network is refused as such.
+    """
+    layers = parse_param(param)
+    source, target = ncnn_steps(layers), torch_steps(net, in_ch)
+    label = f"{Path(param).name} vs {type(net).__name__}({getattr(net, 'arch_kwargs', '')})"
+    return state_dict(net, source, target, read_bin(bin_, layers), label)
+
+
+def _counts(steps: list[Step]) -> tuple[list[Step], list[Step]]:
+    return [s for s in steps if s.kind == "conv"], [s for s in steps if s.kind == "prelu"]
+
+
+def rrdbnet_arch(param: str | Path) -> dict:
+    """RRDBNet constructor arguments read off an ncnn graph (x4 only: no pixel-unshuffle front end)."""
+    convs, prelus = _counts(ncnn_steps(parse_param(param)))
+    if len(convs) < 21 or (len(convs) - 6) % 15 or prelus:
+        raise ConversionError(
+            f"{Path(param).name} is not an RRDBNet graph: {len(convs)} Convolution and {len(prelus)} PReLU "
+            "layers (an RRDBNet has 6 + 15 per block Convolutions and no PReLU)"
+        )
+    return dict(
+        num_in_ch=convs[0].shape[1],
+        num_out_ch=convs[-1].shape[0],
+        scale=4,
+        num_feat=convs[0].shape[0],
+        num_block=(len(convs) - 6) // 15,
+        num_grow_ch=convs[1].shape[0],
+    )
+
+
+def srvgg_arch(param: str | Path) -> dict:
+    """SRVGGNetCompact constructor arguments read off an ncnn graph."""
+    steps = ncnn_steps(parse_param(param))
+    convs, prelus = _counts(steps)
+    shuffle = [r for r in steps[-1].resample if r.startswith("pixel_shuffle")]
+    if len(convs) < 2 or not shuffle or len(prelus) not in (0, len(convs) - 1):
+        tail = "" if shuffle else ", no pixel shuffle at the end"
+        raise ConversionError(
+            f"{Path(param).name} is not an SRVGGNetCompact graph: {len(convs)} Convolution and "
+            f"{len(prelus)} PReLU layers{tail}"
+        )
+    upscale = int(shuffle[0].split("x")[-1])
+    act = "prelu" if prelus else {"relu": "relu", "lrelu(0.1)": "leakyrelu"}.get(convs[0].act, "")
+    return dict(
+        num_in_ch=convs[0].shape[1],
+        num_out_ch=convs[-1].shape[0] // upscale**2,
+        num_feat=convs[0].shape[0],
+        num_conv=len(convs) - 2,
+        upscale=upscale,
+        act_type=act or convs[0].act,
+    )
+
+
+def convert_rrdbnet(param: str | Path, bin_: str | Path, **arch) -> dict[str, torch.Tensor]:
+    """An ncnn RRDBNet (Real-ESRGAN x4plus / x4plus_anime_6B) -> a BasicSR ``RRDBNet`` state dict.
+
+    ``arch`` overrides the constructor arguments read off the graph (:func:`rrdbnet_arch`); the structure check
+    refuses files that do not fit them.
+    """
+    from srlib.models.esrgan import RRDBNet
+
+    kwargs = rrdbnet_arch(param) | arch
+    return map_onto(RRDBNet(**kwargs), param, bin_, in_ch=kwargs["num_in_ch"])
+
+
+def convert_srvgg(param: str | Path, bin_: str | Path, **arch) -> dict[str, torch.Tensor]:
+    """An ncnn SRVGGNetCompact (realesr-animevideov3) -> a Real-ESRGAN ``SRVGGNetCompact`` state dict."""
+    from srlib.models.srvgg import SRVGGNetCompact
+
+    kwargs = srvgg_arch(param) | arch
+    try:
+        net = SRVGGNetCompact(**kwargs)
+    except ValueError as exc:
+        raise ConversionError(f"{Path(param).name}: {exc}") from None
+    return map_onto(net, param, bin_, in_ch=kwargs["num_in_ch"])
+
+
+# ------------------------------------------------------------------------------------------------- the oracle
+
+
+def run_ncnn(param: str | Path, bin_: str | Path, lq: np.ndarray, *, threads: int = 1):
+    """Run the ncnn files with the ``ncnn`` package on CPU in fp32: ``(3, h, w)`` float32 -> ``(3, s h, s w)``.
+
+    The parity oracle of the tests and the CPU speed peer of ``benchmarks/ncnn_vs_torch.py``; returns a callable
+    when ``lq`` is None (the loaded network, for timing repeated runs).
+    """
+    try:
+        import ncnn
+    except ImportError:
+        raise ImportError(
+            "the ncnn package is the parity oracle (pip install ncnn==1.0.20261020, in srlib's dev extra)"
+        ) from None
+    layers = parse_param(param)
+    consumed = {b for layer in layers for b in layer.bottoms}
+    inp = next(layer.tops[0] for layer in layers if layer.type == "Input")
+    outp = next(t for layer in layers for t in layer.tops if t not in consumed)
+    net = ncnn.Net()
+    opt = net.opt
+    opt.use_vulkan_compute = False
+    opt.num_threads = threads
+    for flag in ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage"):
+        setattr(opt, flag, False)  # fp32 all through: the reference for the fp32 torch network
+    if net.load_param(str(param)) or net.load_model(str(bin_)):
+        raise ConversionError(f"ncnn could not load {param} / {bin_}")
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        ex = net.create_extractor()
+        ex.input(inp, ncnn.Mat(np.ascontiguousarray(x, dtype=np.float32)))
+        ret, out = ex.extract(outp)
+        if ret:
+            raise RuntimeError(f"ncnn extract({outp!r}) failed with {ret}")
+        return np.array(out)
+
+    return forward if lq is None else forward(lq)
