@@ -27,3 +27,9 @@ test: venv lint  ## lint + format check, then unit tests + papermill smoke runs 
 lint: venv  ## ruff check + ruff format --check (fails on either)
 	ruff check srlib tests benchmarks notebooks
 	ruff format --check srlib tests benchmarks
+
+# the one prepared GPU run (srlib/gpu_run.py): make gpu-run OUT=DIR [GPU_RUN_ARGS="--dry-run | --photos DIR"]
+# No venv dependency: on the device machine `python3` is its own PyTorch (the venv's when it exists here).
+.PHONY: gpu-run
+gpu-run:
+	$(if $(OUT),,$(error make gpu-run needs OUT=DIR))python3 -m srlib gpu-run $(OUT) $(GPU_RUN_ARGS)

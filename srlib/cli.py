@@ -5,13 +5,14 @@ Commands:
     weights list|verify|fetch [KEY...]       pretrained files: where they are, checks, downloads
     data recipe|fetch NAME...                the papers' real datasets (networked GPU host)
     upscale IN... -o OUT --checkpoint CKPT   upscale images/folders of any size with a trained generator (tiled)
+    gpu-run OUT_DIR [--dry-run]              the one prepared GPU run: benchmarks + the gpu profile's SRGAN
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data", "upscale")
+COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,5 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         from srlib.inference import cli as upscale_cli
 
         return upscale_cli.main(rest)
+    if cmd == "gpu-run":
+        from srlib import gpu_run
+
+        return gpu_run.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
     return 2

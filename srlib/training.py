@@ -8,6 +8,9 @@
 * small pieces the fit loops had each written again: :func:`step_generator` (the random stream of a step),
   :func:`schedule`, :func:`step_decay`, :func:`set_lr`, :func:`frozen` (D during the G step), :func:`gan_d_step`, :func:`validation_hook`.
 
+Mixed precision is opt-in (``precision``: ``fp32`` default | ``bf16`` | ``fp16``, :mod:`srlib.precision`): forward
+passes under autocast (none for fp32: bit-identical), fp16 through a ``GradScaler`` checkpointed in ``state``.
+
 Checkpoint files themselves (safe loading, atomic writes) are :mod:`srlib.tracking`.
 """
 
@@ -28,6 +31,7 @@ import torch
 from torch import nn
 
 from srlib import losses
+from srlib import precision as amp
 from srlib.tracking import (
     CheckpointError,
     History,
@@ -44,9 +48,8 @@ def step_decay(lr: float, decay_at: int | None, factor: float = 0.1) -> Callable
     return lambda step: lr * (factor if decay_at is not None and step >= decay_at else 1.0)
 
 
-STREAM_OFFSET = (
-    2**40
-)  # a second stream of the same (seed, step), apart from the batch's (pools, patch draws)
+# a second stream of the same (seed, step), apart from the batch's (pools, patch draws)
+STREAM_OFFSET = 2**40
 
 
 def step_generator(seed: int, step: int, *, stream: int = 0, device=None) -> torch.Generator:
@@ -79,18 +82,25 @@ def frozen(net: nn.Module) -> Iterator[nn.Module]:
 
 
 def gan_d_step(
-    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+    *,
+    d: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One discriminator update with the BCE GAN loss on a real batch and the (detached) fake one of this step.
 
     ``l_D = BCE(D(gt), 1) + BCE(D(sr), 0)`` over every logit D gives (one per image for SRGAN's D, one per pixel
     for Real-ESRGAN's U-Net). Returns ``(l_real, l_fake, real_logits, fake_logits)`` for the caller's log names.
+    ``precision`` / ``scaler``: autocast of the forward pass and fp16 loss scaling (:mod:`srlib.precision`).
     """
     opt_d.zero_grad(set_to_none=True)
-    real_logits, fake_logits = d(gt), d(sr.detach())
-    l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
-    (l_real + l_fake).backward()
-    opt_d.step()
+    with amp.autocast(precision, gt.device):
+        real_logits, fake_logits = d(gt), d(sr.detach())
+        l_real, l_fake = losses.gan_d_loss(real_logits, fake_logits)
+    amp.backward_step(l_real + l_fake, opt_d, scaler)
     return l_real, l_fake, real_logits, fake_logits
 
 
@@ -268,6 +278,7 @@ def resumable_loop(
     extra_state: dict | None = None,
     config: dict[str, Any] | None = None,
     keep: int = 2,
+    precision: str = "fp32",
 ) -> History:
     """Run ``step_fn(step) -> (logs, extra)`` for steps ``start+1 .. iters`` with checkpoint, resume and history.
 
@@ -289,13 +300,16 @@ def resumable_loop(
     * a non-finite loss (any value of ``logs``) or non-finite network parameters stop the run with
       :class:`NonFiniteTraining` before anything is saved, so the last good checkpoint stays intact;
     * temporary files a killed save left behind are removed at the start.
+
+    ``precision`` (``fp32 | bf16 | fp16``, what ``step_fn`` runs in) joins ``config``; fp16 needs its
+    ``torch.amp.GradScaler`` in ``state``, so the loss scale is checkpointed and a resume repeats the run exactly.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     hist_path = run_dir / "history.csv"
     for p in remove_stale_temp_files(run_dir):
         logger.info("[%s] removed %s, left by an interrupted save", name, p.name)
-    config = dict(config or {})
+    config = dict(config or {}) | {"precision": amp.check_loop_state(precision, state)}
     start, history, last_good = 0, History(), None
     latest = _load_latest(run_dir, keep, logger) if resume else None
     if latest is not None:
@@ -351,9 +365,8 @@ def resumable_loop(
                 | {k: obj.state_dict() for k, obj in state.items()}
                 | (extra_state or {})
             )
-            history.to_csv(
-                hist_path
-            )  # first: a kill before the checkpoint leaves history ahead, cut on resume
+            # first: a kill before the checkpoint leaves history ahead, cut on resume
+            history.to_csv(hist_path)
             last_good = (rotate_and_save(run_dir, payload, keep=keep), step)
     if bar is not None:
         bar.close()

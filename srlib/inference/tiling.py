@@ -6,9 +6,10 @@ outputs in a float32 band of one tile row (``3 x tile*scale x W*scale``) plus it
 to a *sink*, so the whole output need never exist in memory (:mod:`srlib.inference.arrays` streams them into a PNG).
 The input stays in its integer type (uint8 / uint16); each tile is converted to float when it is cut.
 
-Precision: ``auto`` uses bf16 (or fp16) autocast on CUDA where supported and fp32 on the CPU; a reduced-precision
-batch whose output is not finite is recomputed in fp32 (fp16 overflow gives black or NaN tiles otherwise). An fp32
-output that is still not finite raises ``ValueError`` (corrupt weights would otherwise be written as black images).
+Precision (resolved by :func:`srlib.precision.autocast_dtype`, shared with training): ``auto`` uses bf16 (or fp16)
+autocast on CUDA where supported and fp32 on the CPU; a reduced-precision batch whose output is not finite is
+recomputed in fp32 (fp16 overflow gives black or NaN tiles otherwise). An fp32 output that is still not finite raises
+``ValueError`` (corrupt weights would otherwise be written as black images).
 
 The command line (``python -m srlib upscale``) is :mod:`srlib.inference.cli`.
 """
@@ -22,8 +23,7 @@ import torch
 from torch import nn
 
 from srlib.inference.layout import _overlaps, axis_window, layout
-
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+from srlib.precision import PRECISIONS, autocast_dtype  # noqa: F401 (PRECISIONS: the CLI's choices)
 
 Sink = Callable[
     [int, torch.Tensor], None
@@ -32,27 +32,6 @@ Sink = Callable[
 
 # ---------------------------------------------------------------------------------------------------------------------
 # precision
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device``, or None for fp32 (with a warning when falling back)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "fp32":
-        return None
-    if device.type != "cuda":
-        if precision != "auto":
-            warnings.warn(
-                f"precision {precision} is not used on {device.type}: running in fp32", stacklevel=2
-            )
-        return None
-    bf16_ok = torch.cuda.is_bf16_supported()
-    if precision == "auto":
-        return torch.bfloat16 if bf16_ok else torch.float16
-    if precision == "bf16" and not bf16_ok:
-        warnings.warn("this GPU has no bf16 support: running in fp16", stacklevel=2)
-        return torch.float16
-    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 def _run(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from srlib.config import ParamsError, StageConfig
+from srlib.precision import TRAINING_PRECISIONS
 
 
 @dataclass
@@ -53,6 +54,7 @@ class SRGANTrainConfig(StageConfig):
     vgg_layer: str = "features.35"  # phi_5,4: conv5_4 after ReLU of VGG19 (paper: VGG54, §2.2.1)
     vgg_rescale: float = 1 / 12.75  # VGG feature rescale (paper: 1/12.75, §3.2)
     vgg_weights: str = "auto"  # ImageNet VGG19 file: pretrained | auto (random if absent) | random
+    precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of the training steps (paper: fp32; labelled otherwise)
     # bookkeeping (not in the paper)
     log_interval: int = 100  # steps between log lines
     val_interval: int = 5000  # steps between validations on benchmark centre crops
@@ -69,6 +71,11 @@ class SRGANTrainConfig(StageConfig):
             raise ParamsError(
                 f"{self.STAGE}: parameter 'gt_size' must be divisible by scale={self.scale}, "
                 f"got {self.gt_size}"
+            )
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ParamsError(
+                f"{self.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
+                f"got {self.precision!r}"
             )
 
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from srlib import evaluation, losses, models, paths, tracking, training
+from srlib import precision as amp
 from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
 from srlib.models import Discriminator, SRResNet
@@ -48,35 +49,48 @@ def g_step(
     w_percep: float = 0.0,
     w_adv: float = 0.0,
     vgg_rescale: float = 1 / 12.75,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """One generator update: l_G = w_pix l_MSE + w_percep l_VGG + w_adv l_Gen. Returns (sr.detach(), logs)."""
+    """One generator update: l_G = w_pix l_MSE + w_percep l_VGG + w_adv l_Gen. Returns (sr.detach(), logs).
+
+    ``precision``: the forward passes and losses under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
+    """
     opt_g.zero_grad(set_to_none=True)
-    sr = g(lq)
-    terms: dict[str, torch.Tensor] = {}
-    if w_pix:
-        terms["l_g_pix"] = w_pix * losses.pixel_mse(sr, gt)
-    if w_percep:
-        if vgg is None:
-            raise ValueError("w_percep > 0 needs a VGG feature extractor (vgg=...)")
-        terms["l_g_percep"] = w_percep * losses.perceptual_vgg(sr, gt, vgg, rescale=vgg_rescale)
-    if w_adv:
-        if d is None:
-            raise ValueError("w_adv > 0 needs a discriminator (d=...)")
-        with training.frozen(d):  # no D gradients from the G step
-            terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
-    if not terms:
-        raise ValueError("g_step: all loss weights are zero")
-    total = sum(terms.values())
-    total.backward()
-    opt_g.step()
+    with amp.autocast(precision, lq.device):
+        sr = g(lq)
+        terms: dict[str, torch.Tensor] = {}
+        if w_pix:
+            terms["l_g_pix"] = w_pix * losses.pixel_mse(sr, gt)
+        if w_percep:
+            if vgg is None:
+                raise ValueError("w_percep > 0 needs a VGG feature extractor (vgg=...)")
+            terms["l_g_percep"] = w_percep * losses.perceptual_vgg(sr, gt, vgg, rescale=vgg_rescale)
+        if w_adv:
+            if d is None:
+                raise ValueError("w_adv > 0 needs a discriminator (d=...)")
+            with training.frozen(d):  # no D gradients from the G step
+                terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
+        if not terms:
+            raise ValueError("g_step: all loss weights are zero")
+        total = sum(terms.values())
+    amp.backward_step(total, opt_g, scaler)
     return sr.detach(), {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
 
 
 def d_step(
-    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+    *,
+    d: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """One discriminator update on a real batch and the (detached) fake batch from the same iteration."""
-    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(
+        d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler
+    )
     return {
         "l_d_real": l_real.item(),
         "l_d_fake": l_fake.item(),
@@ -109,30 +123,40 @@ def fit(
     resume: bool = True,
     name: str = "train",
     extra_state: dict | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
 ) -> tracking.History:
     """Train ``g`` (and ``d`` when ``w_adv > 0``) for ``iters`` steps; return the history (also in run_dir).
 
     ``run_dir`` receives ``last.pth`` (full state, for resume), ``history.csv`` and, at the end, ``generator.pth``.
-    With ``resume=True`` and an existing ``last.pth`` training continues from its step.
+    With ``resume=True`` and an existing ``last.pth`` training continues from its step. ``precision``: ``fp32``
+    (default; exactly the plain computation), ``bf16`` or ``fp16`` autocast (fp16 with a GradScaler per optimiser,
+    checkpointed); ``channels_last``: networks and batches in NHWC memory (faster convolutions on GPUs).
     """
     device = torch.device(device)
     lr_g_fn, lr_d_fn = training.schedule(lr_g), training.schedule(lr_d)
     adversarial = w_adv > 0
     if adversarial and (d is None or lr_d is None):
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
-    g.to(device).train()
+    nhwc = (
+        {"memory_format": torch.channels_last} if channels_last else {}
+    )  # else exactly .to(device)
+    g.to(device, **nhwc).train()
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
-    state = {"g": g, "opt_g": opt_g}
+    scaler_g = amp.grad_scaler(precision, device)
+    state = {"g": g, "opt_g": opt_g} | ({"scaler_g": scaler_g} if scaler_g else {})
+    scaler_d = None
     if adversarial:
-        d.to(device).train()
+        d.to(device, **nhwc).train()
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
-        state |= {"d": d, "opt_d": opt_d}
+        scaler_d = amp.grad_scaler(precision, device)
+        state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
     if vgg is not None:
-        vgg.to(device)
+        vgg.to(device, **nhwc)
 
     def step_fn(step: int):
         set_lr(opt_g, lr_g_fn(step - 1))
-        lq, gt = (t.to(device) for t in data.batch(step))
+        lq, gt = (t.to(device, **nhwc) for t in data.batch(step))
         sr, logs = g_step(
             g=g,
             opt_g=opt_g,
@@ -144,10 +168,12 @@ def fit(
             w_percep=w_percep,
             w_adv=w_adv,
             vgg_rescale=vgg_rescale,
+            precision=precision,
+            scaler=scaler_g,
         )
         if adversarial:
             set_lr(opt_d, lr_d_fn(step - 1))
-            logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+            logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
     return training.resumable_loop(
@@ -164,6 +190,7 @@ def fit(
         val_interval=val_interval,
         progress=use_progress(progress),
         extra_state=extra_state,
+        precision=precision,
         config={
             "lr_g_0": lr_g_fn(0),
             "lr_d_0": lr_d_fn(0) if adversarial else None,
@@ -246,6 +273,7 @@ def _fit_kwargs(cfg: SRGANTrainConfig, val_fn, device) -> dict:
         val_fn=val_fn,
         device=device,
         progress=cfg.progress,
+        precision=cfg.precision,
     )
 
 
@@ -315,6 +343,12 @@ def generator_labels(g: nn.Module) -> list[str]:
     return [BICUBIC_SKIP_LABEL] if g.arch_kwargs.get("bicubic_skip") else []
 
 
+def precision_labels(cfg: SRGANTrainConfig) -> list[str]:
+    """A label when the training steps did not run in fp32 (the paper's precision); none for fp32."""
+    label = f"mixed precision: training steps under {cfg.precision} autocast (the paper: fp32)"
+    return [] if cfg.precision == "fp32" else [label]
+
+
 def run_record(cfg: SRGANTrainConfig, g: nn.Module) -> dict:
     """The metrics file's ``config`` block: the generator's architecture (as it recorded it) and the settings."""
     return {k: g.arch_kwargs[k] for k in ARCH_RECORDED} | {k: getattr(cfg, k) for k in RECORDED}
@@ -366,7 +400,7 @@ def write_results(
             "validation": f"centre crops {cfg.val_crop}px of {bench['name']}",
         },
         weights={"vgg19": vgg.status},
-        labels=generator_labels(g),
+        labels=generator_labels(g) + precision_labels(cfg),
         config=run_record(cfg, g),
     )
     return final

@@ -1,0 +1,105 @@
+"""Numeric precision of forward passes: one resolution of ``fp32 | bf16 | fp16 | auto`` for inference and training.
+
+* :func:`autocast_dtype` -- the autocast dtype a precision means on a device (None = plain fp32). Inference
+  (:mod:`srlib.inference.tiling`) keeps the CPU in fp32 (``auto``'s choice there, and a warning for an explicit
+  bf16 / fp16); training passes ``cpu_autocast=True`` so a bf16 / fp16 run does autocast on the CPU too (tests).
+  On CUDA, bf16 falls back to fp16 with a warning where the GPU has no bf16.
+* :func:`autocast` -- ``torch.autocast`` for the forward passes of a training step; for ``fp32`` a context that
+  does nothing, so the default computation is exactly the fp32 one (bit for bit).
+* :func:`grad_scaler` / :func:`backward_step` -- fp16 needs a ``torch.amp.GradScaler`` (loss scaling, skipped steps
+  on overflow); its state goes into the checkpoint with the networks' (pass it in ``resumable_loop``'s ``state``),
+  so a resumed fp16 run repeats the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # inference (python -m srlib upscale --precision)
+TRAINING_PRECISIONS = ("fp32", "bf16", "fp16")  # training (a stage's `precision` field)
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_dtype(
+    precision: str, device: torch.device, *, cpu_autocast: bool = False
+) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device``, or None for fp32 (with a warning when falling back).
+
+    ``auto``: bf16 (or fp16) on CUDA, fp32 elsewhere. ``cpu_autocast``: an explicit bf16 / fp16 autocasts on the
+    CPU as well (training) instead of falling back to fp32 with a warning (inference).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    device = torch.device(device)
+    if precision == "fp32":
+        return None
+    if device.type != "cuda":
+        if cpu_autocast and precision in _DTYPES:
+            return _DTYPES[precision]
+        if precision != "auto":
+            warnings.warn(
+                f"precision {precision} is not used on {device.type}: running in fp32", stacklevel=2
+            )
+        return None
+    bf16_ok = torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        return torch.bfloat16 if bf16_ok else torch.float16
+    if precision == "bf16" and not bf16_ok:
+        warnings.warn("this GPU has no bf16 support: running in fp16", stacklevel=2)
+        return torch.float16
+    return _DTYPES[precision]
+
+
+def training_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """:func:`autocast_dtype` for a training step (``fp32 | bf16 | fp16``; CPU autocast allowed)."""
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(
+            f"training precision must be one of {TRAINING_PRECISIONS}, got {precision!r}"
+        )
+    return autocast_dtype(precision, torch.device(device), cpu_autocast=True)
+
+
+def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for a step's forward passes (and losses); for ``fp32`` a context that does nothing."""
+    device = torch.device(device)
+    dtype = training_dtype(precision, device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def grad_scaler(precision: str, device: torch.device | str) -> torch.amp.GradScaler | None:
+    """A ``GradScaler`` when ``precision`` runs in fp16 on ``device`` (bf16 and fp32 need none), else None."""
+    device = torch.device(device)
+    if training_dtype(precision, device) is not torch.float16:
+        return None
+    return torch.amp.GradScaler(device.type)
+
+
+def check_loop_state(precision: str, state: dict) -> str:
+    """``precision`` after checking it names a training precision and, for fp16, that ``state`` holds a scaler."""
+    if precision not in TRAINING_PRECISIONS:
+        raise ValueError(
+            f"training precision must be one of {TRAINING_PRECISIONS}, got {precision!r}"
+        )
+    if precision == "fp16" and not any(isinstance(o, torch.amp.GradScaler) for o in state.values()):
+        raise ValueError(
+            "fp16 training needs its torch.amp.GradScaler in the loop's state (checkpointed, so resume is exact)"
+        )
+    return precision
+
+
+def backward_step(
+    loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None
+) -> None:
+    """``loss.backward(); opt.step()``, through ``scaler`` when there is one (scaled loss, unscaled step, update)."""
+    if scaler is None:
+        loss.backward()
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
