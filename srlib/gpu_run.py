@@ -63,12 +63,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from unittest import mock
 
 import torch
 import yaml
 
-from srlib import config, gpu_bench, gpu_report, paths, tracking
+from srlib import config, gpu_bench, gpu_report, paths, runtime, tracking
 from srlib.srgan.config import SRGANTrainConfig
 
 log = logging.getLogger("srlib.gpu_run")
@@ -295,7 +294,7 @@ def training(run: Run) -> None:
         "SRLIB_ROOT": str(run.root),
         "PYTHONPATH": pythonpath,
     }  # kernels import srlib from the repo
-    with mock.patch.dict(os.environ, env):  # restored after
+    with runtime.environment(env):  # restored after
         for stage in STAGES:
             t = time.perf_counter()
             nb.run_stage(stage, profile=PROFILE, overrides=stage_overrides(run, stage))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -43,3 +46,18 @@ def setup(cfg, *, seed: bool) -> torch.device:
     if seed:
         seed_everything(cfg.seed)
     return pick_device(getattr(cfg, "device", "cpu"))
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (e.g. ``SRLIB_ROOT`` for notebook kernels), restoring them after."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
