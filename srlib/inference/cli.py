@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from srlib import precision
 from srlib.convert import releases
 from srlib.data.images import IMAGE_SUFFIXES
 from srlib.inference import arrays, images, layout, tiling
@@ -128,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     ap.add_argument(
         "--precision",
-        choices=tiling.PRECISIONS,
+        choices=precision.PRECISIONS,
         default="auto",
         help="auto: bf16/fp16 on CUDA where supported, fp32 on CPU",
     )

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from srlib.inference.layout import _overlaps, axis_window, layout
-from srlib.precision import PRECISIONS, autocast_dtype  # noqa: F401 (PRECISIONS: the CLI's choices)
+from srlib.precision import autocast_dtype
 
 Sink = Callable[
     [int, torch.Tensor], None

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srlib import precision
 from srlib.data.images import ImageReadError
 from srlib.inference import arrays, images, layout, tiling
 from srlib.models import SRGANModifiedGenerator
@@ -138,9 +139,12 @@ def test_memory_is_bounded_to_a_batch_and_a_band():
 
 def test_precision_falls_back_to_fp32_on_cpu():
     cpu = torch.device("cpu")
-    assert tiling.autocast_dtype("auto", cpu) is None and tiling.autocast_dtype("fp32", cpu) is None
+    assert (
+        precision.autocast_dtype("auto", cpu) is None
+        and precision.autocast_dtype("fp32", cpu) is None
+    )
     with pytest.warns(UserWarning, match="fp32"):
-        assert tiling.autocast_dtype("fp16", cpu) is None
+        assert precision.autocast_dtype("fp16", cpu) is None
     with pytest.warns(UserWarning, match="fp32"):
         out = tiling.upscale(Nearest(2), torch.rand(3, 8, 8), tile=0, precision="bf16")
     assert out.dtype == torch.float32
