@@ -61,3 +61,35 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# the files a result depends on: uncommitted changes elsewhere (results, data) do not make a run "dirty"
+SOURCE_PATHS = ("srlib", "notebooks", "params.yaml", "dvc.yaml", "references")
+
+
+def git_commit(root: str | os.PathLike | None = None) -> str:
+    """``$SRLIB_GIT_COMMIT``, else the checkout's HEAD, marked when its sources have uncommitted changes.
+
+    Every metrics file records it (:func:`srlib.tracking.write_metrics`), so a committed number names the code that
+    produced it. A copy without git (e.g. a GPU host's carried tree) passes the commit in ``SRLIB_GIT_COMMIT``.
+    """
+    import subprocess
+
+    from srlib import paths
+
+    if os.environ.get("SRLIB_GIT_COMMIT"):
+        return os.environ["SRLIB_GIT_COMMIT"]
+    git = ["git", "-C", str(root or paths.root())]
+    try:
+        sha = subprocess.run(
+            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=30
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no", "--", *SOURCE_PATHS],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git checkout here; set SRLIB_GIT_COMMIT)"
+    return sha.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")

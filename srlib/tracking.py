@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 import srlib
+from srlib import runtime
 from srlib.weights import WeightStatus
 
 
@@ -91,6 +92,7 @@ def write_metrics(
         "metrics": metrics,
         "config": config or {},
         "srlib_version": srlib.__version__,
+        "git_commit": runtime.git_commit(),
         "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     write_json(path, payload)

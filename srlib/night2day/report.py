@@ -33,7 +33,7 @@ def phase_summary(per_image: pd.DataFrame, fid: pd.DataFrame | None = None) -> p
     keys = per_image.drop_duplicates("key").set_index("key")[["model", "phase"]]
     table = keys.join(table)
     if fid is not None:
-        table = table.join(fid.set_index("key")[["fid"]])
+        table = table.join(fid.set_index("key")[[c for c in ("fid", "kid", "kid_std") if c in fid]])
     return table.reset_index()
 
 
@@ -213,7 +213,8 @@ def evaluation_metrics(
     """The metrics payload of ``night2day_evaluate``: every phase's means and FID, Post vs Pre (summary and per
     metric), the model comparisons and the FID notes."""
     phases = {
-        r.key: {m: getattr(r, f"{m}_mean") for m in METRICS} | {"fid": r.fid}
+        r.key: {m: getattr(r, f"{m}_mean") for m in METRICS}
+        | {m: getattr(r, m) for m in ("fid", "kid") if hasattr(r, m)}
         for r in summary.itertuples()
     }
     phase_cmp = {
@@ -321,8 +322,12 @@ def save_post_vs_pre(
 
 
 def save_model_comparison(run: EvaluationRun, per_image: pd.DataFrame) -> pd.DataFrame:
-    """M1 vs M2 and every M3 mode vs both, Post phase (``model_comparison.csv``)."""
-    pairs = [("M1", "M2")] + [(m3, m) for m3 in run.pipelines.m3 for m in ("M1", "M2")]
+    """M1 vs M2, the fine-tuned M1 / M2 vs the release as it is (when they started from it), and every M3 mode vs
+    M1 and M2, Post phase (``model_comparison.csv``)."""
+    pretrained = [
+        (m, f"{m}-pretrained") for m in ("M1", "M2") if run.pipelines.pretrained_sr is not None
+    ]
+    pairs = [("M1", "M2"), *pretrained] + [(m3, m) for m3 in run.pipelines.m3 for m in ("M1", "M2")]
     model_cmp = model_verdicts(per_image, pairs, seed=run.cfg.seed)
     model_cmp.to_csv(run.tables / "model_comparison.csv", index=False)
     return model_cmp

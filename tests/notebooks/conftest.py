@@ -1,5 +1,6 @@
 """Shared fixture of the notebook smoke runs: a temporary copy of the project used as SRLIB_ROOT."""
 
+import os
 import shutil
 
 import pytest
@@ -8,7 +9,7 @@ from srlib import paths
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, converted_weights):
     """The parts of the repo the notebooks need, copied; results land there, not in git."""
     root = tmp_path_factory.mktemp("project")
     src = paths.root()
@@ -18,8 +19,12 @@ def project(tmp_path_factory):
         shutil.copytree(src / name, root / name)
     mp = pytest.MonkeyPatch()
     mp.setenv("SRLIB_ROOT", str(root))
-    mp.setenv(
-        "TORCH_HOME", str(root / "torch_home")
-    )  # no pretrained files: 'auto' must fall back, labelled
+    # no official pretrained files ('auto' must fall back, labelled), only srlib's conversion of the FID Inception
+    # (what a fresh clone's `make repro` makes on first need; converted once per session, linked here)
+    checkpoints = root / "torch_home" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    fid_file = converted_weights("fid_inception_fidhelper")
+    os.link(fid_file, checkpoints / fid_file.name)
+    mp.setenv("TORCH_HOME", str(root / "torch_home"))
     yield root
     mp.undo()
