@@ -11,10 +11,14 @@
 * :func:`bench_fid_features` -- Inception pool3 feature extraction (:mod:`srlib.metrics.inception`): img/s.
 * :func:`bench_train_steps` -- SRResNet-MSE and SRGAN-VGG54 steps/s of the SRGAN family through the real
   ``srgan.train.fit`` (the stage's batches, networks and cudnn settings) per precision / memory format.
+* :func:`bench_family_steps` -- the same for the other families (modified SRGAN, Real-ESRGAN, CUT at M1's and M2's
+  sizes, the unpaired M3) through their real fit loops (:func:`family_fits`), per precision, with the time the
+  gpu profile's iterations of each would take.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -329,6 +333,266 @@ def bench_train_steps(
                 out[name][stage] = rates(flops[stage], sec, 1, peak) | {
                     "img_per_s": cfg.batch_size / sec
                 }
+    return out
+
+
+# the training pairs the gpu profile's night->day stages see: the synthetic-night proxy of photos-train (33 training
+# photos x 4 crops; README), for the iteration counts of those stages
+PROXY_TRAIN_PAIRS = 132
+FAMILY_VARIANTS = ("fp32", "bf16", "fp16")  # the other families have no channels_last option
+NIGHT2DAY_HR = 256  # night2day's HR side (its LR: 64²)
+
+
+def _u8_images(n: int, size: int, seed: int) -> torch.Tensor:
+    """``n`` random smooth uint8 images ``(n, 3, size, size)`` (a step's time does not depend on the content)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, max(1, size // 8), max(1, size // 8), generator=gen)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return (x * 255).round().to(torch.uint8)
+
+
+def _cut_networks(cfg) -> tuple:
+    """M1's / M2's CUT as :func:`srlib.night2day.train.train_cut` builds it: ``(cut_config, g, d, f)``."""
+    from srlib.cut.train import CUTConfig, build_cut
+
+    cut = CUTConfig(
+        num_patches=cfg.cut_num_patches,
+        netf_nc=cfg.cut_netf_nc,
+        lr=cfg.cut_lr,
+        batch_size=cfg.cut_batch_size,
+        n_epochs=cfg.cut_epochs,
+        n_epochs_decay=cfg.cut_epochs_decay,
+        load_size=cfg.cut_load_size,
+        crop_size=cfg.cut_crop_size,
+    )
+    nets = build_cut(
+        num_feat=cfg.cut_num_feat,
+        num_block=cfg.cut_num_block,
+        num_feat_d=cfg.cut_d_num_feat,
+        netf_nc=cut.netf_nc,
+        nce_layers=cut.nce_layers,
+    )
+    return (cut, *nets)
+
+
+def family_fits(
+    cfgs: dict,
+    photos: list,
+    *,
+    device: torch.device,
+    n_pairs: int = PROXY_TRAIN_PAIRS,
+    n_images: int = 16,
+    hr_side: int = NIGHT2DAY_HR,
+) -> dict:
+    """``{network: (fit, info)}`` for the other training families at the sizes of ``cfgs`` (stage configs by name:
+    ``srgan_modified_train``, ``night2day_m1``, ``night2day_m2``, ``night2day_m3``).
+
+    ``fit(run_dir, iters, precision, log_interval) -> History`` runs the family's real fit loop on the stage's
+    networks (built once, trained on across calls) and batches: the modified SRGAN's crops of ``photos``; for the
+    night->day networks ``n_images`` random images at night2day's sizes (HR ``hr_side``², 256², LR a quarter).
+    ``info``: the batch, the crop side, the iterations of the stage (``n_pairs`` training pairs for the night->day
+    ones) and its precision. VGG19 is random-initialised (the weights do not change the speed).
+    """
+    from srlib import losses
+    from srlib.cut.data import UnpairedCrops
+    from srlib.cut.train import fit_cut
+    from srlib.data.patches import PairedPatches
+    from srlib.models.cut import NLayerDiscriminator, PatchSampleF
+    from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
+    from srlib.night2day.m3 import fit_m3_unpaired
+    from srlib.night2day.pairs import PairedCrops, UnpairedCrossScale, epochs_to_iters
+    from srlib.realesrgan.train import fit_realesrgan, make_vgg
+    from srlib.srgan_modified import train as modified
+
+    fits: dict = {}
+    common = dict(resume=False, device=device)
+
+    # -- the modified SRGAN: the seed's recipe on the stage's crops
+    cfg = cfgs["srgan_modified_train"]
+    kw = dict(scale=cfg.scale, gt_size=cfg.gt_size, batch_size=cfg.batch_size, seed=cfg.seed)
+    crops = PairedPatches(photos, flat_threshold=cfg.flat_threshold, **kw)
+    g, d = modified.build_generator(cfg), modified.build_discriminator(cfg)
+    feats = losses.VGGFeatures(
+        layers=list(cfg.content_layers), weights_mode="random", normalize=cfg.vgg_normalize
+    )
+
+    def fit_modified(run_dir, iters, precision, log_interval, g=g, d=d, cfg=cfg):
+        return modified.fit(
+            g=g,
+            d=d,
+            vgg=feats,
+            data=crops,
+            iters=iters,
+            run_dir=run_dir,
+            lr_g=cfg.lr_g,
+            lr_d=cfg.lr_d,
+            betas=(cfg.beta1, 0.999),
+            adam_eps=cfg.adam_eps,
+            w_content=cfg.w_content,
+            w_adv=cfg.w_adv,
+            log_interval=log_interval,
+            ckpt_interval=iters,
+            precision=precision,
+            name="bench-srgan_modified",
+            **common,
+        )
+
+    twin = 2 if cfg.train_zero_padding else 1  # the zero-padded twin trains the same recipe again
+    info = {"batch": cfg.batch_size, "gt_size": cfg.gt_size, "profile_iters": cfg.iters * twin}
+    info |= {"profile_precision": cfg.precision, "stage": f"{cfg.STAGE} (x{twin}: G and its twin)"}
+    fits["srgan_modified"] = (fit_modified, info)
+
+    m1, m2, m3 = cfgs["night2day_m1"], cfgs["night2day_m2"], cfgs["night2day_m3"]
+    hr = _u8_images(n_images, hr_side, 0)
+    lq = torch.nn.functional.avg_pool2d(hr.float(), 4).round().to(torch.uint8)
+
+    # -- Real-ESRGAN (M1's / M2's SR, and the paired M3 where its fields are the same)
+    g = RRDBNet(
+        scale=4, num_feat=m1.sr_num_feat, num_block=m1.sr_num_block, num_grow_ch=m1.sr_num_grow_ch
+    )
+    d, vgg = UNetDiscriminatorSN(num_feat=m1.sr_d_num_feat), make_vgg("random")
+    pairs = PairedCrops(lq, hr, gt_size=m1.sr_gt_size, batch_size=m1.sr_batch_size, seed=m1.seed)
+
+    def fit_sr(run_dir, iters, precision, log_interval, g=g, d=d, cfg=m1):
+        return fit_realesrgan(
+            g=g,
+            d=d,
+            vgg=vgg,
+            data=pairs,
+            iters=iters,
+            run_dir=run_dir,
+            lr_g=cfg.sr_lr,
+            lr_d=cfg.sr_lr,
+            ema_decay=cfg.sr_ema_decay,
+            w_pix=cfg.sr_w_pix,
+            w_percep=cfg.sr_w_percep,
+            w_gan=cfg.sr_w_gan,
+            log_interval=log_interval,
+            ckpt_interval=iters,
+            name="bench-realesrgan",
+            queue_size=0,
+            precision=precision,
+            **common,
+        )[0]
+
+    sr_iters, _ = epochs_to_iters(m1.sr_epochs, n_pairs, m1.sr_batch_size)
+    fits["realesrgan"] = (
+        fit_sr,
+        {"batch": m1.sr_batch_size, "gt_size": m1.sr_gt_size, "profile_iters": sr_iters}
+        | {"profile_precision": m1.precision, "stage": "night2day_m1 / m2 SR, night2day_m3 paired"},
+    )
+
+    # -- CUT: M1's night HR -> day HR, M2's night LR -> day LR
+    def fit_c(run_dir, iters, precision, log_interval, *, nets, cut, data, steps_per_epoch, name):
+        g, d, f = nets
+        return fit_cut(
+            g=g,
+            d=d,
+            f=f,
+            data=data,
+            cfg=cut,
+            iters=iters,
+            run_dir=run_dir,
+            steps_per_epoch=steps_per_epoch,
+            log_interval=log_interval,
+            ckpt_interval=iters,
+            name=name,
+            precision=precision,
+            **common,
+        )
+
+    for name, cfg, images in (("cut_m1", m1, hr), ("cut_m2", m2, lq)):
+        cut, *nets = _cut_networks(cfg)
+        unpaired = UnpairedCrops(
+            list(images),
+            list(images.flip(-1)),
+            load_size=cut.load_size,
+            crop_size=cut.crop_size,
+            batch_size=cut.batch_size,
+            seed=cfg.seed,
+        )
+        epochs = cut.n_epochs + cut.n_epochs_decay
+        iters, per_epoch = epochs_to_iters(epochs, n_pairs, cut.batch_size)
+        bound = dict(nets=nets, cut=cut, data=unpaired, steps_per_epoch=per_epoch)
+        info = {"batch": cut.batch_size, "gt_size": cut.crop_size, "profile_iters": iters}
+        info |= {"profile_precision": cfg.precision, "stage": f"{cfg.STAGE} CUT"}
+        fits[name] = (functools.partial(fit_c, **bound, name=f"bench-{name}"), info)
+
+    # -- the unpaired M3: CUT's losses across scales on one RRDBNet
+    g = RRDBNet(scale=4, num_feat=m3.num_feat, num_block=m3.num_block, num_grow_ch=m3.num_grow_ch)
+    nce_layers = tuple(k for k in m3.nce_layers if k <= len(g.body))
+    d = NLayerDiscriminator(num_feat=m3.unpaired_d_num_feat)
+    f = PatchSampleF(in_channels=[m3.num_feat] * len(nce_layers), num_feat=m3.netf_nc)
+    cross = UnpairedCrossScale(lq, hr.flip(-1), lq.flip(-1), batch_size=m3.unpaired_batch_size)
+    epochs = m3.unpaired_epochs + m3.unpaired_epochs_decay
+    m3_iters, m3_per_epoch = epochs_to_iters(epochs, n_pairs, m3.unpaired_batch_size)
+
+    def fit_m3(run_dir, iters, precision, log_interval, g=g, d=d, f=f, cfg=m3):
+        return fit_m3_unpaired(
+            g=g,
+            d=d,
+            f=f,
+            data=cross,
+            iters=iters,
+            run_dir=run_dir,
+            steps_per_epoch=m3_per_epoch,
+            n_epochs=cfg.unpaired_epochs,
+            n_epochs_decay=cfg.unpaired_epochs_decay,
+            lr=cfg.unpaired_lr,
+            lambda_gan=cfg.lambda_gan,
+            lambda_nce=cfg.lambda_nce,
+            nce_idt=cfg.nce_idt,
+            nce_layers=nce_layers,
+            num_patches=cfg.num_patches,
+            log_interval=log_interval,
+            ckpt_interval=iters,
+            name="bench-m3_unpaired",
+            precision=precision,
+            **common,
+        )
+
+    fits["m3_unpaired"] = (
+        fit_m3,
+        {"batch": m3.unpaired_batch_size, "gt_size": hr_side, "profile_iters": m3_iters}
+        | {"profile_precision": m3.precision, "stage": "night2day_m3 unpaired"},
+    )
+    return fits
+
+
+def bench_family_steps(
+    device: torch.device, *, fits: dict, steps: int, variants=FAMILY_VARIANTS
+) -> dict:
+    """Training steps/s of the other families (:func:`family_fits`) per precision, through their real fit loops.
+
+    Each network first runs one fp32 step under torch's flop counter (its FLOPs per step, forward and backward),
+    then ``steps`` steps per variant (3 log intervals; the first, a warm-up, left out), after the stages' runtime
+    setup (seeds, deterministic cuDNN). ``predicted_s``: the stage's iterations of that network at the measured
+    step time of the stage's precision (``profile_iters`` x the ``profile_precision`` variant's seconds).
+    """
+    from srlib import runtime
+
+    runtime.seed_everything(0)
+    peak, interval = peak_bf16(device), max(1, steps // 3)
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (fit, info) in fits.items():
+            res = dict(info)
+            one_step = functools.partial(fit, f"{tmp}/{name}-flops", 1, "fp32", 1)
+            res["flops_per_step"] = counted_flops(one_step)
+            for prec in variants:
+                hist = fit(f"{tmp}/{name}-{prec}", steps, prec, interval)
+                per = [r["sec_per_iter"] for r in hist.rows if "sec_per_iter" in r]
+                sec = statistics.median(per[1:] or per)
+                res[prec] = rates(res["flops_per_step"], sec, 1, peak) | {
+                    "img_per_s": info["batch"] / sec
+                }
+            mine = res.get(info["profile_precision"])
+            if mine:
+                res["predicted_s"] = mine["ms"] / 1e3 * info["profile_iters"]
+            out[name] = res
+            sync(device)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     return out
 
 

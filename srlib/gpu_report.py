@@ -232,6 +232,26 @@ def markdown(s: dict) -> str:
             if isinstance(v, dict) and isinstance(v.get("srresnet"), dict)
         ]
         out += _table(["variant", "SRResNet steps/s", "of peak", "SRGAN steps/s", "of peak"], rows)
+    fs = b.get("family_steps")
+    if fs:
+        out += [
+            "Other families' training steps at the gpu profile's sizes (their stages are not run here; "
+            "predicted = the stage's iterations at the measured step time of its precision)",
+            "",
+        ]
+        variants = ("fp32", "bf16", "fp16")
+        rows = []
+        for k, v in fs.items():
+            if not (isinstance(v, dict) and "flops_per_step" in v):
+                continue
+            speeds = [_f(v[p]["per_s"]) if isinstance(v.get(p), dict) else "—" for p in variants]
+            bf16_share = _share(v.get("bf16", {}).get("share_of_bf16_peak"))
+            predicted = _f(v.get("predicted_s")) + f" s ({v['profile_precision']})"
+            size = f"{v['batch']} x {v['gt_size']}²"
+            rows.append([k, size, _f(v["flops_per_step"] / 1e12), *speeds, bf16_share])
+            rows[-1] += [v.get("stage", "—"), v["profile_iters"], predicted]
+        header = ["network", "batch", "TFLOP/step", *(f"{p} steps/s" for p in variants)]
+        out += _table(header + ["bf16 of peak", "stage", "its iters", "predicted"], rows)
     out += ["## Training (the gpu profile)", ""]
     h = tr.get("headline")
     if h:

@@ -11,6 +11,8 @@ rrdbnet          25 s  RRDBNet x4plus inference, 8 x 256² per batch: fp32 (TF32
 pixel_metrics    15 s  batched PSNR / SSIM on 32 pairs of 512² on the GPU vs scikit-image (CPU), same pairs
 fid_features     15 s  Inception pool3 features of 512 images: img/s
 train_steps      45 s  SRResNet-MSE and SRGAN steps/s of the ``gpu`` profile (fp32 / bf16 / bf16+NHWC / fp16)
+family_steps     30 s  steps/s of the other families at the ``gpu`` profile's sizes (fp32 / bf16 / fp16): modified
+                       SRGAN, Real-ESRGAN, CUT (M1's 256², M2's 64²), the unpaired M3; their stages are not run
 training        270 s  the ``gpu`` profile's data_prepare, srgan_train (~3 min of steps) and srgan_evaluate
 compile        rest    RRDBNet under ``torch.compile`` in a child process whose timeout is what is left
 pack              5 s  the outputs below
@@ -47,12 +49,14 @@ wheels get ~8 MiB. The command there: ``python3 -m pip install -q --no-index --n
 .whl/*.whl && PYTHONPATH=/tmp/site SRLIB_GIT_COMMIT=<sha> PYTHONUNBUFFERED=1 python3 -m srlib gpu-run $OUT
 --photos scratch/gpu-photos``, carrying ``.whl`` and ``scratch/gpu-photos``, with ``timeout_s`` 600.
 ``--dry-run`` runs every step at toy size on the CPU (tiny models, a few steps, the embedded photos,
-``torch.compile`` with the ``aot_eager`` backend) into the same outputs (~40 s on this project's 2-core machine).
+``torch.compile`` with the ``aot_eager`` backend) into the same outputs (< 2 min on this project's 2-core machine:
+1 min 59 s measured with one core busy with another job; its toy training steps run on one thread).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import importlib.util
 import logging
@@ -68,7 +72,9 @@ import torch
 import yaml
 
 from srlib import config, gpu_bench, gpu_report, paths, runtime, tracking
+from srlib.night2day.config import Night2DayM1Config, Night2DayM2Config, Night2DayM3Config
 from srlib.srgan.config import SRGANTrainConfig
+from srlib.srgan_modified.config import SRGANModifiedTrainConfig
 
 log = logging.getLogger("srlib.gpu_run")
 
@@ -78,16 +84,19 @@ BUDGET_S = 480  # the whole real run
 # both SRGAN stages' steps together (params.yaml profiles.gpu.srgan_train)
 TRAIN_STEPS_BUDGET_S = 180
 STEPS = (
-    "preflight matmul rrdbnet pixel_metrics fid_features train_steps training compile pack".split()
-)
-BUDGETS = dict(zip(STEPS, (5, 5, 25, 15, 15, 45, 270, None, 5)))  # compile: what is left
+    "preflight matmul rrdbnet pixel_metrics fid_features train_steps family_steps training compile pack"
+).split()
+BUDGETS = dict(zip(STEPS, (5, 5, 25, 15, 15, 45, 30, 270, None, 5)))  # compile: what is left
 # the Python modules the run imports (the device image lacks those after tqdm: they travel as wheels)
 MODULES = """torch torchvision numpy scipy pandas matplotlib seaborn skimage cv2 PIL yaml tqdm papermill nbformat
 nbclient jupyter_client ipykernel zmq ipywidgets pytorch_fid""".split()
-_SIZE_KEYS = "matmul size batch repeats pairs pair_size fid_images fid_size fid_batch train_steps backend".split()
+_SIZE_KEYS = (
+    "matmul size batch repeats pairs pair_size fid_images fid_size fid_batch train_steps backend"
+    " family_steps"
+).split()
 SIZES = {  # the benchmarks' sizes: the real run, and the dry run's toy ones (the same code paths)
-    "real": dict(zip(_SIZE_KEYS, (8192, 256, 8, 10, 32, 512, 512, 256, 64, 60, "inductor"))),
-    "dry": dict(zip(_SIZE_KEYS, (256, 32, 2, 3, 4, 64, 8, 64, 4, 6, "aot_eager"))),
+    "real": dict(zip(_SIZE_KEYS, (8192, 256, 8, 10, 32, 512, 512, 256, 64, 60, "inductor", 15))),
+    "dry": dict(zip(_SIZE_KEYS, (256, 32, 2, 3, 4, 64, 8, 64, 4, 6, "aot_eager", 2))),
 }
 DRY_TRAIN = yaml.safe_load(  # srgan_train overrides of the dry run: a tiny SRResNet, a few CPU steps
     "{device: cpu, num_feat: 8, num_block: 1, gt_size: 32, batch_size: 2, train_max_side: 256, pretrain_iters: 8,"
@@ -95,6 +104,24 @@ DRY_TRAIN = yaml.safe_load(  # srgan_train overrides of the dry run: a tiny SRRe
 )
 # (precision, channels_last) of the training-step benchmark
 VARIANTS = (("fp32", False), ("bf16", False), ("bf16", True), ("fp16", False))
+# the other families' stages whose networks family_steps times, and the dry run's toy sizes of them
+FAMILY_CONFIGS = {
+    "srgan_modified_train": SRGANModifiedTrainConfig,
+    "night2day_m1": Night2DayM1Config,
+    "night2day_m2": Night2DayM2Config,
+    "night2day_m3": Night2DayM3Config,
+}
+_DRY_N2D = dict(sr_num_feat=8, sr_num_block=1, sr_num_grow_ch=8, sr_d_num_feat=8, sr_batch_size=2)
+_DRY_N2D |= dict(sr_gt_size=16, cut_num_feat=8, cut_num_block=1, cut_d_num_feat=8, cut_netf_nc=16)
+_DRY_N2D |= dict(cut_num_patches=16, cut_load_size=36, cut_crop_size=32)
+DRY_FAMILIES = {
+    "srgan_modified_train": dict(num_feat=8, num_block=1, num_up_feat=16, d_num_feat=8, d_fc_dim=16)
+    | dict(gt_size=32, train_max_side=256),
+    "night2day_m1": _DRY_N2D,
+    "night2day_m2": _DRY_N2D,
+    "night2day_m3": dict(num_feat=8, num_block=1, num_grow_ch=8, unpaired_d_num_feat=8, netf_nc=16)
+    | dict(num_patches=16, nce_layers=[0, 1]),
+}
 
 
 def plan_iters(cfg: SRGANTrainConfig, t_pre: float, t_gan: float, budget_s: float) -> dict:
@@ -231,24 +258,57 @@ def describe(run: Run) -> dict:
     }
 
 
+@contextlib.contextmanager
+def toy_threads(run: Run):
+    """The dry run's toy training steps on one CPU thread, restored after: as in the smoke profile, one thread is
+    as fast for tiny networks and immune to OpenMP barrier stalls on a shared machine (~10x measured here)."""
+    threads = torch.get_num_threads()
+    if run.dry_run:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_steps(run: Run) -> dict:
     """Step times of the gpu profile's networks per variant, and the iteration plan they give."""
     cfg = train_config(run.train_overrides)
     photos = training_photos(run.photos, cfg.train_max_side)
-    res = gpu_bench.bench_train_steps(
-        run.device,
-        cfg=cfg,
-        photos=photos,
-        tiny=run.dry_run,
-        variants=VARIANTS,
-        steps=run.sizes["train_steps"],
-    )
+    with toy_threads(run):
+        res = gpu_bench.bench_train_steps(
+            run.device,
+            cfg=cfg,
+            photos=photos,
+            tiny=run.dry_run,
+            variants=VARIANTS,
+            steps=run.sizes["train_steps"],
+        )
     mine = res[cfg.precision]  # the profile's variant (contiguous memory)
     t_pre, t_gan = mine["srresnet"]["ms"] / 1e3, mine["srgan"]["ms"] / 1e3
     plan = plan_iters(cfg, t_pre, t_gan, 10 if run.dry_run else TRAIN_STEPS_BUDGET_S)
     run.summary["training"]["iters"] = plan
     run.train_overrides |= plan["overrides"]
     return res
+
+
+def family_configs(dry_run: bool) -> dict:
+    """The gpu profile's configs of the other families' stages (:data:`FAMILY_CONFIGS`; the dry run: toy sizes)."""
+    out = {}
+    for stage, cls in FAMILY_CONFIGS.items():
+        values, sources = config.stage_config_params(cls, profile=PROFILE)
+        out[stage] = config.build(cls, values | (DRY_FAMILIES[stage] if dry_run else {}), sources)
+    return out
+
+
+def family_steps(run: Run) -> dict:
+    """Steps/s of the other families' networks at the gpu profile's sizes, and the stage time each predicts."""
+    cfgs = family_configs(run.dry_run)
+    photos = training_photos(run.photos, cfgs["srgan_modified_train"].train_max_side)
+    toy = dict(n_images=4, hr_side=32) if run.dry_run else {}  # the dry run: 32² HR images, 8² LR
+    with toy_threads(run):
+        fits = gpu_bench.family_fits(cfgs, photos, device=run.device, **toy)
+        return gpu_bench.bench_family_steps(run.device, fits=fits, steps=run.sizes["family_steps"])
 
 
 def benchmarks(run: Run) -> None:
@@ -264,6 +324,7 @@ def benchmarks(run: Run) -> None:
             dev, images=s["fid_images"], size=s["fid_size"], batch=s["fid_batch"]
         ),
         "train_steps": lambda: train_steps(run),
+        "family_steps": lambda: family_steps(run),
     }
     for name, fn in steps.items():
         run.step(name, fn, into="benchmarks")

@@ -104,6 +104,94 @@ def perceptual_vgg(
     return F.mse_loss(vgg(sr) * rescale, f_gt * rescale)
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# A substitute content loss where VGG19's file is absent: the FID Inception trunk (NOT the paper's loss)
+
+# pytorch-fid's FID Inception (the TF 2015-12-05 graph) up to a Mixed block, without its resize to 299²: the trunk
+# is convolutional, so it runs on the training crop itself. Shapes (C x side), valid convs / pools unless padded:
+#   layer (kernel, stride)    input 96   input 48
+#   Conv2d_1a_3x3 (3, s2)      32 x 47    32 x 23
+#   Conv2d_2a_3x3 (3)          32 x 45    32 x 21
+#   Conv2d_2b_3x3 (3, pad 1)   64 x 45    64 x 21
+#   MaxPool (3, s2)            64 x 22    64 x 10
+#   Conv2d_3b_1x1              80 x 22    80 x 10
+#   Conv2d_4a_3x3 (3)         192 x 20   192 x  8
+#   MaxPool (3, s2)           192 x  9   192 x  3
+#   Mixed_5b / 5c / 5d        256 / 288 / 288 x 9 (x 3 at 48²)   (InceptionA: size-preserving branches)
+#   Mixed_6a (3, s2)          768 x  4   768 x  1                 (then Mixed_6b..6e, size-preserving)
+# Mixed_5d (the last block before Mixed_6a's stride 2) is the default: 9 x 9 x 288 at 96², close to VGG54's
+# 6 x 6 x 512 in resolution; Mixed_6e would leave 4 x 4 (1 x 1 at 48²). The smallest input with a Mixed_5d map is
+# 27² (1 x 1). At 299² (FID's input) Mixed_5d is 35 x 35.
+INCEPTION_LAYERS = ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c",
+                    "Mixed_6d", "Mixed_6e")  # fmt: skip
+# Mixed_5d features rescaled by this make l_Inc of the SRGAN init's output the size of its pixel MSE, as Ledig's
+# 1/12.75 does for VGG54 (measured with the converted TF weights on 96² crops of the photos; see perceptual_inception).
+INCEPTION_RESCALE = 0.1
+
+
+class InceptionFeatures(nn.Module):
+    """Frozen FID Inception trunk (pytorch-fid's ``fid_inception_v3``, TF 2015-12-05 weights) up to ``layer``.
+
+    Built by pytorch-fid itself (``InceptionV3`` blocks 0-2, :func:`srlib.metrics.inception.pfi_network`), holding
+    the state dict ``srlib.weights.load_state_dict("fid_inception", weights_mode)`` gives: the official
+    ``pt_inception-2015-12-05-6726825d.pth`` or srlib's conversion of the same graph (``status.key`` says which), or
+    none (random-initialised, seed 0, ``status.source == "random-init"``: dead features, as random VGG's). Inputs are
+    mapped as pytorch-fid does (``2x - 1`` of RGB in [0, 1]) and NOT resized; BatchNorm stays in eval mode.
+
+    Args:
+        layer: the Mixed block whose output is returned (``INCEPTION_LAYERS``; default ``Mixed_5d``).
+        weights_mode: ``pretrained | auto | random`` (see :mod:`srlib.weights`); ``self.status`` records the outcome.
+    """
+
+    def __init__(self, *, layer: str = "Mixed_5d", weights_mode: str = "auto"):
+        super().__init__()
+        from srlib.metrics.inception import pfi_network, random_fid_inception_state_dict
+
+        if layer not in INCEPTION_LAYERS:
+            raise ValueError(f"InceptionFeatures: layer {layer!r} is not in {INCEPTION_LAYERS}")
+        self.layer = layer
+        state, self.status = weights.load_state_dict("fid_inception", weights_mode)
+        if state is None:
+            state = random_fid_inception_state_dict(seed=0)
+        net = pfi_network(state, [2], resize_input=False, normalize_input=False)
+        # pytorch-fid's blocks 0-2: Conv2d_1a..2b + pool, Conv2d_3b..4a + pool, Mixed_5b..6e
+        block0, block1, mixed = net.blocks
+        upto = INCEPTION_LAYERS.index(layer) + 1
+        self.trunk = nn.Sequential(*block0, *block1, *mixed[:upto]).eval()
+        for p in self.trunk.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):  # BatchNorm keeps the TF graph's statistics
+        super().train(mode)
+        self.trunk.eval()
+        return self
+
+    def forward(self, x):
+        # (B, 3, H, W) in [0, 1] -> (B, 288, h, h) for Mixed_5d: h = 9 at H = 96, 3 at 48
+        return self.trunk(2 * x - 1)
+
+
+def perceptual_inception(
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    net: InceptionFeatures,
+    *,
+    rescale: float = INCEPTION_RESCALE,
+):
+    """l_Inc = mean (rescale * (psi(gt) - psi(sr)))^2, psi = FID Inception Mixed_5d: Ledig eq. 5 with another net.
+
+    A labelled substitute for VGG54 where VGG19's file is absent, not the paper's loss. ``rescale`` plays the role
+    of Ledig's 1/12.75 ("VGG losses of a scale that is comparable to the MSE loss"): :data:`INCEPTION_RESCALE`
+    = 0.1 = sqrt(pixel MSE / raw feature MSE), measured with the converted TF weights on 128 crops of 96² of the
+    photos (photos-train, 8 batches of 16): for the SRGAN initialisation's output (the photos profile's SRResNet
+    after 400 MSE steps) the raw Mixed_5d MSE is 0.154 and the pixel MSE 0.00153 (ratio 101; 78-216 per batch;
+    bicubic: 0.162 / 0.00171), so l_Inc starts at ~1.0x the pixel MSE. The ground-truth features carry no gradient.
+    """
+    with torch.no_grad():
+        f_gt = net(gt)
+    return F.mse_loss(net(sr) * rescale, f_gt * rescale)
+
+
 def gan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """l_Gen = -log D(G(lq)) (Ledig eq. 6, the non-saturating form), as BCE-with-logits against 'real'."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

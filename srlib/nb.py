@@ -35,6 +35,7 @@ from srlib.night2day.config import (
     Night2DayM2Config,
     Night2DayM3Config,
 )
+from srlib.realesrgan.config import RealESRGANPretrainedConfig
 from srlib.srgan.config import SRGANEvaluateConfig, SRGANTrainConfig, TablesConfig
 from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig, SRGANModifiedTrainConfig
 
@@ -50,6 +51,7 @@ STAGES: dict[str, str] = {
     "night2day_m2": "notebooks/32_night2day_m2.ipynb",
     "night2day_m3": "notebooks/33_night2day_m3.ipynb",
     "night2day_evaluate": "notebooks/34_night2day_evaluate.ipynb",
+    "realesrgan_pretrained": "notebooks/40_realesrgan_pretrained.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 
@@ -66,6 +68,7 @@ CONFIGS: dict[str, type[StageConfig]] = {
     "night2day_m2": Night2DayM2Config,
     "night2day_m3": Night2DayM3Config,
     "night2day_evaluate": Night2DayEvaluateConfig,
+    "realesrgan_pretrained": RealESRGANPretrainedConfig,
     "tables": TablesConfig,
 }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from collections.abc import Sequence
 
 import torch
 
@@ -93,13 +94,21 @@ def check_loop_state(precision: str, state: dict) -> str:
 
 
 def backward_step(
-    loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None
+    loss: torch.Tensor,
+    opt: torch.optim.Optimizer | Sequence[torch.optim.Optimizer],
+    scaler: torch.amp.GradScaler | None = None,
 ) -> None:
-    """``loss.backward(); opt.step()``, through ``scaler`` when there is one (scaled loss, unscaled step, update)."""
+    """``loss.backward(); opt.step()``, through ``scaler`` when there is one (scaled loss, unscaled step, update).
+
+    ``opt`` may be several optimisers of one loss (CUT's G and F), stepped in the order given, then one update.
+    """
+    opts = [opt] if isinstance(opt, torch.optim.Optimizer) else list(opt)
     if scaler is None:
         loss.backward()
-        opt.step()
+        for o in opts:
+            o.step()
         return
     scaler.scale(loss).backward()
-    scaler.step(opt)
+    for o in opts:
+        scaler.step(o)
     scaler.update()

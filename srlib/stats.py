@@ -20,7 +20,14 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["HIGHER_IS_BETTER", "summary_table", "histograms", "paired_comparison", "compare_models"]
+__all__ = [
+    "HIGHER_IS_BETTER",
+    "summary_table",
+    "histograms",
+    "bootstrap_mean",
+    "paired_comparison",
+    "compare_models",
+]
 
 # Direction of the metrics the study reports (prefix match: "psnr_y" -> "psnr").
 HIGHER_IS_BETTER = {
@@ -108,6 +115,35 @@ def histograms(df: pd.DataFrame, metric: str, by: str = "phase", *, bins: int | 
     return fig
 
 
+def _bootstrap_means(d: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Means of ``n_boot`` resamples (with replacement) of ``d``: numpy ``default_rng(seed)``, in chunks."""
+    n = d.size
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    step = max(1, 2_000_000 // n)  # resample in chunks to bound memory
+    for i in range(0, n_boot, step):
+        k = min(step, n_boot - i)
+        means[i : i + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
+    return means
+
+
+def bootstrap_mean(values, *, n_boot: int = 10000, seed: int = 0, ci: float = 0.95) -> dict:
+    """Mean of per-image values with a percentile bootstrap CI (the resampling of :func:`paired_comparison`).
+
+    Non-finite values are left out (counted in ``n_dropped``). Returns ``{"n", "n_dropped", "mean", "ci_low",
+    "ci_high"}``; with fewer than 2 finite values the interval is NaN.
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
+    keep = np.isfinite(v)
+    v = v[keep]
+    out = {"n": int(v.size), "n_dropped": int((~keep).sum())}
+    if v.size < 2:
+        mean = float(v.mean()) if v.size else math.nan
+        return out | {"mean": mean, "ci_low": math.nan, "ci_high": math.nan}
+    lo, hi = np.quantile(_bootstrap_means(v, n_boot, seed), [(1 - ci) / 2, (1 + ci) / 2])
+    return out | {"mean": float(v.mean()), "ci_low": float(lo), "ci_high": float(hi)}
+
+
 def paired_comparison(
     a,
     b,
@@ -146,13 +182,7 @@ def paired_comparison(
     if n < 2:
         raise ValueError(f"need at least 2 finite pairs, got {n}")
     d = a - b
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    step = max(1, 2_000_000 // n)  # resample in chunks to bound memory
-    for i in range(0, n_boot, step):
-        k = min(step, n_boot - i)
-        means[i : i + k] = d[rng.integers(0, n, size=(k, n))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - ci) / 2, (1 + ci) / 2])
+    lo, hi = np.quantile(_bootstrap_means(d, n_boot, seed), [(1 - ci) / 2, (1 + ci) / 2])
     if np.all(d == 0):
         p = 1.0  # scipy cannot rank all-zero differences
     else:

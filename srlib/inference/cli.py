@@ -9,6 +9,9 @@ upright by their EXIF orientation. Never overwrites an input (refused even with 
 output (unless ``--overwrite``). A file that cannot be read or upscaled is reported by name and the others are still
 done; the exit status is then 1.
 
+``--report FILE.json`` also writes what each output was made with (model, weight status, tiling, precision, time) and
+the NIQE of its input and of the output (:mod:`srlib.inference.report`).
+
 Exit 2 (nothing is computed): a bad option value or combination, an output name that cannot work (``-o x.jpg``, an
 existing file as the folder, a file name for several inputs), an unreadable checkpoint or one holding NaN/Inf
 weights, an output folder that cannot be written.
@@ -21,16 +24,14 @@ plus one band of tile rows (``3 x tile*scale x W*scale`` floats); TIFF outputs, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from srlib import precision
 from srlib.convert import releases
 from srlib.data.images import IMAGE_SUFFIXES
-from srlib.inference import arrays, images, layout, tiling
+from srlib.inference import arrays, images, layout, report, tiling
 
 FILE_SUFFIXES = (".png", ".tif", ".tiff")  # what `-o` may name as a single output file
 
@@ -166,6 +167,13 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace existing outputs (never the inputs)"
     )
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument(
+        "--report",
+        type=report.report_file,
+        metavar="FILE.json",
+        help="also write a JSON report: per output the model, weight status, tiling, precision, time and NIQE "
+        "(no reference; lower is better) of the input and of the output",
+    )
     return ap
 
 
@@ -258,21 +266,6 @@ def _outputs(
     return plan
 
 
-def _writable(folder: Path) -> str:
-    """Create ``folder`` and write + remove a probe file in it; the reason it failed, or ``""``.
-
-    Checked before any image is computed: otherwise a long upscale would fail only when its output is written.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".srlib-write-test-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return ""
-
-
 def _non_finite_weights(model) -> list[str]:
     """Names of the floating-point parameters / buffers holding NaN or Inf (a corrupt or diverged checkpoint)."""
     import torch
@@ -295,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.output)
         single = len(args.inputs) == 1 and len(files) == 1 and Path(args.inputs[0]).is_file()
         to_file = _output_is_file(ap, out, single, len(files)) if files else False
+        if args.report:
+            report.check(ap, args, files)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
 
@@ -308,10 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         set_threads(args.threads)
         if args.model:
             model, status = releases.load_model(args.model, "pretrained")
-            arch, source = args.model, status.path
+            arch, source, weights = args.model, status.path, status.as_dict()
         else:
             model, state = models.load_generator(args.checkpoint)
             arch, source = state["arch"], args.checkpoint
+            weights = report.checkpoint_status(args.checkpoint, state) if args.report else {}
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -328,13 +324,22 @@ def main(argv: list[str] | None = None) -> int:
     errors += [f"{f}: {why}" for f, dest, why in plan if dest is None]
     todo = [(f, dest) for f, dest, _ in plan if dest is not None]
     folder = out.parent if to_file else out
-    why = _writable(folder) if todo else ""
+    why = report.writable(folder) if todo else ""
     if why:
         print(
             f"error: cannot write to the output folder {folder}: {why} (choose another -o, or make it writable)",
             file=sys.stderr,
         )
         return 2
+    rep = None
+    if args.report:
+        why = report.writable(Path(args.report).absolute().parent)
+        if why:
+            print(f"error: cannot write the report {args.report}: {why}", file=sys.stderr)
+            return 2
+        rep = report.Report.start(
+            args, model=arch, weights=weights, scale=tiling.model_scale(model), device=device
+        )
     bar = None
     if todo and not args.no_progress:
         bar = tqdm(total=len(todo), unit="img", desc="upscale", file=sys.stderr)
@@ -374,10 +379,14 @@ def main(argv: list[str] | None = None) -> int:
                 on_tiles=None if tiles_bar is None else tiles_bar.update,
             )
             done += 1
+            seconds = time.perf_counter() - t0
             msg = (
                 f"ok {f} -> {dest} ({arr.shape[1]}x{arr.shape[0]} -> {shape[1]}x{shape[0]}, "
-                f"{time.perf_counter() - t0:.1f} s)"
+                f"{seconds:.1f} s)"
             )
+            if rep is not None:
+                entry = rep.add(f, dest, arr, seconds)
+                msg += ", " + report.niqe_text(entry)
             if bar is None:
                 print(msg)
             else:
@@ -398,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{done} upscaled ({arch}, x{tiling.model_scale(model)}, {args.tiling} tiling), "
         f"{len(errors)} failed"
     )
+    if rep is not None:
+        print(f"report: {rep.write(errors)}")
     for e in errors:
         print(f"error: {e}", file=sys.stderr)
     return 1 if errors else 0

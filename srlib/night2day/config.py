@@ -14,6 +14,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from srlib.config import ParamsError, StageConfig
+from srlib.precision import TRAINING_PRECISIONS
+
+
+def check_precision(cfg: StageConfig) -> None:
+    """Refuse a ``precision`` that is not a training precision (``fp32 | bf16 | fp16``), naming the parameter."""
+    if cfg.precision not in TRAINING_PRECISIONS:
+        raise ParamsError(
+            f"{cfg.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
+            f"got {cfg.precision!r}"
+        )
 
 
 @dataclass
@@ -103,10 +113,15 @@ class Night2DayModelsConfig(X4Config):
     cut_epochs_decay: int = 0  # epochs of linear decay to 0 after those (paper: none stated)
     cut_batch_size: int = 1  # CUT's batch (CUT: 1)
     cut_lr: float = 2e-4  # Adam 2e-4, betas 0.5 / 0.999 (paper and CUT)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of both networks' steps (paper: fp32)
     max_train_pairs: int = 0  # first N training pairs only (0: all; paper: 16,088)
     preview_pairs: int = 4  # val pairs shown in the preview figure
     log_interval: int = 100  # steps between log lines / history rows
     ckpt_interval: int = 5000  # steps between resumable checkpoints
+
+    def check(self) -> None:
+        super().check()
+        check_precision(self)
 
 
 @dataclass
@@ -172,10 +187,15 @@ class Night2DayM3Config(X4Config):
     lambda_nce: float = 1.0  # unpaired: PatchNCE weight (CUT: 1)
     nce_idt: bool = True  # unpaired: identity PatchNCE on day LR (CUT's nce_idt)
     unpaired_init_epochs: int = 0  # unpaired: L1 SR pre-training on night pairs (0: none)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of both modes' steps (ours: fp32)
     max_train_pairs: int = 0  # first N training pairs only (0: all)
     preview_pairs: int = 4  # val pairs in the preview figure
     log_interval: int = 100  # steps between log lines
     ckpt_interval: int = 5000  # steps between resumable checkpoints
+
+    def check(self) -> None:
+        super().check()
+        check_precision(self)
 
 
 @dataclass

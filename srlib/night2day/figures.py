@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 
 from srlib import paths, viz
+from srlib.metrics.niqe import niqe
 from srlib.night2day import data as night2day_data
 from srlib.night2day import prepare
 from srlib.night2day.config import Night2DayDataConfig
@@ -96,21 +97,29 @@ def phase_grids(run: EvaluationRun, ph: PhaseImages) -> None:
     viz.save(fig, run.figure("models_grid"))
 
 
-def real_night_photos(run: EvaluationRun) -> None:
+def real_night_photos(run: EvaluationRun) -> pd.DataFrame | None:
     """``cfg.night_photos`` (real night scenes, no ground truth) through every model: central square -> 256² -> the
-    paper's LR -> every phase (qualitative only)."""
+    paper's LR -> every phase (qualitative), with each image's NIQE (no-reference, lower is better; Mittal et al.
+    2013, :mod:`srlib.metrics.niqe`) in the titles and in ``tables/night2day/real_night_photos_niqe.csv``."""
     if not run.cfg.night_photos:
         log.info("no real night photos listed (night_photos: [])")
-        return
+        return None
     names, night_hr, night_lq = night_photo_inputs(run.cfg.night_photos)
     outs = run_phases(run.pipelines, night_lq.to(run.device))
     cols = {"night HR": night_hr} | {
         f"{m} {p}": t.cpu() for (m, p), t in outs.items() if p != "Pre" or m == "M1"
     }
+    scores = pd.DataFrame(
+        {name: niqe(t)["niqe"].numpy() for name, t in cols.items()},
+        index=pd.Index(names, name="photo"),
+    )
+    scores.to_csv(run.tables / "real_night_photos_niqe.csv")
     trained_on = "the PROXY)" if run.manifest["proxy"] else "night2day)"
     fig = viz.image_grid(
-        cols,
+        {f"{name}\nNIQE {scores[name].mean():.2f}": t for name, t in cols.items()},
         row_labels=names,
-        title="Real night photos (qualitative; networks trained on " + trained_on,
+        title="Real night photos (qualitative; mean NIQE per column, lower is better; networks trained on "
+        + trained_on,
     )
     viz.save(fig, run.figure("real_night_photos"))
+    return scores.round(2)

@@ -24,12 +24,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from srlib import models, tracking, training, weights
+from srlib import precision as amp
 from srlib.cut.train import cut_d_step, gan_nce_update, linear_decay, pooled_nce
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.night2day.config import Night2DayM3Config
 from srlib.night2day.pairs import PairedCrops, UnpairedCrossScale, epochs_to_iters
-from srlib.night2day.train import Trained, fit_sr_pairs, init_sr_generator
+from srlib.night2day.train import Trained, fit_sr_pairs, init_sr_generator, mixed_precision
 from srlib.realesrgan.train import fit_realesrgan, make_vgg
 
 log = logging.getLogger("srlib.train_night2day")
@@ -81,9 +82,11 @@ def m3_unpaired_g_step(
     num_patches: int = 256,
     nce_t: float = 0.07,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """l_G = lambda_GAN LSGAN(D(sr)) + NCE(night_lq, sr) [averaged with NCE(day_lq, G(day_lq)) when given];
-    D works on [-1, 1], as CUT's."""
+    D works on [-1, 1], as CUT's. ``precision`` / ``scaler``: autocast and fp16 scaling, as CUT's G step."""
     kw = dict(
         g=g,
         f=f,
@@ -102,6 +105,8 @@ def m3_unpaired_g_step(
         lambda_gan=lambda_gan,
         nce_pairs=nce_pairs,
         nce_fn=lambda src, tgt: cross_scale_nce(src_lq=src, out_hr=tgt, **kw),
+        precision=precision,
+        scaler=scaler,
     )
 
 
@@ -130,9 +135,11 @@ def fit_m3_unpaired(
     device: torch.device | str = "cpu",
     resume: bool = True,
     name: str = "m3_unpaired",
+    precision: str = "fp32",
 ) -> tracking.History:
     """Train the unpaired end-to-end M3 with CUT's optimisation (Adam 2e-4, betas 0.5/0.999, linear decay, one LSGAN
-    D step then one G+F step per iteration); checkpoint / resume through :func:`srlib.training.resumable_loop`."""
+    D step then one G+F step per iteration); checkpoint / resume through :func:`srlib.training.resumable_loop`.
+    ``precision``: as :func:`srlib.cut.train.fit_cut`'s (``fp32`` default: exactly the plain computation)."""
     device = torch.device(device)
     for net in (g, d, f):
         net.to(device).train()
@@ -141,6 +148,8 @@ def fit_m3_unpaired(
         k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=betas)
         for k, net in (("opt_g", g), ("opt_d", d), ("opt_f", f))
     }
+    scaler_g, scaler_d = amp.grad_scaler(precision, device), amp.grad_scaler(precision, device)
+    scalers = {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}  # fp16 only
 
     def step_fn(step: int):
         for opt in opts.values():
@@ -148,9 +157,17 @@ def fit_m3_unpaired(
         night_lq, day_hr, day_lq = data.batch(step, device)
         gen = training.step_generator(seed, step, stream=training.STREAM_OFFSET, device=device)
         b = night_lq.shape[0]
-        out = g(torch.cat((night_lq, day_lq)) if nce_idt else night_lq)  # one forward, as CUT
+        with amp.autocast(precision, device):
+            out = g(torch.cat((night_lq, day_lq)) if nce_idt else night_lq)  # one forward, as CUT
         sr, sr_idt = out[:b], (out[b:] if nce_idt else None)
-        logs = cut_d_step(d=d, opt_d=opts["opt_d"], fake_y=sr * 2 - 1, real_y=day_hr * 2 - 1)
+        logs = cut_d_step(
+            d=d,
+            opt_d=opts["opt_d"],
+            fake_y=sr * 2 - 1,
+            real_y=day_hr * 2 - 1,
+            precision=precision,
+            scaler=scaler_d,
+        )
         logs |= m3_unpaired_g_step(
             g=g,
             f=f,
@@ -167,12 +184,14 @@ def fit_m3_unpaired(
             num_patches=num_patches,
             nce_t=nce_t,
             generator=gen,
+            precision=precision,
+            scaler=scaler_g,
         )
         return logs, {"lr": lr_fn(step - 1)}
 
     return training.resumable_loop(
         step_fn=step_fn,
-        state={"g": g, "d": d, "f": f} | opts,
+        state={"g": g, "d": d, "f": f} | opts | scalers,
         iters=iters,
         run_dir=run_dir,
         name=name,
@@ -180,6 +199,7 @@ def fit_m3_unpaired(
         log_interval=log_interval,
         ckpt_interval=ckpt_interval,
         resume=resume,
+        precision=precision,
         config={
             "lr": lr,
             "betas": tuple(betas),
@@ -250,6 +270,7 @@ def train_m3_paired(
         log_interval=cfg.log_interval,
         ckpt_interval=cfg.ckpt_interval,
         device=device,
+        precision=cfg.precision,
     )
 
 
@@ -292,6 +313,7 @@ def _sr_init(
         name=f"{name}_init",
         queue_size=0,
         sharpen_gt=False,
+        precision=cfg.precision,
     )
     return iters
 
@@ -360,6 +382,7 @@ def train_m3_unpaired(
         ckpt_interval=cfg.ckpt_interval,
         device=device,
         name=name,
+        precision=cfg.precision,
     )
     info = {
         "iters": iters,
@@ -368,6 +391,6 @@ def train_m3_unpaired(
         "nce_layers": list(nce_layers),
         "init_iters": init_iters,
         "weights": {"realesrgan_x4plus": g_status.as_dict()},
-    }
+    } | mixed_precision(cfg.precision)
     models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), meta=info)
     return g.eval(), history, info

@@ -42,6 +42,11 @@ RELEASED_RRDB = {"num_feat": 64, "num_block": 23, "num_grow_ch": 32}  # RealESRG
 Trained = tuple[nn.Module, tracking.History, dict]  # (generator, history, info)
 
 
+def mixed_precision(precision: str) -> dict:
+    """``info``'s record of a training precision other than the paper's fp32 (none for fp32)."""
+    return {} if precision == "fp32" else {"precision": f"{precision} autocast (the paper: fp32)"}
+
+
 def init_sr_generator(g: RRDBNet, weights_mode: str) -> weights.WeightStatus:
     """Initialise an x4 RRDBNet from ``RealESRGAN_x4plus`` when its architecture is the released one.
 
@@ -83,11 +88,13 @@ def fit_sr_pairs(
     log_interval: int,
     ckpt_interval: int,
     device: torch.device | str,
+    precision: str = "fp32",
 ) -> Trained:
     """Fine-tune Real-ESRGAN (L1 + perceptual + GAN on USM-sharpened targets, U-Net D, EMA) on fixed pairs.
 
     The shared body of M1's / M2's SR stage and the paired M3: ``epochs`` passes over ``(lq, gt)`` (the paper: 300
-    epochs, Adam 2e-4 for G and D). Returns ``(g_ema, history, info)``.
+    epochs, Adam 2e-4 for G and D). Returns ``(g_ema, history, info)``. ``precision``: the training steps'
+    autocast (:func:`srlib.realesrgan.train.fit_realesrgan`); ``info`` records it when it is not fp32.
     """
     run_dir = Path(run_dir)
     data = PairedCrops(lq, gt, gt_size=gt_size, batch_size=batch_size, seed=seed)
@@ -119,13 +126,14 @@ def fit_sr_pairs(
         name=name,
         queue_size=0,
         sharpen_gt=True,
+        precision=precision,
     )
     info = {
         "iters": iters,
         "epochs": epochs,
         "pairs": len(data),
         "weights": {"realesrgan_x4plus": g_status.as_dict(), "vgg19": vgg.status.as_dict()},
-    }
+    } | mixed_precision(precision)
     models.save_generator(run_dir / f"{name}.pth", g_ema.cpu(), meta=info)
     return g_ema, history, info
 
@@ -175,6 +183,7 @@ def train_sr(
         log_interval=cfg.log_interval,
         ckpt_interval=cfg.ckpt_interval,
         device=device,
+        precision=cfg.precision,
     )
 
 
@@ -245,7 +254,9 @@ def train_cut(
         ckpt_interval=cfg.ckpt_interval,
         device=device,
         name=name,
+        precision=cfg.precision,
     )
     info = {"iters": iters, "epochs": epochs, "x_images": len(x), "y_images": len(y)}
+    info |= mixed_precision(cfg.precision)
     models.save_generator(run_dir / f"{name}.pth", g.cpu().eval(), meta=info)
     return g.eval(), history, info

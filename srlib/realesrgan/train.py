@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from srlib import losses, tracking, training, weights
+from srlib import precision as amp
 from srlib.data.realesrgan_kernels import usm_sharp
 from srlib.models.esrgan import generator_state
 from srlib.realesrgan.pairs import RealESRGANPairs, TrainingPairPool
@@ -70,14 +71,23 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float = 0.999) -> None:
 
 
 def realesrnet_g_step(
-    *, g: nn.Module, opt_g: torch.optim.Optimizer, lq: torch.Tensor, gt_usm: torch.Tensor
+    *,
+    g: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    lq: torch.Tensor,
+    gt_usm: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """RealESRNet update: l_G = L1(G(lq), usm(gt)). Returns (sr.detach(), logs)."""
+    """RealESRNet update: l_G = L1(G(lq), usm(gt)). Returns (sr.detach(), logs).
+
+    ``precision``: the forward pass and loss under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
+    """
     opt_g.zero_grad(set_to_none=True)
-    sr = g(lq)
-    l_pix = losses.pixel_l1(sr, gt_usm)
-    l_pix.backward()
-    opt_g.step()
+    with amp.autocast(precision, lq.device):
+        sr = g(lq)
+        l_pix = losses.pixel_l1(sr, gt_usm)
+    amp.backward_step(l_pix, opt_g, scaler)
     return sr.detach(), {"l_g_pix": l_pix.item()}
 
 
@@ -93,17 +103,22 @@ def realesrgan_g_step(
     w_percep: float = 1.0,
     w_gan: float = 0.1,
     layer_weights: Sequence[float] = REALESRGAN_LAYER_WEIGHTS,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """RealESRGAN generator update: w_pix L1 + w_percep l_percep (both on usm(gt)) + w_gan l_gan (BCE, D frozen)."""
+    """RealESRGAN generator update: w_pix L1 + w_percep l_percep (both on usm(gt)) + w_gan l_gan (BCE, D frozen).
+
+    ``precision``: the forward passes and losses under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
+    """
     opt_g.zero_grad(set_to_none=True)
-    sr = g(lq)
-    l_pix = w_pix * losses.pixel_l1(sr, gt_usm)
-    l_percep = w_percep * losses.perceptual_l1(sr, gt_usm, vgg, layer_weights=layer_weights)
-    with training.frozen(d):
-        l_gan = w_gan * losses.gan_g_loss(d(sr))  # per-pixel logits, mean over all of them
-    total = l_pix + l_percep + l_gan
-    total.backward()
-    opt_g.step()
+    with amp.autocast(precision, lq.device):
+        sr = g(lq)
+        l_pix = w_pix * losses.pixel_l1(sr, gt_usm)
+        l_percep = w_percep * losses.perceptual_l1(sr, gt_usm, vgg, layer_weights=layer_weights)
+        with training.frozen(d):
+            l_gan = w_gan * losses.gan_g_loss(d(sr))  # per-pixel logits, mean over all of them
+        total = l_pix + l_percep + l_gan
+    amp.backward_step(total, opt_g, scaler)
     logs = {
         "l_g_pix": l_pix.item(),
         "l_g_percep": l_percep.item(),
@@ -114,10 +129,18 @@ def realesrgan_g_step(
 
 
 def realesrgan_d_step(
-    *, d: nn.Module, opt_d: torch.optim.Optimizer, sr: torch.Tensor, gt: torch.Tensor
+    *,
+    d: nn.Module,
+    opt_d: torch.optim.Optimizer,
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
     """U-Net discriminator update: BCE(D(gt), 1) + BCE(D(sr), 0), per pixel; gt unsharpened (gan_gt_usm False)."""
-    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+    l_real, l_fake, real_logits, fake_logits = training.gan_d_step(
+        d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler
+    )
     return {
         "l_d_real": l_real.item(),
         "l_d_fake": l_fake.item(),
@@ -148,6 +171,7 @@ def fit_realesrgan(
     name: str = "realesrgan",
     queue_size: int | None = None,
     sharpen_gt: bool = True,
+    precision: str = "fp32",
 ) -> tuple[tracking.History, nn.Module]:
     """RealESRNet (``d=None``: L1 only) or RealESRGAN (``d`` and ``vgg`` given) for ``iters`` steps.
 
@@ -163,6 +187,9 @@ def fit_realesrgan(
     fine-tuning, ``finetune_realesrgan_x4plus_pairdata.yml``); ``queue_size`` defaults to ``data.cfg.queue_size``; 0 turns the pool off.
     ``sharpen_gt=False`` trains on the ground truth as is instead of its USM-sharpened version (the pixel and
     perceptual targets; Real-ESRGAN's ``l1_gt_usm`` / ``percep_gt_usm``).
+    ``precision``: ``fp32`` (default; exactly the plain computation), ``bf16`` or ``fp16`` autocast of the G and D
+    forward passes (fp16 with a GradScaler per optimiser, checkpointed); the USM target, the pool and the EMA of G
+    stay in fp32.
     """
     run_dir = Path(run_dir)
     device = torch.device(device)
@@ -180,12 +207,16 @@ def fit_realesrgan(
         p.requires_grad_(False)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
     pool = TrainingPairPool(data.cfg.queue_size if queue_size is None else queue_size)
+    scaler_g = amp.grad_scaler(precision, device)
     state = {"g": g, "g_ema": g_ema, "opt_g": opt_g, "pool": pool}
+    state |= {"scaler_g": scaler_g} if scaler_g else {}
+    scaler_d = None
     if adversarial:
         d.to(device).train()
         vgg.to(device)
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
-        state |= {"d": d, "opt_d": opt_d}
+        scaler_d = amp.grad_scaler(precision, device)
+        state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
 
     def step_fn(step: int):
         lq, gt = data.batch(step, device)
@@ -208,11 +239,17 @@ def fit_realesrgan(
                 w_pix=w_pix,
                 w_percep=w_percep,
                 w_gan=w_gan,
+                precision=precision,
+                scaler=scaler_g,
             )
             training.set_lr(opt_d, lr_d_fn(step - 1))
-            logs |= realesrgan_d_step(d=d, opt_d=opt_d, sr=sr, gt=gt)
+            logs |= realesrgan_d_step(
+                d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d
+            )
         else:
-            _, logs = realesrnet_g_step(g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm)
+            _, logs = realesrnet_g_step(
+                g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm, precision=precision, scaler=scaler_g
+            )
         ema_update(g_ema, g, ema_decay)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
@@ -226,6 +263,7 @@ def fit_realesrgan(
         log_interval=log_interval,
         ckpt_interval=ckpt_interval,
         resume=resume,
+        precision=precision,
         config={
             "lr_g_0": lr_g_fn(0),
             "betas": tuple(betas),

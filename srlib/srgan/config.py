@@ -13,6 +13,9 @@ from typing import ClassVar
 from srlib.config import ParamsError, StageConfig
 from srlib.precision import TRAINING_PRECISIONS
 
+PERCEP_NETS = ("vgg19", "inception")  # the content-loss networks (srlib.srgan.perceptual)
+INCEPTION_MIN_SIDE = 27  # the smallest crop with a Mixed_5d map (1 x 1, srlib.losses)
+
 
 @dataclass
 class SRGANTrainConfig(StageConfig):
@@ -54,6 +57,11 @@ class SRGANTrainConfig(StageConfig):
     vgg_layer: str = "features.35"  # phi_5,4: conv5_4 after ReLU of VGG19 (paper: VGG54, §2.2.1)
     vgg_rescale: float = 1 / 12.75  # VGG feature rescale (paper: 1/12.75, §3.2)
     vgg_weights: str = "auto"  # ImageNet VGG19 file: pretrained | auto (random if absent) | random
+    # the content loss's network: vgg19 = VGG54 (the paper) | inception = FID-Inception Mixed_5d, an explicit and
+    # labelled substitute (NOT the paper's) for when VGG19's file is absent (srlib.srgan.perceptual)
+    percep_net: str = "vgg19"
+    inception_weights: str = "auto"  # FID Inception file: pretrained | auto | random
+    inception_rescale: float = 0.1  # Mixed_5d feature rescale (ours, measured as Ledig's 1/12.75)
     precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of the training steps (paper: fp32; labelled otherwise)
     # bookkeeping (not in the paper)
     log_interval: int = 100  # steps between log lines
@@ -70,6 +78,16 @@ class SRGANTrainConfig(StageConfig):
         if self.gt_size % self.scale:
             raise ParamsError(
                 f"{self.STAGE}: parameter 'gt_size' must be divisible by scale={self.scale}, "
+                f"got {self.gt_size}"
+            )
+        if self.percep_net not in PERCEP_NETS:
+            raise ParamsError(
+                f"{self.STAGE}: parameter 'percep_net' must be one of {', '.join(PERCEP_NETS)}, "
+                f"got {self.percep_net!r}"
+            )
+        if self.percep_net == "inception" and self.gt_size < INCEPTION_MIN_SIDE:
+            raise ParamsError(
+                f"{self.STAGE}: percep_net 'inception' needs gt_size >= {INCEPTION_MIN_SIDE} (a Mixed_5d map), "
                 f"got {self.gt_size}"
             )
         if self.precision not in TRAINING_PRECISIONS:

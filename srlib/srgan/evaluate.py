@@ -16,6 +16,7 @@ import torch
 
 from srlib import evaluation, models, paths, stats, tracking, viz
 from srlib.data import images, splits
+from srlib.srgan import perceptual
 
 if TYPE_CHECKING:
     from srlib.srgan.config import SRGANEvaluateConfig, TablesConfig
@@ -50,8 +51,13 @@ def upscalers(
 
 
 def labels(files: dict[str, dict]) -> list[str]:
-    """Caveats the generators' architecture puts on every number (bicubic skip is not Ledig's)."""
-    return [BICUBIC_SKIP_LABEL] if files["srresnet"]["arch_kwargs"].get("bicubic_skip") else []
+    """Caveats the generators put on every number: bicubic skip, the perceptual substitute (not Ledig's)."""
+    skip = [BICUBIC_SKIP_LABEL] if files["srresnet"]["arch_kwargs"].get("bicubic_skip") else []
+    return skip + perceptual.labels(files["srgan"]["meta"].get("percep_net"))
+
+
+def _title_tag(files: dict[str, dict] | None) -> str:
+    return perceptual.title_tag(files["srgan"]["meta"].get("percep_net")) if files else ""
 
 
 def per_image_metrics(
@@ -72,11 +78,13 @@ def paired_comparisons(cfg: SRGANEvaluateConfig, per_image: pd.DataFrame) -> pd.
     return paired
 
 
-def psnr_figure(cfg: SRGANEvaluateConfig, per_image: pd.DataFrame, bench_name: str) -> Path:
-    """PSNR-Y per image and method, saved under ``figures/srgan_evaluate/``."""
-    fig = viz.metric_bars(
-        per_image, "psnr_y", title=f"PSNR-Y per image, x{cfg.scale} ({bench_name})"
-    )
+def psnr_figure(
+    cfg: SRGANEvaluateConfig, per_image: pd.DataFrame, bench_name: str, *, files: dict | None = None
+) -> Path:
+    """PSNR-Y per image and method, saved under ``figures/srgan_evaluate/``; ``files`` (:func:`upscalers`) adds
+    the perceptual substitute's label to the title when SRGAN was trained with it."""
+    title = f"PSNR-Y per image, x{cfg.scale} ({bench_name})" + _title_tag(files)
+    fig = viz.metric_bars(per_image, "psnr_y", title=title)
     return viz.save(fig, paths.figure_file(cfg.profile, "srgan_evaluate/psnr_y_per_image.png"))
 
 
@@ -87,14 +95,16 @@ def zoom_figures(
     per_image: pd.DataFrame,
     *,
     count: int = 3,
+    files: dict | None = None,
 ) -> list[Path]:
-    """Zoomed ``zoom_size`` crops of the ``count`` images where SRResNet gains most over bicubic."""
+    """Zoomed ``zoom_size`` crops of the ``count`` images where SRResNet gains most over bicubic (``files``: as
+    :func:`psnr_figure`)."""
     gains = per_image.pivot(index="image", columns="model", values="psnr_y")
     shown = list((gains.srresnet - gains.bicubic).sort_values(ascending=False).index[:count])
     samples = evaluation.sample_outputs(ups, pairs, shown)
     return [
         viz.save(
-            viz.zoom_comparison(samples[name], size=cfg.zoom_size, title=name),
+            viz.zoom_comparison(samples[name], size=cfg.zoom_size, title=name + _title_tag(files)),
             paths.figure_file(cfg.profile, f"srgan_evaluate/zoom_{name}.png"),
         )
         for name in shown
@@ -139,7 +149,7 @@ def write_metrics(
             "source": bench["source"],
             "images": len(bench["files"]),
         },
-        weights={"vgg19": files["srgan"]["meta"]["vgg19"]},
+        weights=perceptual.meta_weights(files["srgan"]["meta"]),
         labels=labels(files),
     )
     return summary
@@ -156,7 +166,13 @@ def paper_table(cfg: TablesConfig) -> tuple[pd.DataFrame, dict]:
     """
     ref = pd.read_csv(paths.resolve(cfg.reference))
     ours = tracking.read_metrics(paths.metrics_file(cfg.profile, "srgan_evaluate"))
-    table = evaluation.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
+    percep = [k for k in perceptual.WEIGHT_KEYS.values() if k in ours.get("weights", {})]
+    table = evaluation.paper_table(ref, ours, weights_by_method={"srgan": percep or ["vgg19"]})
+    # trained on the substitute: never the paper's SRGAN, whatever the weights
+    if perceptual.WEIGHT_KEYS["inception"] in percep:
+        srgan = table.method == "srgan"
+        table.loc[srgan, "weights"] = "FID-Inception content loss (substitute for VGG54)"
+        table.loc[srgan, "comparable"] = False
     table.to_csv(paths.table_file(cfg.profile, "srgan_ledig2017.csv"), index=False)
     paths.table_file(cfg.profile, "srgan_ledig2017.md").write_text(
         f"# Ledig et al. 2017, Table 2: paper / ours / delta ({cfg.profile} profile)\n\n"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from srlib import paths, tracking, viz
 from srlib.data.patches import PairedPatches
+from srlib.srgan import perceptual
 
 if TYPE_CHECKING:
     from srlib.srgan.config import SRGANTrainConfig
@@ -26,7 +27,9 @@ def training_pair(data: PairedPatches):
 def learning_curves(
     cfg: SRGANTrainConfig, hist_pre: tracking.History, hist_gan: tracking.History
 ) -> list[Path]:
-    """SRResNet's gain over bicubic (validation PSNR-Y) and SRGAN's losses, saved under ``figures/srgan_train/``."""
+    """SRResNet's gain over bicubic (validation PSNR-Y) and SRGAN's losses, saved under ``figures/srgan_train/``.
+
+    The SRGAN losses' title names the perceptual network when it is the FID-Inception substitute."""
     pre, gan = hist_pre.to_frame(), hist_gan.to_frame()
     gain = viz.learning_curve(
         pre,
@@ -37,7 +40,10 @@ def learning_curves(
         title=f"SRResNet-MSE ({cfg.profile} profile)",
     )
     losses = viz.learning_curve(
-        gan, ["l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"], logy=True, title="SRGAN losses"
+        gan,
+        ["l_g_percep", "l_g_gan", "l_d_real", "l_d_fake"],
+        logy=True,
+        title="SRGAN losses" + perceptual.title_tag(cfg.percep_net),
     )
     return [
         viz.save(gain, paths.figure_file(cfg.profile, "srgan_train/srresnet_gain_curve.png")),

@@ -9,8 +9,8 @@ reproduces the uninterrupted one.
 
 The stage (notebook 10): one function a step, each taking the stage's :class:`SRGANTrainConfig` and reading its
 fields where they are used -- :func:`build_generator` (the architecture), :func:`training_data`,
-:func:`validation`, :func:`pretrain` (SRResNet-MSE), :func:`build_vgg` / :func:`build_discriminator` /
-:func:`train_gan` (SRGAN-VGG54) and :func:`write_results`.
+:func:`validation`, :func:`pretrain` (SRResNet-MSE), :func:`~srlib.srgan.perceptual.build` (``percep_net``) /
+:func:`build_discriminator` / :func:`train_gan` (SRGAN-VGG54) and :func:`write_results`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
 from srlib.models import Discriminator, SRResNet
 from srlib.runtime import use_progress
+from srlib.srgan import perceptual
 from srlib.training import set_lr, validation_hook
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def g_step(
     lq: torch.Tensor,
     gt: torch.Tensor,
     d: nn.Module | None = None,
-    vgg: losses.VGGFeatures | None = None,
+    vgg: perceptual.Features | None = None,
     w_pix: float = 1.0,
     w_percep: float = 0.0,
     w_adv: float = 0.0,
@@ -54,6 +55,7 @@ def g_step(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One generator update: l_G = w_pix l_MSE + w_percep l_VGG + w_adv l_Gen. Returns (sr.detach(), logs).
 
+    ``vgg``: VGGFeatures (l_VGG, Ledig eq. 5) or InceptionFeatures (the substitute, logged as ``l_g_percep`` too).
     ``precision``: the forward passes and losses under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
     """
     opt_g.zero_grad(set_to_none=True)
@@ -65,7 +67,7 @@ def g_step(
         if w_percep:
             if vgg is None:
                 raise ValueError("w_percep > 0 needs a VGG feature extractor (vgg=...)")
-            terms["l_g_percep"] = w_percep * losses.perceptual_vgg(sr, gt, vgg, rescale=vgg_rescale)
+            terms["l_g_percep"] = w_percep * perceptual.loss(sr, gt, vgg, rescale=vgg_rescale)
         if w_adv:
             if d is None:
                 raise ValueError("w_adv > 0 needs a discriminator (d=...)")
@@ -112,7 +114,7 @@ def fit(
     w_pix: float = 1.0,
     w_percep: float = 0.0,
     w_adv: float = 0.0,
-    vgg: losses.VGGFeatures | None = None,
+    vgg: perceptual.Features | None = None,
     vgg_rescale: float = 1 / 12.75,
     log_interval: int = 100,
     ckpt_interval: int = 1000,
@@ -138,9 +140,7 @@ def fit(
     adversarial = w_adv > 0
     if adversarial and (d is None or lr_d is None):
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
-    nhwc = (
-        {"memory_format": torch.channels_last} if channels_last else {}
-    )  # else exactly .to(device)
+    nhwc = {"memory_format": torch.channels_last} if channels_last else {}  # {}: exactly .to()
     g.to(device, **nhwc).train()
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
     scaler_g = amp.grad_scaler(precision, device)
@@ -199,6 +199,7 @@ def fit(
             "w_percep": w_percep,
             "w_adv": w_adv,
             "vgg_rescale": vgg_rescale,
+            "percep_net": None if vgg is None else perceptual.name(vgg),
             "scale": data.scale,
             "gt_size": data.gt_size,
             "batch_size": data.batch_size,
@@ -233,11 +234,6 @@ def build_generator(cfg: SRGANTrainConfig) -> SRResNet:
 def build_discriminator(cfg: SRGANTrainConfig) -> Discriminator:
     """SRGAN's discriminator (Ledig Fig. 4: 64..512 channels, dense 1024): the paper fixes it, no field changes it."""
     return Discriminator()
-
-
-def build_vgg(cfg: SRGANTrainConfig) -> losses.VGGFeatures:
-    """VGG19 up to the content-loss layer (VGG54); ``status`` says whether its ImageNet weights were found."""
-    return losses.VGGFeatures(layer=cfg.vgg_layer, weights_mode=cfg.vgg_weights)
 
 
 def training_data(cfg: SRGANTrainConfig, manifest: dict) -> PairedPatches:
@@ -305,7 +301,7 @@ def train_gan(
     cfg: SRGANTrainConfig,
     g: SRResNet,
     d: nn.Module,
-    vgg: losses.VGGFeatures,
+    vgg: perceptual.Features,
     data: PairedPatches,
     *,
     run_dir: Path,
@@ -314,8 +310,8 @@ def train_gan(
 ) -> tracking.History:
     """Stage 2, SRGAN-VGG54 (Ledig §3.2, Eq. 3) from the pre-trained ``g``; ``run_dir/srgan.pth``.
 
-    ``w_percep`` VGG54 + ``w_adv`` adversarial (+ ``w_pix`` MSE) for ``gan_iters`` steps, both learning rates x0.1
-    from ``lr_decay_at``, one D step per G step.
+    ``w_percep`` VGG54 (or the substitute ``vgg`` is) + ``w_adv`` adversarial (+ ``w_pix`` MSE) for ``gan_iters``
+    steps, both learning rates x0.1 from ``lr_decay_at``, one D step per G step.
     """
     hist = fit(
         g=g,
@@ -329,11 +325,11 @@ def train_gan(
         w_percep=cfg.w_percep,
         w_adv=cfg.w_adv,
         vgg=vgg,
-        vgg_rescale=cfg.vgg_rescale,
+        vgg_rescale=perceptual.rescale(cfg),
         name="srgan",
         **_fit_kwargs(cfg, val_fn, device),
     )
-    meta = {"stage": "srgan", "vgg19": vgg.status.as_dict()}
+    meta = {"stage": "srgan"} | perceptual.meta(vgg)
     models.save_generator(Path(run_dir) / "srgan.pth", g, meta=meta)
     return hist
 
@@ -359,9 +355,7 @@ def final_metrics(
 ) -> dict:
     """The last validation and loss values of each stage, their iterations, and the training time."""
     pre, gan = hist_pre.to_frame(), hist_gan.to_frame()
-    minutes = (pre.sec_per_iter * cfg.log_interval).sum() / 60 + (
-        gan.sec_per_iter * cfg.log_interval
-    ).sum() / 60
+    minutes = (pre.sec_per_iter.sum() + gan.sec_per_iter.sum()) * cfg.log_interval / 60
     return {
         "srresnet": {k: pre[k].dropna().iloc[-1] for k in ("val_psnr_y", "val_gain_db", "l_g_pix")}
         | {"iters": cfg.pretrain_iters},
@@ -380,7 +374,7 @@ def write_results(
     hist_gan: tracking.History,
     *,
     g: nn.Module,
-    vgg: losses.VGGFeatures,
+    vgg: perceptual.Features,
     manifest: dict,
 ) -> dict:
     """Both histories as ``dvc plots`` CSVs and ``metrics/srgan_train.json`` with provenance; the numbers."""
@@ -399,8 +393,8 @@ def write_results(
             "train": train["source"],
             "validation": f"centre crops {cfg.val_crop}px of {bench['name']}",
         },
-        weights={"vgg19": vgg.status},
-        labels=generator_labels(g) + precision_labels(cfg),
-        config=run_record(cfg, g),
+        weights=perceptual.weights(vgg),
+        labels=generator_labels(g) + precision_labels(cfg) + perceptual.labels(vgg),
+        config=run_record(cfg, g) | perceptual.record(cfg),
     )
     return final

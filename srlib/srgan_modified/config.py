@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from srlib.config import StageConfig
+from srlib.config import ParamsError, StageConfig
+from srlib.precision import TRAINING_PRECISIONS
 
 
 @dataclass
@@ -56,6 +57,7 @@ class SRGANModifiedTrainConfig(StageConfig):
     adam_eps: float = 1e-7  # Adam epsilon (Keras default; PyTorch's is 1e-8)
     w_content: float = 1.0  # weight of the VGG content loss (seed: loss_weights [1e-3, 1])
     w_adv: float = 1e-3  # adversarial BCE weight (seed: 1e-3)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of the steps (seed: fp32; labelled)
     # torchvision VGG19 features indices of Keras layers 5, 8, 10 (block2_conv2, block3_conv2, block3_conv4,
     # post-ReLU), equal weights (seed: vgg.layers[5, 8, 10] outputs)
     content_layers: tuple[int, ...] = (8, 13, 17)
@@ -77,6 +79,13 @@ class SRGANModifiedTrainConfig(StageConfig):
     # BN inference check: crops for the recalibrated statistics (0: skip the check; not in the seed)
     bn_check_batches: int = 200
     run_label: str = ""  # caveat printed with every number of this run (e.g. 'SHORT CPU RUN ...')
+
+    def check(self) -> None:
+        if self.precision not in TRAINING_PRECISIONS:
+            raise ParamsError(
+                f"{self.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
+                f"got {self.precision!r}"
+            )
 
 
 @dataclass

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from srlib import evaluation, losses, tracking, training
+from srlib import precision as amp
 from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
 from srlib.models import SRGANModifiedDiscriminator, SRGANModifiedGenerator
@@ -47,19 +48,24 @@ def seed_d_step(
     fake: torch.Tensor,
     gt: torch.Tensor,
     real_first: bool,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """Two discriminator updates, one per class, in the given order (the seed's two ``train_on_batch`` calls)."""
+    """Two discriminator updates, one per class, in the given order (the seed's two ``train_on_batch`` calls).
+
+    ``precision``: D's forward and the BCE under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
+    """
     d.train()
     logs = {}
     for which in ("real", "fake") if real_first else ("fake", "real"):
         x, target = (gt, 1.0) if which == "real" else (fake.detach(), 0.0)
         opt_d.zero_grad(set_to_none=True)
-        logits = d(x)
-        loss = nn.functional.binary_cross_entropy_with_logits(
-            logits, torch.full_like(logits, target)
-        )
-        loss.backward()
-        opt_d.step()
+        with amp.autocast(precision, x.device):
+            logits = d(x)
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                logits, torch.full_like(logits, target)
+            )
+        amp.backward_step(loss, opt_d, scaler)
         logs[f"l_d_{which}"] = loss.item()
         logs[f"d_{which}"] = torch.sigmoid(logits.detach()).mean().item()
     return logs
@@ -75,19 +81,24 @@ def seed_g_step(
     vgg: losses.VGGFeatures,
     w_content: float = 1.0,
     w_adv: float = 1e-3,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, float]:
-    """One generator update: l_G = w_content * sum_k MSE(phi_k) + w_adv * BCE(D(G(lq)), real)."""
+    """One generator update: l_G = w_content * sum_k MSE(phi_k) + w_adv * BCE(D(G(lq)), real).
+
+    ``precision``: the forward passes and losses under autocast (``fp32``: none); ``scaler``: fp16 loss scaling.
+    """
     g.train()
     d.eval()  # Keras `trainable = False` on D inside the combined model: BN in inference mode, no D updates
     with training.frozen(d):
         opt_g.zero_grad(set_to_none=True)
-        sr = g(lq)
-        terms = {"l_g_content": w_content * losses.multi_layer_content(sr, gt, vgg)}
-        if w_adv:
-            terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
-        total = sum(terms.values())
-        total.backward()
-        opt_g.step()
+        with amp.autocast(precision, lq.device):
+            sr = g(lq)
+            terms = {"l_g_content": w_content * losses.multi_layer_content(sr, gt, vgg)}
+            if w_adv:
+                terms["l_g_gan"] = w_adv * losses.gan_g_loss(d(sr))
+            total = sum(terms.values())
+        amp.backward_step(total, opt_g, scaler)
     return {k: v.item() for k, v in terms.items()} | {"l_g_total": total.item()}
 
 
@@ -113,10 +124,13 @@ def fit(
     progress: bool = False,
     resume: bool = True,
     name: str = "srgan_modified",
+    precision: str = "fp32",
 ) -> tracking.History:
     """Train ``g`` and ``d`` with the seed's recipe for ``iters`` steps; return the history (also in run_dir).
 
-    ``run_dir`` receives ``last.pth`` (full state, for resume) and ``history.csv``.
+    ``run_dir`` receives ``last.pth`` (full state, for resume) and ``history.csv``. ``precision``: ``fp32`` (default;
+    exactly the plain computation), ``bf16`` or ``fp16`` autocast of every forward pass (fp16 with a GradScaler per
+    optimiser, checkpointed, so a resumed run repeats the uninterrupted one).
     """
     device = torch.device(device)
     g.to(device)
@@ -124,11 +138,14 @@ def fit(
     vgg.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas, eps=adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas, eps=adam_eps)
+    scaler_g, scaler_d = amp.grad_scaler(precision, device), amp.grad_scaler(precision, device)
+    state = {"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d}
+    state |= {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}
 
     def step_fn(step: int):
         lq, gt = (t.to(device) for t in data.batch(step))
         g.eval()  # generator.predict_on_batch: BN with its moving statistics
-        with torch.no_grad():
+        with torch.no_grad(), amp.autocast(precision, device):
             fake = g(lq)
         order_rng = training.step_generator(
             data.seed, step, stream=training.STREAM_OFFSET
@@ -136,15 +153,32 @@ def fit(
         real_first = bool(
             torch.randint(2, (1,), generator=order_rng).item()
         )  # the seed's randint(0, 1)
-        logs = seed_d_step(d=d, opt_d=opt_d, fake=fake, gt=gt, real_first=real_first)
+        logs = seed_d_step(
+            d=d,
+            opt_d=opt_d,
+            fake=fake,
+            gt=gt,
+            real_first=real_first,
+            precision=precision,
+            scaler=scaler_d,
+        )
         logs |= seed_g_step(
-            g=g, opt_g=opt_g, lq=lq, gt=gt, d=d, vgg=vgg, w_content=w_content, w_adv=w_adv
+            g=g,
+            opt_g=opt_g,
+            lq=lq,
+            gt=gt,
+            d=d,
+            vgg=vgg,
+            w_content=w_content,
+            w_adv=w_adv,
+            precision=precision,
+            scaler=scaler_g,
         )
         return logs, {}
 
     history = training.resumable_loop(
         step_fn=step_fn,
-        state={"g": g, "d": d, "opt_g": opt_g, "opt_d": opt_d},
+        state=state,
         iters=iters,
         run_dir=run_dir,
         name=name,
@@ -155,6 +189,7 @@ def fit(
         val_fn=validation_hook(g, val_fn, name),
         val_interval=val_interval,
         progress=progress,
+        precision=precision,
         config={
             "lr_g": lr_g,
             "lr_d": lr_d,
@@ -211,11 +246,15 @@ def build_content_features(cfg: SRGANModifiedTrainConfig) -> losses.VGGFeatures:
 
 
 def run_labels(cfg: SRGANModifiedTrainConfig) -> list[str]:
-    """The caveats printed with every number of the run (``run_label``, and the bicubic skip when on)."""
+    """The caveats printed with every number of the run (``run_label``; the bicubic skip and mixed precision when on)."""
     labels = [cfg.run_label] if cfg.run_label else []
     if cfg.bicubic_skip:
         labels.append(
             "bicubic skip: the generator learns a residual over bicubic (not the seed's architecture)"
+        )
+    if cfg.precision != "fp32":
+        labels.append(
+            f"mixed precision: training steps under {cfg.precision} autocast (the seed: fp32)"
         )
     return labels
 
@@ -272,6 +311,7 @@ def train_network(
         device=device,
         progress=cfg.progress,
         name=f"srgan_modified[{g.padding}]",
+        precision=cfg.precision,
     )
 
 

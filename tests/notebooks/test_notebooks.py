@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from srlib import nb
+from srlib.srgan import perceptual
 
 pytestmark = pytest.mark.notebooks
 
@@ -43,12 +44,18 @@ def test_whole_smoke_study_runs(project):
     assert metrics["data_prepare"]["metrics"]["bench"]["images"] == 4
     ev = metrics["srgan_evaluate"]
     assert set(ev["metrics"]["models"]) == {"bicubic", "srresnet", "srgan"}
+    # the smoke profile's SRGAN trains with the labelled FID-Inception substitute (real converted weights here)
     assert (
-        ev["weights"]["vgg19"]["source"] == "random-init" and ev["comparable_with_paper"] is False
+        ev["weights"]["fid_inception"]["source"] == "file" and ev["comparable_with_paper"] is False
     )
+    assert perceptual.SUBSTITUTE_LABEL in ev["labels"]
+    assert perceptual.SUBSTITUTE_LABEL in metrics["srgan_train"]["labels"]
+    assert metrics["srgan_train"]["config"]["percep_net"] == "inception"
     assert any("PROXY" in label for label in ev["labels"])
     table = (project / "results/smoke/tables/srgan_ledig2017.md").read_text()
-    assert "RANDOM vgg19" in table and "(PROXY)" in table
+    # SRGAN rows: VGG54 not used (the substitute's label heads the table), so not comparable
+    assert "FID-Inception content loss (substitute for VGG54)" in table and "(PROXY)" in table
+    assert perceptual.SUBSTITUTE_LABEL in table
     rendered = json.loads((project / "results/smoke/notebooks/10_srgan_train.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in rendered["cells"])
 

@@ -221,20 +221,29 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
     )  # no re-import of torch per child: kills land within ms of start
     rng = np.random.default_rng(2026)
     steps_at_kill = []
+    last = run_dir / "last.pth"
+
+    def checkpoint_step():
+        return tracking.load_checkpoint(last)["step"] if last.is_file() else 0
+
     for _ in range(5):
+        before = checkpoint_step()
         child = ctx.Process(target=_child, args=(run_dir, iters))
         child.start()
+        # each kill lands after the child has resumed and written a checkpoint of its own (a loaded CPU can slow
+        # its start far beyond the reference's pace), then at a random moment 5-15 % of a whole run later
+        deadline = time.perf_counter() + 120
+        while checkpoint_step() <= before and time.perf_counter() < deadline:
+            time.sleep(0.005)
         time.sleep(float(rng.uniform(0.05, 0.15)) * duration)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         assert child.exitcode == -signal.SIGKILL, "the run finished before the kill: lengthen it"
-        last = run_dir / "last.pth"
-        steps_at_kill.append(tracking.load_checkpoint(last)["step"] if last.is_file() else None)
+        steps_at_kill.append(checkpoint_step())
     assert len(set(steps_at_kill)) >= 3 and steps_at_kill[-1] < iters, (
         steps_at_kill
     )  # 5 different moments
     print("checkpoint steps at the kills:", steps_at_kill)
-    last = run_dir / "last.pth"
     last.write_bytes(
         last.read_bytes()[: last.stat().st_size // 2]
     )  # and the latest checkpoint is truncated

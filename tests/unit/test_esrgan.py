@@ -95,7 +95,9 @@ def test_unshuffle_models_accept_any_size(scale):
 def test_rrdbnet_runs_through_srlib_inference(scale):
     from srlib.inference import tiling
 
-    torch.manual_seed(0)  # the tolerance below holds for this network and input, not for any random one
+    torch.manual_seed(
+        0
+    )  # the tolerance below holds for this network and input, not for any random one
     g = RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4).eval()
     lq = torch.rand(3, 21, 19)
     with torch.no_grad():

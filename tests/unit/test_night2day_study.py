@@ -556,3 +556,50 @@ def test_findings_markdown():
         "- M3-paired vs M2: "
     )
     assert md.endswith("\n") and len(lines) == 11
+
+
+def test_the_release_as_it_is_runs_beside_the_fine_tuned_pipelines():
+    """With ``pretrained_sr`` (M1 / M2 started from the release): M1-pretrained / M2-pretrained run it in place of
+    the fine-tuned SR networks, on the same CUT networks, and every phase is measured and kept."""
+    torch.manual_seed(0)
+    cut_hr, cut_lq = (ResnetGenerator(num_feat=4, num_block=1).eval() for _ in range(2))
+    release = RRDBNet(num_feat=4, num_block=1, num_grow_ch=4).eval()
+    p = ev.Pipelines(
+        sr_night=Up4(), cut_hr=cut_hr, cut_lq=cut_lq, sr_day=Up4(), pretrained_sr=release
+    )
+    assert p.models() == ["M1", "M2", "M1-pretrained", "M2-pretrained"]
+    lq = (torch.rand(2, 3, 16, 16) * 255).round() / 255
+    out = ev.run_phases(p, lq)
+    night_hr = ev.apply_chain([release], lq)[0]
+    assert torch.equal(out["M1-pretrained", "Intermediate"], night_hr)
+    assert torch.equal(out["M1-pretrained", "Post"], ev.apply_chain([cut_hr], night_hr)[0])
+    day_lq = ev.apply_chain([cut_lq], lq)[0]
+    assert torch.equal(out["M2-pretrained", "Post"], ev.apply_chain([release], day_lq)[0])
+    assert not torch.equal(out["M2-pretrained", "Post"], out["M2", "Post"])
+    samples = [
+        night2day_data.Night2DaySample(
+            night_lq=lq[i],
+            night_hr=torch.rand(3, 64, 64),
+            day_lq=lq[i],
+            day_hr=torch.rand(3, 64, 64),
+        )
+        for i in range(2)
+    ]
+    per_image, images = _evaluate_samples(p, samples)
+    assert set(per_image.model) == set(p.models())
+    assert set(images.images) == set(out)
+
+
+def _evaluate_samples(p, samples):
+    class Pairs(list):
+        files = [f"img{i}.png" for i in range(len(samples))]
+
+    return ev.evaluate_phases(p, Pairs(samples), batch_size=2)
+
+
+def test_fine_tuned_generator_files_tell_whether_they_started_from_the_release():
+    assert ev.started_from_release({"weights": {"realesrgan_x4plus": {"source": "file"}}})
+    assert not ev.started_from_release(
+        {"weights": {"realesrgan_x4plus": {"source": "random-init"}}}
+    )
+    assert not ev.started_from_release({})

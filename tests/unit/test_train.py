@@ -6,7 +6,7 @@ import torch
 from srlib import models, training
 from srlib.data import patches
 from srlib.models import Discriminator, SRResNet
-from srlib.srgan import train
+from srlib.srgan import perceptual, train
 from srlib.srgan.config import SRGANTrainConfig
 
 torch.set_num_threads(1)
@@ -192,7 +192,7 @@ def test_run_record_is_the_metrics_config_block():
 def test_pretrain_then_gan_write_both_generator_files(tmp_path):
     cfg = tiny_cfg()
     torch.manual_seed(0)
-    g, d, vgg = train.build_generator(cfg), train.build_discriminator(cfg), train.build_vgg(cfg)
+    g, d, vgg = train.build_generator(cfg), train.build_discriminator(cfg), perceptual.build(cfg)
     data = tiny_data()
     hist_pre = train.pretrain(cfg, g, data, run_dir=tmp_path, val_fn=None, device="cpu")
     after_pre = weights(g)
@@ -209,3 +209,4 @@ def test_pretrain_then_gan_write_both_generator_files(tmp_path):
     assert not same_weights(after_pre, weights(g))  # SRGAN continued from the SRResNet weights
     assert srresnet_file["meta"] == {"stage": "srresnet"}
     assert srgan_file["meta"]["vgg19"]["source"] == "random-init"
+    assert srgan_file["meta"]["percep_net"] == "vgg19"  # the paper's VGG54 by default

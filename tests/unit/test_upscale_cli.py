@@ -2,6 +2,8 @@
 
 import hashlib
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,10 @@ from srlib.inference import cli as upscale_cli
 from srlib.models import SRGANModifiedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _digests(folder):
@@ -199,6 +205,12 @@ BAD_OPTIONS = [  # (arguments but --checkpoint, what the message says)
         "names one output file, but the inputs give 3 image(s)",
     ),
     (["{tmp}/photos", "-o", "{tmp}/notes.txt"], "is an existing file, not a folder"),
+    (
+        [*ONE, "--report", "{tmp}/report.txt"],
+        "argument --report: '{tmp}/report.txt' is not a .json file",
+    ),
+    ([*ONE, "--report", "{tmp}/notes.txt/r.json"], "notes.txt is a file, not a folder"),
+    ([*ONE, "--report", "{tmp}/photos/rgb.png"], "is not a .json file name"),
 ]
 
 
@@ -212,6 +224,7 @@ def test_bad_options_are_usage_errors_before_any_work(tmp_path, capsys, argv, me
     (tmp_path / "notes.txt").write_text("not a folder\n")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     argv = [a.format(tmp=tmp_path) for a in argv]
+    message = message.format(tmp=tmp_path)
     # a missing checkpoint: the usage error must come first (no model is loaded, nothing is computed)
     assert (
         upscale_cli.main([*argv, "--checkpoint", str(tmp_path / "missing.pth"), "--no-progress"])
@@ -338,3 +351,81 @@ def test_released_model_upscales_out_of_the_box(setup, torch_home, capsys):
     assert "one of the arguments --checkpoint --model is required" in capsys.readouterr().err
     assert upscale_cli.main([*one, "--model", "realesrgan-x8"]) == 2
     assert "invalid choice: 'realesrgan-x8'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# --report FILE.json: model, weights, tiling, precision, time and NIQE of every output
+
+
+def _photo(path, size):
+    """A real photo crop (skimage's astronaut) of ``size`` = (height, width): NIQE needs natural statistics."""
+    from skimage import data
+
+    Image.fromarray(np.ascontiguousarray(data.astronaut()[: size[0], : size[1]])).save(path)
+    return path
+
+
+def test_report_records_every_output_with_niqe(setup, capsys):
+    from srlib.inference import images, report
+    from srlib.metrics import niqe
+
+    tmp, photos, ckpt = setup
+    big = _photo(photos / "photo.png", (100, 200))  # input 100x200: NIQE needs two 96x96 blocks
+    rep = tmp / "reports" / "run.json"
+    argv = [str(photos), "-o", str(tmp / "out"), "--checkpoint", str(ckpt), "--report", str(rep)]
+    assert (
+        upscale_cli.main([*argv, "--tile", "48", "--overlap", "8", "--no-progress"]) == 1
+    )  # bad files
+    out = capsys.readouterr().out
+    assert f"report: {rep}" in out and "NIQE n/a -> n/a" in out  # the 20x24 inputs are too small
+    doc = json.loads(rep.read_text())
+    assert doc["model"] == "srgan_modified" and doc["scale"] == 2
+    assert doc["weights"]["source"] == "checkpoint" and doc["weights"]["sha256"] == _sha(ckpt)
+    assert (doc["tile"], doc["overlap"], doc["tiling"]) == (48, 8, "blend")
+    assert (doc["precision_requested"], doc["precision_used"]) == ("auto", "fp32")
+    assert doc["niqe"]["params"]["sha256"] == niqe.MEMBER_SHA256 and doc["niqe"]["lower_is_better"]
+    by_name = {Path(e["input"]).name: e for e in doc["images"]}
+    assert set(by_name) == {"photo.png", "rgb.png", "gray.png", "rgba.png"}
+    assert sorted(Path(f.split(":")[0]).name for f in doc["failed"]) == [
+        "notes.png",
+        "truncated.jpg",
+    ]
+    e = by_name["photo.png"]
+    assert e["input_size"] == [200, 100] and e["output_size"] == [400, 200] and e["seconds"] > 0
+    gt = niqe.niqe(torch.from_numpy(images.read_image(big)).permute(2, 0, 1)[None] / 255.0)
+    assert e["niqe_input"] == pytest.approx(float(gt["niqe"][0]), rel=1e-12)
+    assert e["niqe_output"] == pytest.approx(
+        report.niqe_of(images.read_image(tmp / "out" / "photo.png"))[0]
+    )
+    small = by_name["rgb.png"]
+    assert small["niqe_input"] is None and "two 96x96 blocks" in small["niqe_notes"]["niqe_input"]
+
+
+def test_report_of_a_released_model(tmp_path, torch_home, capsys):
+    _photo(tmp_path / "small.png", (40, 60))  # x4: output 160x240, input too small for NIQE
+    rep = tmp_path / "r.json"
+    argv = [
+        str(tmp_path / "small.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        "realesr-animevideov3",
+    ]
+    assert upscale_cli.main([*argv, "--report", str(rep), "--no-progress"]) == 0
+    doc = json.loads(rep.read_text())
+    assert doc["model"] == "realesr-animevideov3" and doc["scale"] == 4
+    assert (
+        doc["weights"]["key"] == "realesr_animevideov3_ncnn" and doc["weights"]["source"] == "file"
+    )
+    assert doc["weights"]["comparable"] == "yes, fp16-converted release"
+    (e,) = doc["images"]
+    assert e["output_size"] == [240, 160] and e["niqe_input"] is None and e["niqe_output"] > 0
+    # the report exists now: refused without --overwrite (usage error, before any work), replaced with it
+    capsys.readouterr()
+    assert upscale_cli.main([*argv, "--report", str(rep), "--no-progress", "--overwrite"]) == 0
+    assert upscale_cli.main([*argv, "--report", str(rep)]) == 2
+    assert f"--report {rep} exists (pass --overwrite" in capsys.readouterr().err
+    assert upscale_cli.main([*argv, "--report", str(tmp_path), "--overwrite"]) == 2  # not .json
+    (tmp_path / "dir.json").mkdir()
+    assert upscale_cli.main([*argv, "--report", str(tmp_path / "dir.json"), "--overwrite"]) == 2
+    assert "is an existing folder" in capsys.readouterr().err
