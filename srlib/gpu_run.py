@@ -62,7 +62,6 @@ import importlib.util
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -138,21 +137,6 @@ def plan_iters(cfg: SRGANTrainConfig, t_pre: float, t_gan: float, budget_s: floa
         "overrides": {"pretrain_iters": pre, "gan_iters": gan, "lr_decay_at": decay},
         "factor": f,
     }
-
-
-def git_commit(root: Path) -> str:
-    """``SRLIB_GIT_COMMIT``, else the checkout's HEAD (marked when the tree has uncommitted changes)."""
-    if os.environ.get("SRLIB_GIT_COMMIT"):
-        return os.environ["SRLIB_GIT_COMMIT"]
-    git = ["git", "-C", str(root)]
-    try:
-        sha = subprocess.run(
-            [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (no git checkout here; set SRLIB_GIT_COMMIT)"
-    return sha.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
 def train_config(overrides: dict) -> SRGANTrainConfig:
@@ -248,7 +232,7 @@ def describe(run: Run) -> dict:
         else "real",
         "device": torch.cuda.get_device_name(run.device) if cuda else "cpu",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(paths.root()),
+        "git_commit": runtime.git_commit(paths.root()),
         "torch": torch.__version__,
         "cuda": torch.version.cuda if cuda else None,
         "python": sys.version.split()[0],

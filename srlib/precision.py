@@ -54,13 +54,17 @@ def autocast_dtype(
     return _DTYPES[precision]
 
 
-def training_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
-    """:func:`autocast_dtype` for a training step (``fp32 | bf16 | fp16``; CPU autocast allowed)."""
+def _check_training(precision: str) -> str:
     if precision not in TRAINING_PRECISIONS:
         raise ValueError(
             f"training precision must be one of {TRAINING_PRECISIONS}, got {precision!r}"
         )
-    return autocast_dtype(precision, torch.device(device), cpu_autocast=True)
+    return precision
+
+
+def training_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """:func:`autocast_dtype` for a training step (``fp32 | bf16 | fp16``; CPU autocast allowed)."""
+    return autocast_dtype(_check_training(precision), torch.device(device), cpu_autocast=True)
 
 
 def autocast(precision: str, device: torch.device | str) -> contextlib.AbstractContextManager:
@@ -82,11 +86,9 @@ def grad_scaler(precision: str, device: torch.device | str) -> torch.amp.GradSca
 
 def check_loop_state(precision: str, state: dict) -> str:
     """``precision`` after checking it names a training precision and, for fp16, that ``state`` holds a scaler."""
-    if precision not in TRAINING_PRECISIONS:
-        raise ValueError(
-            f"training precision must be one of {TRAINING_PRECISIONS}, got {precision!r}"
-        )
-    if precision == "fp16" and not any(isinstance(o, torch.amp.GradScaler) for o in state.values()):
+    if _check_training(precision) == "fp16" and not any(
+        isinstance(o, torch.amp.GradScaler) for o in state.values()
+    ):
         raise ValueError(
             "fp16 training needs its torch.amp.GradScaler in the loop's state (checkpointed, so resume is exact)"
         )
