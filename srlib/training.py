@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -147,23 +148,35 @@ def checkpoint_files(run_dir: str | Path, keep: int) -> list[Path]:
 def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2) -> Path:
     """Write ``state`` as ``run_dir/last.pth``, keeping the ``keep - 1`` previous checkpoints as ``last.N.pth``.
 
-    The new file is complete on disk (temporary file, then rename) before the older ones move, so a kill at any
-    moment leaves at least one whole checkpoint.
+    The new file is complete on disk (temporary file, then rename) before the older ones move, and ``last.pth``
+    is never absent: the previous one is hard-linked to ``last.1.pth`` and then atomically replaced. A kill at any
+    moment leaves ``last.pth`` a whole checkpoint (the new one or the previous one).
     """
     files = checkpoint_files(run_dir, keep)
     fd, tmp = tempfile.mkstemp(dir=files[0].parent, prefix=f".{files[0].name}.", suffix=".tmp")
     os.close(fd)
+    # a second name for last.pth; a leftover matches remove_stale_temp_files' pattern
+    link = tmp.removesuffix(".tmp") + ".link.tmp"
     try:
         torch.save(state, tmp)
         for older, newer in zip(
             files[:0:-1], files[-2::-1]
         ):  # last.(k-2) -> last.(k-1), ..., last -> last.1
-            if newer.exists():
+            if not newer.exists():
+                continue
+            if newer == files[0]:  # a second name for last.pth, so last.pth stays in place
+                try:
+                    os.link(newer, link)
+                except OSError:  # a file system without hard links
+                    shutil.copy2(newer, link)
+                os.replace(link, older)
+            else:
                 os.replace(newer, older)
         os.replace(tmp, files[0])
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, link):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     return files[0]
 
 

@@ -239,6 +239,7 @@ def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
         os.kill(child.pid, signal.SIGKILL)
         child.join()
         assert child.exitcode == -signal.SIGKILL, "the run finished before the kill: lengthen it"
+        assert last.is_file(), "a kill left the run without last.pth"  # rotation never removes it
         steps_at_kill.append(checkpoint_step())
     assert len(set(steps_at_kill)) >= 3 and steps_at_kill[-1] < iters, (
         steps_at_kill
