@@ -149,14 +149,14 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
     """Write ``state`` as ``run_dir/last.pth``, keeping the ``keep - 1`` previous checkpoints as ``last.N.pth``.
 
     The new file is complete on disk (temporary file, then rename) before the older ones move, and ``last.pth``
-    is never absent: the previous one is hard-linked to ``last.1.pth`` and then atomically replaced. A kill at any
+    is never absent: the previous one is copied to ``last.1.pth`` and then atomically replaced. A kill at any
     moment leaves ``last.pth`` a whole checkpoint (the new one or the previous one).
     """
     files = checkpoint_files(run_dir, keep)
     fd, tmp = tempfile.mkstemp(dir=files[0].parent, prefix=f".{files[0].name}.", suffix=".tmp")
     os.close(fd)
-    # a second name for last.pth; a leftover matches remove_stale_temp_files' pattern
-    link = tmp.removesuffix(".tmp") + ".link.tmp"
+    # the copy of last.pth on its way to last.1.pth; a leftover matches remove_stale_temp_files' pattern
+    previous = tmp.removesuffix(".tmp") + ".previous.tmp"
     try:
         torch.save(state, tmp)
         for older, newer in zip(
@@ -164,17 +164,16 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
         ):  # last.(k-2) -> last.(k-1), ..., last -> last.1
             if not newer.exists():
                 continue
-            if newer == files[0]:  # a second name for last.pth, so last.pth stays in place
-                try:
-                    os.link(newer, link)
-                except OSError:  # a file system without hard links
-                    shutil.copy2(newer, link)
-                os.replace(link, older)
+            if newer == files[0]:  # a copy of last.pth, so last.pth stays in place
+                # a copy, not a hard link: a kill before the final rename would leave last.pth and last.1.pth
+                # one file, and damage to it (a truncated copy of the run folder) would take the fallback too
+                shutil.copyfile(newer, previous)
+                os.replace(previous, older)
             else:
                 os.replace(newer, older)
         os.replace(tmp, files[0])
     finally:
-        for leftover in (tmp, link):
+        for leftover in (tmp, previous):
             if os.path.exists(leftover):
                 os.unlink(leftover)
     return files[0]

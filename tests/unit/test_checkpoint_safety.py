@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,8 +96,8 @@ class _PoisonedPatches(patches.PairedPatches):
 
     nan_at = 10**9
 
-    def batch(self, step):
-        lq, gt = super().batch(step)
+    def batch(self, step, device=None):
+        lq, gt = super().batch(step, device)
         if step >= self.nan_at:
             lq = lq.clone()
             lq[0, 0, 0, 0] = float("nan")
@@ -206,6 +207,34 @@ def _child(run_dir, iters):
         _fit(run_dir, iters=iters, ckpt_interval=1)
     finally:
         os._exit(0)
+
+
+def test_a_rotation_cut_before_its_last_rename_leaves_two_separate_checkpoints(
+    tmp_path, monkeypatch
+):
+    """A kill between ``last.pth -> last.1.pth`` and ``tmp -> last.pth``: both names hold the step-1 checkpoint, as
+    two files, so damage to ``last.pth`` (here: truncated in place) still leaves ``last.1.pth`` to fall back on."""
+    training.rotate_and_save(tmp_path, {"step": 1})
+    real_replace = os.replace
+
+    def cut_at_the_last_rename(src, dst):
+        if Path(dst).name == "last.pth":
+            raise KeyboardInterrupt  # stands in for the kill
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", cut_at_the_last_rename)
+    with pytest.raises(KeyboardInterrupt):
+        training.rotate_and_save(tmp_path, {"step": 2})
+    monkeypatch.undo()
+    last, older = tmp_path / "last.pth", tmp_path / "last.1.pth"
+    assert not os.path.samefile(last, older)
+    assert [tracking.load_checkpoint(p)["step"] for p in (last, older)] == [1, 1]
+    last.write_bytes(last.read_bytes()[:10])
+    assert tracking.load_checkpoint(older)["step"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "last.1.pth",
+        "last.pth",
+    ]  # no temporary file left
 
 
 def test_kill_9_at_random_moments_then_resume_equals_uninterrupted(tmp_path):
