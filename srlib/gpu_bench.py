@@ -14,6 +14,8 @@
 * :func:`bench_family_steps` -- the same for the other families (modified SRGAN, Real-ESRGAN, CUT at M1's and M2's
   sizes, the unpaired M3) through their real fit loops (:func:`family_fits`), per precision, with the time the
   gpu profile's iterations of each would take.
+* :func:`layout_checks` -- the two PyTorch CPU bugs of the NHWC option (:func:`instance_norm_nhwc_error`,
+  :func:`compiled_nhwc_pad_backward`) asked of this device: whether CUT and M3 may train with ``channels_last``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from srlib import precision as amp
@@ -600,3 +603,52 @@ if (
     __name__ == "__main__"
 ):  # the child process of bench_compile: python -m srlib.gpu_bench RESULT SPEC
     Path(sys.argv[1]).write_text(json.dumps(compiled_rrdbnet(json.loads(sys.argv[2])), indent=1))
+
+
+# ---------------------------------------------------------------------------------------------- layout checks
+
+
+def instance_norm_nhwc_error(device: torch.device | str) -> float:
+    """The largest difference of ``instance_norm``'s input gradient at batch 1 between an NCHW and an NHWC incoming
+    gradient (the same values). Rounding-level where the kernel is right; PyTorch 2.14.1's CPU kernel is off by O(1)
+    (``tests/unit/test_speed_night2day.py``)."""
+    x = torch.randn(1, 4, 3, 3, generator=torch.Generator().manual_seed(0)).to(device)
+    go = torch.randn(1, 4, 3, 3, generator=torch.Generator().manual_seed(1)).to(device)
+    grads = []
+    for grad_out in (go, go.contiguous(memory_format=torch.channels_last)):
+        xi = x.clone().requires_grad_(True)
+        F.instance_norm(xi).backward(grad_out)
+        grads.append(xi.grad)
+    return float((grads[1] - grads[0]).abs().max())
+
+
+def compiled_nhwc_pad_backward(
+    device: torch.device | str, backend: str = "aot_eager"
+) -> str | None:
+    """A compiled NHWC ``x + IN(x)`` then replicate pad, as in CUT's generator, run backward: None when it works,
+    else the error (one line). PyTorch 2.14.1 on the CPU fails ("view size is not compatible")."""
+
+    def f(x):
+        return F.pad(x + F.instance_norm(x), (1, 1, 1, 1), mode="replicate")
+
+    x = torch.rand(2, 4, 6, 6, device=device).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    try:
+        torch.compile(f, backend=backend)(x).square().sum().backward()
+    except Exception as exc:  # noqa: BLE001 - the answer is the error itself
+        return (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+    return None if torch.isfinite(x.grad).all() else "non-finite gradient"
+
+
+def layout_checks(device: torch.device, *, backend: str) -> dict:
+    """Both checks on ``device``: ``channels_last_ok_for_instance_norm`` is what the gpu profile's CUT / M3 wait for."""
+    error = instance_norm_nhwc_error(device)
+    failure = compiled_nhwc_pad_backward(device, backend)
+    return {
+        "instance_norm_nhwc_batch1_grad_error": error,
+        "channels_last_ok_for_instance_norm": error < 1e-4,
+        "compiled_nhwc_pad_backward": failure or "ok",
+        "backend": backend,
+    }

@@ -252,6 +252,15 @@ def markdown(s: dict) -> str:
             rows[-1] += [v.get("stage", "—"), v["profile_iters"], predicted]
         header = ["network", "batch", "TFLOP/step", *(f"{p} steps/s" for p in variants)]
         out += _table(header + ["bf16 of peak", "stage", "its iters", "predicted"], rows)
+    lc = b.get("layout_checks")
+    if isinstance(lc, dict) and "channels_last_ok_for_instance_norm" in lc:
+        ok = lc["channels_last_ok_for_instance_norm"]
+        out += [
+            f"- NHWC InstanceNorm at batch 1: input-gradient error {_f(lc['instance_norm_nhwc_batch1_grad_error'])} "
+            f"({'right: CUT / M3 may use channels_last here' if ok else 'WRONG: keep channels_last off for CUT / M3'}"
+            f"); compiled NHWC pad backward ({lc['backend']}): {lc['compiled_nhwc_pad_backward']}",
+            "",
+        ]
     out += ["## Training (the gpu profile)", ""]
     h = tr.get("headline")
     if h:

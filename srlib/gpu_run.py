@@ -13,6 +13,7 @@ fid_features     15 s  Inception pool3 features of 512 images: img/s
 train_steps      45 s  SRResNet-MSE and SRGAN steps/s of the ``gpu`` profile (fp32 / bf16 / bf16+NHWC / fp16)
 family_steps     30 s  steps/s of the other families at the ``gpu`` profile's sizes (fp32 / bf16 / fp16): modified
                        SRGAN, Real-ESRGAN, CUT (M1's 256², M2's 64²), the unpaired M3; their stages are not run
+layout_checks     5 s  the PyTorch CPU bugs of NHWC with InstanceNorm, asked of the GPU (CUT / M3 ``channels_last``)
 training        270 s  the ``gpu`` profile's data_prepare, srgan_train (~3 min of steps) and srgan_evaluate
 compile        rest    RRDBNet under ``torch.compile`` in a child process whose timeout is what is left
 pack              5 s  the outputs below
@@ -83,9 +84,10 @@ BUDGET_S = 480  # the whole real run
 # both SRGAN stages' steps together (params.yaml profiles.gpu.srgan_train)
 TRAIN_STEPS_BUDGET_S = 180
 STEPS = (
-    "preflight matmul rrdbnet pixel_metrics fid_features train_steps family_steps training compile pack"
+    "preflight matmul rrdbnet pixel_metrics fid_features train_steps family_steps layout_checks training compile"
+    " pack"
 ).split()
-BUDGETS = dict(zip(STEPS, (5, 5, 25, 15, 15, 45, 30, 270, None, 5)))  # compile: what is left
+BUDGETS = dict(zip(STEPS, (5, 5, 25, 15, 15, 45, 30, 5, 270, None, 5)))  # compile: what is left
 # the Python modules the run imports (the device image lacks those after tqdm: they travel as wheels)
 MODULES = """torch torchvision numpy scipy pandas matplotlib seaborn skimage cv2 PIL yaml tqdm papermill nbformat
 nbclient jupyter_client ipykernel zmq ipywidgets pytorch_fid""".split()
@@ -309,6 +311,7 @@ def benchmarks(run: Run) -> None:
         ),
         "train_steps": lambda: train_steps(run),
         "family_steps": lambda: family_steps(run),
+        "layout_checks": lambda: gpu_bench.layout_checks(dev, backend=s["backend"]),
     }
     for name, fn in steps.items():
         run.step(name, fn, into="benchmarks")

@@ -9,6 +9,17 @@
 * :func:`grad_scaler` / :func:`backward_step` -- fp16 needs a ``torch.amp.GradScaler`` (loss scaling, skipped steps
   on overflow); its state goes into the checkpoint with the networks' (pass it in ``resumable_loop``'s ``state``),
   so a resumed fp16 run repeats the uninterrupted one.
+
+Two speed options of every training family sit beside it (a stage's ``channels_last`` and ``compile`` fields):
+
+* :func:`place` / :func:`layout` -- networks and batches in NHWC memory (``channels_last=True``: cuDNN's fast
+  convolution layout on tensor-core GPUs); off, they are exactly ``.to(device)`` and the batch as it is.
+* :func:`compiled` -- ``torch.compile`` of a network's forward (``inductor`` on a GPU host; ``aot_eager`` traces
+  without generating code, the backend the CPU tests use). The compiled wrapper shares the network's parameters:
+  the training steps call the wrapper, the checkpoint keeps the network itself (no ``_orig_mod.`` keys), so a
+  compiled run's checkpoints load into an uncompiled network and resume either way.
+* :func:`check_config` -- a stage config's ``precision`` / ``compile`` refused with the parameter's name;
+  :func:`check_instance_norm_layout` refuses NHWC at batch 1 on the CPU for InstanceNorm networks (a PyTorch bug).
 """
 
 from __future__ import annotations
@@ -18,9 +29,13 @@ import warnings
 from collections.abc import Sequence
 
 import torch
+from torch import nn
+
+from srlib.config import ParamsError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # inference (python -m srlib upscale --precision)
 TRAINING_PRECISIONS = ("fp32", "bf16", "fp16")  # training (a stage's `precision` field)
+COMPILE_BACKENDS = ("off", "inductor", "aot_eager")  # a stage's `compile` field
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -114,3 +129,52 @@ def backward_step(
     for o in opts:
         scaler.step(o)
     scaler.update()
+
+
+# ------------------------------------------------------------------------------------------- speed options
+
+
+def place(net: nn.Module, device: torch.device | str, *, channels_last: bool = False) -> nn.Module:
+    """``net.to(device)``, in NHWC memory when ``channels_last`` (4-D weights only; off: exactly ``.to(device)``)."""
+    if channels_last:
+        return net.to(device, memory_format=torch.channels_last)
+    return net.to(device)
+
+
+def layout(batch: torch.Tensor, *, channels_last: bool = False) -> torch.Tensor:
+    """A 4-D batch in NHWC memory when ``channels_last`` (the same values); off: the batch itself."""
+    return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+
+
+def compiled(net: nn.Module, backend: str = "off") -> nn.Module:
+    """``torch.compile(net, backend=backend)`` -- a wrapper sharing ``net``'s parameters -- or ``net`` for ``off``."""
+    if backend not in COMPILE_BACKENDS:
+        raise ValueError(f"compile must be one of {COMPILE_BACKENDS}, got {backend!r}")
+    return net if backend == "off" else torch.compile(net, backend=backend)
+
+
+def check_instance_norm_layout(
+    *, channels_last: bool, device: torch.device | str, batch_size: int, where: str
+) -> None:
+    """Refuse NHWC training at batch 1 on the CPU for networks with InstanceNorm (CUT, M3's unpaired mode).
+
+    PyTorch 2.14.1's CPU ``instance_norm`` backward misreads an NHWC incoming gradient at batch 1: the input
+    gradient is wrong by O(1), not by rounding (``tests/unit/test_speed_night2day.py`` pins it; batch >= 2 is
+    right). Such a run would train quietly on wrong gradients, so it stops before the first step instead.
+    """
+    if channels_last and torch.device(device).type == "cpu" and batch_size == 1:
+        raise ValueError(
+            f"{where}: channels_last at batch 1 on the CPU gets wrong InstanceNorm gradients (a PyTorch CPU bug, "
+            "pinned in tests/unit/test_speed_night2day.py); set channels_last: false, or train on a GPU"
+        )
+
+
+def check_config(cfg) -> None:
+    """Refuse a stage config's ``precision`` (and ``compile``, where it has one), naming the parameter."""
+    checks = [("precision", TRAINING_PRECISIONS), ("compile", COMPILE_BACKENDS)]
+    for field, allowed in checks:
+        value = getattr(cfg, field, None)
+        if value is not None and value not in allowed:
+            raise ParamsError(
+                f"{cfg.STAGE}: parameter '{field}' must be one of {', '.join(allowed)}, got {value!r}"
+            )

@@ -360,6 +360,8 @@ def fit_cut(
     resume: bool = True,
     name: str = "cut",
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: str = "off",
 ) -> tracking.History:
     """Train CUT / FastCUT for ``iters`` steps; ``last.pth`` (full state) every ``ckpt_interval`` steps, resumable.
 
@@ -367,10 +369,14 @@ def fit_cut(
     The random draws of a step (flip, patch locations) come from a generator seeded with ``(seed, step)``, so a
     resumed run repeats the uninterrupted one. ``precision``: ``fp32`` (default; exactly the plain computation),
     ``bf16`` or ``fp16`` autocast of the forward passes (fp16: a GradScaler for G + F and one for D, checkpointed).
+    ``channels_last`` / ``compile``: NHWC networks and batches / torch.compile of G and D (checkpoints: the plain nets).
     """
     device = torch.device(device)
+    amp.check_instance_norm_layout(
+        channels_last=channels_last, device=device, batch_size=data.batch_size, where=name
+    )
     for net in (g, d, f):
-        net.to(device).train()
+        amp.place(net, device, channels_last=channels_last).train()
     lr_fn = linear_decay(cfg.lr, cfg.n_epochs, cfg.n_epochs_decay, steps_per_epoch)
     opts = {
         k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=cfg.betas)
@@ -378,18 +384,23 @@ def fit_cut(
     }
     scalers = {k: amp.grad_scaler(precision, device) for k in ("scaler_g", "scaler_d")}
     scalers = {k: v for k, v in scalers.items() if v is not None}  # fp16 only
+    # G's and D's forward passes through the compiled wrappers (G's encoder, used by PatchNCE, and F stay eager);
+    # the loop's state and the checkpoints keep the networks themselves
+    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
 
     def step_fn(step: int):
         for opt in opts.values():
             training.set_lr(opt, lr_fn(step - 1))
-        real_x, real_y = (t.to(device) for t in data.batch(step))
+        real_x, real_y = (
+            amp.layout(t.to(device), channels_last=channels_last) for t in data.batch(step)
+        )
         gen = training.step_generator(
             seed, step, stream=training.STREAM_OFFSET, device=device
         )  # apart from the data's
         logs = cut_train_step(
-            g=g,
+            g=run_g,
             f=f,
-            d=d,
+            d=run_d,
             real_x=real_x,
             real_y=real_y,
             cfg=cfg,

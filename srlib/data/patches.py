@@ -91,10 +91,19 @@ class PairedPatches:
             (crop,) = augment(crop, generator=g)
         return crop
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(lq, gt)`` for training step ``step``: ``(B, 3, s, s)`` and ``(B, 3, S, S)``, S = scale * s."""
+    def batch(
+        self, step: int, device: torch.device | str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(lq, gt)`` for training step ``step``: ``(B, 3, s, s)`` and ``(B, 3, S, S)``, S = scale * s, on ``device``.
+
+        The crops are drawn on the CPU (the same crops on every device: the generator is the CPU's); the HR batch
+        then moves to ``device`` and is degraded there, so on a GPU the bicubic downscale (the costly part) runs on
+        the GPU. ``device`` None or the CPU: everything on the CPU, as before.
+        """
         g = self.generator(step)
         gt = torch.stack([self._crop(g) for _ in range(self.batch_size)])
+        if device is not None:
+            gt = gt.to(device)
         lq = degradations.quantize(
             self.degrade(gt).clamp(0, 1)
         )  # LR stored as 8-bit, as in the papers

@@ -13,17 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from srlib import precision
 from srlib.config import ParamsError, StageConfig
-from srlib.precision import TRAINING_PRECISIONS
-
-
-def check_precision(cfg: StageConfig) -> None:
-    """Refuse a ``precision`` that is not a training precision (``fp32 | bf16 | fp16``), naming the parameter."""
-    if cfg.precision not in TRAINING_PRECISIONS:
-        raise ParamsError(
-            f"{cfg.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
-            f"got {cfg.precision!r}"
-        )
 
 
 @dataclass
@@ -114,6 +105,8 @@ class Night2DayModelsConfig(X4Config):
     cut_batch_size: int = 1  # CUT's batch (CUT: 1)
     cut_lr: float = 2e-4  # Adam 2e-4, betas 0.5 / 0.999 (paper and CUT)
     precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of both networks' steps (paper: fp32)
+    channels_last: bool = False  # NHWC networks and batches (GPU speed; off: the plain layout)
+    compile: str = "off"  # off | inductor | aot_eager: torch.compile of G and D's forward passes
     max_train_pairs: int = 0  # first N training pairs only (0: all; paper: 16,088)
     preview_pairs: int = 4  # val pairs shown in the preview figure
     log_interval: int = 100  # steps between log lines / history rows
@@ -121,7 +114,7 @@ class Night2DayModelsConfig(X4Config):
 
     def check(self) -> None:
         super().check()
-        check_precision(self)
+        precision.check_config(self)
 
 
 @dataclass
@@ -188,6 +181,8 @@ class Night2DayM3Config(X4Config):
     nce_idt: bool = True  # unpaired: identity PatchNCE on day LR (CUT's nce_idt)
     unpaired_init_epochs: int = 0  # unpaired: L1 SR pre-training on night pairs (0: none)
     precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of both modes' steps (ours: fp32)
+    channels_last: bool = False  # NHWC networks and batches (GPU speed; off: the plain layout)
+    compile: str = "off"  # off | inductor | aot_eager: torch.compile of G and D's forward passes
     max_train_pairs: int = 0  # first N training pairs only (0: all)
     preview_pairs: int = 4  # val pairs in the preview figure
     log_interval: int = 100  # steps between log lines
@@ -195,7 +190,7 @@ class Night2DayM3Config(X4Config):
 
     def check(self) -> None:
         super().check()
-        check_precision(self)
+        precision.check_config(self)
 
 
 @dataclass

@@ -136,13 +136,19 @@ def fit_m3_unpaired(
     resume: bool = True,
     name: str = "m3_unpaired",
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: str = "off",
 ) -> tracking.History:
     """Train the unpaired end-to-end M3 with CUT's optimisation (Adam 2e-4, betas 0.5/0.999, linear decay, one LSGAN
     D step then one G+F step per iteration); checkpoint / resume through :func:`srlib.training.resumable_loop`.
-    ``precision``: as :func:`srlib.cut.train.fit_cut`'s (``fp32`` default: exactly the plain computation)."""
+    ``precision``: as :func:`srlib.cut.train.fit_cut`'s (``fp32`` default: exactly the plain computation).
+    ``channels_last`` / ``compile``: NHWC networks and batches / torch.compile of G and D (checkpoints: the plain nets)."""
     device = torch.device(device)
+    amp.check_instance_norm_layout(
+        channels_last=channels_last, device=device, batch_size=data.batch_size, where=name
+    )
     for net in (g, d, f):
-        net.to(device).train()
+        amp.place(net, device, channels_last=channels_last).train()
     lr_fn = linear_decay(lr, n_epochs, n_epochs_decay, steps_per_epoch)
     opts = {
         k: torch.optim.Adam(net.parameters(), lr=lr_fn(0), betas=betas)
@@ -150,18 +156,23 @@ def fit_m3_unpaired(
     }
     scaler_g, scaler_d = amp.grad_scaler(precision, device), amp.grad_scaler(precision, device)
     scalers = {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}  # fp16 only
+    # G's and D's forward passes through the compiled wrappers (G's trunk encoding for PatchNCE and F stay eager);
+    # the loop's state and the checkpoints keep the networks themselves
+    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
 
     def step_fn(step: int):
         for opt in opts.values():
             training.set_lr(opt, lr_fn(step - 1))
-        night_lq, day_hr, day_lq = data.batch(step, device)
+        night_lq, day_hr, day_lq = (
+            amp.layout(t, channels_last=channels_last) for t in data.batch(step, device)
+        )
         gen = training.step_generator(seed, step, stream=training.STREAM_OFFSET, device=device)
         b = night_lq.shape[0]
-        with amp.autocast(precision, device):
-            out = g(torch.cat((night_lq, day_lq)) if nce_idt else night_lq)  # one forward, as CUT
+        with amp.autocast(precision, device):  # one forward, as CUT
+            out = run_g(torch.cat((night_lq, day_lq)) if nce_idt else night_lq)
         sr, sr_idt = out[:b], (out[b:] if nce_idt else None)
         logs = cut_d_step(
-            d=d,
+            d=run_d,
             opt_d=opts["opt_d"],
             fake_y=sr * 2 - 1,
             real_y=day_hr * 2 - 1,
@@ -171,7 +182,7 @@ def fit_m3_unpaired(
         logs |= m3_unpaired_g_step(
             g=g,
             f=f,
-            d=d,
+            d=run_d,
             opt_g=opts["opt_g"],
             opt_f=opts["opt_f"],
             night_lq=night_lq,
@@ -271,6 +282,8 @@ def train_m3_paired(
         ckpt_interval=cfg.ckpt_interval,
         device=device,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
 
 
@@ -314,6 +327,8 @@ def _sr_init(
         queue_size=0,
         sharpen_gt=False,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
     return iters
 
@@ -383,6 +398,8 @@ def train_m3_unpaired(
         device=device,
         name=name,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
     info = {
         "iters": iters,

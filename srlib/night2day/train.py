@@ -89,12 +89,15 @@ def fit_sr_pairs(
     ckpt_interval: int,
     device: torch.device | str,
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: str = "off",
 ) -> Trained:
     """Fine-tune Real-ESRGAN (L1 + perceptual + GAN on USM-sharpened targets, U-Net D, EMA) on fixed pairs.
 
     The shared body of M1's / M2's SR stage and the paired M3: ``epochs`` passes over ``(lq, gt)`` (the paper: 300
     epochs, Adam 2e-4 for G and D). Returns ``(g_ema, history, info)``. ``precision``: the training steps'
     autocast (:func:`srlib.realesrgan.train.fit_realesrgan`); ``info`` records it when it is not fp32.
+    ``channels_last`` / ``compile``: NHWC networks and batches / torch.compile of G and D (as ``fit_realesrgan``'s).
     """
     run_dir = Path(run_dir)
     data = PairedCrops(lq, gt, gt_size=gt_size, batch_size=batch_size, seed=seed)
@@ -127,6 +130,8 @@ def fit_sr_pairs(
         queue_size=0,
         sharpen_gt=True,
         precision=precision,
+        channels_last=channels_last,
+        compile=compile,
     )
     info = {
         "iters": iters,
@@ -184,6 +189,8 @@ def train_sr(
         ckpt_interval=cfg.ckpt_interval,
         device=device,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
 
 
@@ -255,6 +262,8 @@ def train_cut(
         device=device,
         name=name,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
     info = {"iters": iters, "epochs": epochs, "x_images": len(x), "y_images": len(y)}
     info |= mixed_precision(cfg.precision)

@@ -172,6 +172,8 @@ def fit_realesrgan(
     queue_size: int | None = None,
     sharpen_gt: bool = True,
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: str = "off",
 ) -> tuple[tracking.History, nn.Module]:
     """RealESRNet (``d=None``: L1 only) or RealESRGAN (``d`` and ``vgg`` given) for ``iters`` steps.
 
@@ -190,6 +192,7 @@ def fit_realesrgan(
     ``precision``: ``fp32`` (default; exactly the plain computation), ``bf16`` or ``fp16`` autocast of the G and D
     forward passes (fp16 with a GradScaler per optimiser, checkpointed); the USM target, the pool and the EMA of G
     stay in fp32.
+    ``channels_last`` / ``compile``: NHWC networks and batches / torch.compile of G and D (checkpoints: the plain nets).
     """
     run_dir = Path(run_dir)
     device = torch.device(device)
@@ -199,10 +202,9 @@ def fit_realesrgan(
             "RealESRGAN training (d given) needs the VGG feature extractor (vgg=make_vgg(...))"
         )
     lr_g_fn, lr_d_fn = training.schedule(lr_g), training.schedule(lr_d)
-    g.to(device).train()
-    g_ema = copy.deepcopy(
-        g
-    ).eval()  # BasicSR starts the EMA as a copy of the (pretrained) generator
+    amp.place(g, device, channels_last=channels_last).train()
+    # BasicSR starts the EMA as a copy of the (pretrained) generator
+    g_ema = amp.place(copy.deepcopy(g), device, channels_last=channels_last).eval()
     for p in g_ema.parameters():
         p.requires_grad_(False)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
@@ -212,14 +214,16 @@ def fit_realesrgan(
     state |= {"scaler_g": scaler_g} if scaler_g else {}
     scaler_d = None
     if adversarial:
-        d.to(device).train()
-        vgg.to(device)
+        amp.place(d, device, channels_last=channels_last).train()
+        amp.place(vgg, device, channels_last=channels_last)
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
         scaler_d = amp.grad_scaler(precision, device)
         state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
+    # the steps call the compiled wrappers (the same parameters); state and checkpoints keep g and d themselves
+    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile) if adversarial else None
 
     def step_fn(step: int):
-        lq, gt = data.batch(step, device)
+        lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
         # the pool's shuffle draws from a stream of its own (offset from the batch's), a function of (seed, step)
         if pool.size > 0:  # 0: no pool (Real-ESRGAN's paired-data fine-tuning has none)
             pool_gen = training.step_generator(
@@ -230,8 +234,8 @@ def fit_realesrgan(
         training.set_lr(opt_g, lr_g_fn(step - 1))
         if adversarial:
             sr, logs = realesrgan_g_step(
-                g=g,
-                d=d,
+                g=run_g,
+                d=run_d,
                 opt_g=opt_g,
                 lq=lq,
                 gt_usm=gt_usm,
@@ -244,11 +248,11 @@ def fit_realesrgan(
             )
             training.set_lr(opt_d, lr_d_fn(step - 1))
             logs |= realesrgan_d_step(
-                d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d
+                d=run_d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d
             )
         else:
             _, logs = realesrnet_g_step(
-                g=g, opt_g=opt_g, lq=lq, gt_usm=gt_usm, precision=precision, scaler=scaler_g
+                g=run_g, opt_g=opt_g, lq=lq, gt_usm=gt_usm, precision=precision, scaler=scaler_g
             )
         ema_update(g_ema, g, ema_decay)
         return logs, {"lr_g": lr_g_fn(step - 1)}

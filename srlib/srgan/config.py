@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from srlib import precision
 from srlib.config import ParamsError, StageConfig
-from srlib.precision import TRAINING_PRECISIONS
 
 PERCEP_NETS = ("vgg19", "inception")  # the content-loss networks (srlib.srgan.perceptual)
 INCEPTION_MIN_SIDE = 27  # the smallest crop with a Mixed_5d map (1 x 1, srlib.losses)
@@ -63,6 +63,8 @@ class SRGANTrainConfig(StageConfig):
     inception_weights: str = "auto"  # FID Inception file: pretrained | auto | random
     inception_rescale: float = 0.1  # Mixed_5d feature rescale (ours, measured as Ledig's 1/12.75)
     precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of the training steps (paper: fp32; labelled otherwise)
+    channels_last: bool = False  # NHWC networks and batches (GPU speed; off: the plain layout)
+    compile: str = "off"  # off | inductor | aot_eager: torch.compile of G and D's forward passes
     # bookkeeping (not in the paper)
     log_interval: int = 100  # steps between log lines
     val_interval: int = 5000  # steps between validations on benchmark centre crops
@@ -90,11 +92,7 @@ class SRGANTrainConfig(StageConfig):
                 f"{self.STAGE}: percep_net 'inception' needs gt_size >= {INCEPTION_MIN_SIDE} (a Mixed_5d map), "
                 f"got {self.gt_size}"
             )
-        if self.precision not in TRAINING_PRECISIONS:
-            raise ParamsError(
-                f"{self.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
-                f"got {self.precision!r}"
-            )
+        precision.check_config(self)
 
 
 @dataclass

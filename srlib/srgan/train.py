@@ -127,42 +127,46 @@ def fit(
     extra_state: dict | None = None,
     precision: str = "fp32",
     channels_last: bool = False,
+    compile: str = "off",
 ) -> tracking.History:
     """Train ``g`` (and ``d`` when ``w_adv > 0``) for ``iters`` steps; return the history (also in run_dir).
 
     ``run_dir`` receives ``last.pth`` (full state, for resume), ``history.csv`` and, at the end, ``generator.pth``.
     With ``resume=True`` and an existing ``last.pth`` training continues from its step. ``precision``: ``fp32``
     (default; exactly the plain computation), ``bf16`` or ``fp16`` autocast (fp16 with a GradScaler per optimiser,
-    checkpointed); ``channels_last``: networks and batches in NHWC memory (faster convolutions on GPUs).
+    checkpointed); ``channels_last``: networks and batches in NHWC memory (faster convolutions on GPUs);
+    ``compile``: ``torch.compile`` backend of G and D's forward passes (``off``; checkpoints keep the plain modules).
+    Batches are made on ``device`` (crops drawn on the CPU, degraded on ``device``: :meth:`PairedPatches.batch`).
     """
     device = torch.device(device)
     lr_g_fn, lr_d_fn = training.schedule(lr_g), training.schedule(lr_d)
     adversarial = w_adv > 0
     if adversarial and (d is None or lr_d is None):
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
-    nhwc = {"memory_format": torch.channels_last} if channels_last else {}  # {}: exactly .to()
-    g.to(device, **nhwc).train()
+    amp.place(g, device, channels_last=channels_last).train()
+    run_g = amp.compiled(g, compile)  # the steps call run_g; the checkpoint keeps g
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
     scaler_g = amp.grad_scaler(precision, device)
     state = {"g": g, "opt_g": opt_g} | ({"scaler_g": scaler_g} if scaler_g else {})
     scaler_d = None
     if adversarial:
-        d.to(device, **nhwc).train()
+        amp.place(d, device, channels_last=channels_last).train()
         opt_d = torch.optim.Adam(d.parameters(), lr=lr_d_fn(0), betas=betas)
         scaler_d = amp.grad_scaler(precision, device)
         state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
     if vgg is not None:
-        vgg.to(device, **nhwc)
+        amp.place(vgg, device, channels_last=channels_last)
+    run_d = amp.compiled(d, compile) if adversarial else None
 
     def step_fn(step: int):
         set_lr(opt_g, lr_g_fn(step - 1))
-        lq, gt = (t.to(device, **nhwc) for t in data.batch(step))
+        lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
         sr, logs = g_step(
-            g=g,
+            g=run_g,
             opt_g=opt_g,
             lq=lq,
             gt=gt,
-            d=d if adversarial else None,
+            d=run_d,
             vgg=vgg,
             w_pix=w_pix,
             w_percep=w_percep,
@@ -173,7 +177,7 @@ def fit(
         )
         if adversarial:
             set_lr(opt_d, lr_d_fn(step - 1))
-            logs |= d_step(d=d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d)
+            logs |= d_step(d=run_d, opt_d=opt_d, sr=sr, gt=gt, precision=precision, scaler=scaler_d)
         return logs, {"lr_g": lr_g_fn(step - 1)}
 
     return training.resumable_loop(
@@ -270,6 +274,8 @@ def _fit_kwargs(cfg: SRGANTrainConfig, val_fn, device) -> dict:
         device=device,
         progress=cfg.progress,
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from srlib.config import ParamsError, StageConfig
-from srlib.precision import TRAINING_PRECISIONS
+from srlib import precision
+from srlib.config import StageConfig
 
 
 @dataclass
@@ -58,6 +58,8 @@ class SRGANModifiedTrainConfig(StageConfig):
     w_content: float = 1.0  # weight of the VGG content loss (seed: loss_weights [1e-3, 1])
     w_adv: float = 1e-3  # adversarial BCE weight (seed: 1e-3)
     precision: str = "fp32"  # fp32 | bf16 | fp16 autocast of the steps (seed: fp32; labelled)
+    channels_last: bool = False  # NHWC networks and batches (GPU speed; off: the plain layout)
+    compile: str = "off"  # off | inductor | aot_eager: torch.compile of G and D's forward passes
     # torchvision VGG19 features indices of Keras layers 5, 8, 10 (block2_conv2, block3_conv2, block3_conv4,
     # post-ReLU), equal weights (seed: vgg.layers[5, 8, 10] outputs)
     content_layers: tuple[int, ...] = (8, 13, 17)
@@ -81,11 +83,7 @@ class SRGANModifiedTrainConfig(StageConfig):
     run_label: str = ""  # caveat printed with every number of this run (e.g. 'SHORT CPU RUN ...')
 
     def check(self) -> None:
-        if self.precision not in TRAINING_PRECISIONS:
-            raise ParamsError(
-                f"{self.STAGE}: parameter 'precision' must be one of {', '.join(TRAINING_PRECISIONS)}, "
-                f"got {self.precision!r}"
-            )
+        precision.check_config(self)
 
 
 @dataclass

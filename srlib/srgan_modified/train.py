@@ -125,17 +125,20 @@ def fit(
     resume: bool = True,
     name: str = "srgan_modified",
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: str = "off",
 ) -> tracking.History:
     """Train ``g`` and ``d`` with the seed's recipe for ``iters`` steps; return the history (also in run_dir).
 
     ``run_dir`` receives ``last.pth`` (full state, for resume) and ``history.csv``. ``precision``: ``fp32`` (default;
     exactly the plain computation), ``bf16`` or ``fp16`` autocast of every forward pass (fp16 with a GradScaler per
-    optimiser, checkpointed, so a resumed run repeats the uninterrupted one).
+    optimiser, checkpointed, so a resumed run repeats the uninterrupted one). ``channels_last`` / ``compile``: NHWC
+    networks and batches, ``torch.compile`` of G and D (:mod:`srlib.precision`; checkpoints keep the plain modules).
     """
     device = torch.device(device)
-    g.to(device)
-    d.to(device)
-    vgg.to(device)
+    for net in (g, d, vgg):
+        amp.place(net, device, channels_last=channels_last)
+    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)  # the steps' callables
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas, eps=adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas, eps=adam_eps)
     scaler_g, scaler_d = amp.grad_scaler(precision, device), amp.grad_scaler(precision, device)
@@ -143,10 +146,10 @@ def fit(
     state |= {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}
 
     def step_fn(step: int):
-        lq, gt = (t.to(device) for t in data.batch(step))
-        g.eval()  # generator.predict_on_batch: BN with its moving statistics
+        lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
+        run_g.eval()  # generator.predict_on_batch: BN with its moving statistics
         with torch.no_grad(), amp.autocast(precision, device):
-            fake = g(lq)
+            fake = run_g(lq)
         order_rng = training.step_generator(
             data.seed, step, stream=training.STREAM_OFFSET
         )  # pure function of the step
@@ -154,7 +157,7 @@ def fit(
             torch.randint(2, (1,), generator=order_rng).item()
         )  # the seed's randint(0, 1)
         logs = seed_d_step(
-            d=d,
+            d=run_d,
             opt_d=opt_d,
             fake=fake,
             gt=gt,
@@ -163,11 +166,11 @@ def fit(
             scaler=scaler_d,
         )
         logs |= seed_g_step(
-            g=g,
+            g=run_g,
             opt_g=opt_g,
             lq=lq,
             gt=gt,
-            d=d,
+            d=run_d,
             vgg=vgg,
             w_content=w_content,
             w_adv=w_adv,
@@ -312,6 +315,8 @@ def train_network(
         progress=cfg.progress,
         name=f"srgan_modified[{g.padding}]",
         precision=cfg.precision,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
     )
 
 
