@@ -6,13 +6,14 @@ Commands:
     data recipe|fetch NAME...                the papers' real datasets (networked GPU host)
     upscale IN... -o OUT --checkpoint CKPT   upscale images/folders of any size with a trained generator (tiled)
     gpu-run OUT_DIR [--dry-run]              the one prepared GPU run: benchmarks + the gpu profile's SRGAN
+    site [--profile P]                       the results site: results/<profile>/site/index.html (offline HTML)
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run")
+COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,5 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         from srlib import gpu_run
 
         return gpu_run.main(rest)
+    if cmd == "site":
+        from srlib import site
+
+        return site.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
     return 2

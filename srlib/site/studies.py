@@ -1,0 +1,397 @@
+"""The four studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, Real-ESRGAN."""
+
+from __future__ import annotations
+
+import re
+
+from srlib.site.claims import (
+    AGREES,
+    CONTRADICTS,
+    UNTESTABLE,
+    Claim,
+    Headline,
+    Study,
+    cell,
+    ci_text,
+    data_name,
+    decide,
+    labels_with,
+    not_comparable,
+    paired,
+    ref_where,
+    with_ci,
+)
+from srlib.site.inputs import Inputs, SiteError, paper_setting, shown
+
+
+def srgan(inp: Inputs) -> Study:
+    """Ledig et al. 2017: SRResNet-MSE, then SRGAN-VGG54 (notebooks 10, 11, 90)."""
+    ev, tr, ref = "srgan_evaluate", "srgan_train", "srgan_ledig2017"
+    n = int(inp.number(ev, "metrics.models.bicubic.n"))
+    pair = "metrics.paired."
+    gain = paired(
+        inp, ev, pair + "srresnet_vs_bicubic_psnr_y", "SRResNet − bicubic, PSNR-Y (dB)", "+.2f", n
+    )
+    ssim = paired(
+        inp, ev, pair + "srresnet_vs_bicubic_ssim_y", "SRResNet − bicubic, SSIM-Y", "+.4f", n
+    )
+    gan = paired(
+        inp, ev, pair + "srgan_vs_srresnet_psnr_y", "SRGAN − SRResNet, PSNR-Y (dB)", "+.2f", n
+    )
+    absolute = [
+        Headline(
+            f"{m}, PSNR-Y (dB)",
+            cell(inp, ev, f"metrics.models.{m}.psnr_y", ".2f"),
+            note=f"mean of {n} images",
+        )
+        for m in ("bicubic", "srresnet", "srgan")
+    ]
+
+    def paper(method: str, metric: str) -> str:
+        fmt = ".2f" if metric == "psnr_y" else ".4f"
+        values = (
+            inp.paper(ref, dataset=d, method=method, metric=metric)
+            for d in ("Set5", "Set14", "BSD100")
+        )
+        return " / ".join(f"{v:{fmt}}" for v in values)
+
+    where = ref_where(inp, ref) + ", Set5 / Set14 / BSD100"
+    tested = [
+        (f"SRResNet-MSE beats bicubic in PSNR-Y ({where}: {paper('srresnet', 'psnr_y')} dB vs "
+         f"{paper('bicubic', 'psnr_y')} dB)", "srresnet_vs_bicubic_psnr_y", "A better", ("SRResNet", "bicubic")),
+        (f"SRResNet-MSE beats bicubic in SSIM-Y ({where}: {paper('srresnet', 'ssim_y')} vs "
+         f"{paper('bicubic', 'ssim_y')})", "srresnet_vs_bicubic_ssim_y", "A better", ("SRResNet", "bicubic")),
+        (f"SRGAN-VGG54 gives up PSNR-Y against SRResNet for perceptual quality ({where}: "
+         f"{paper('srgan', 'psnr_y')} dB vs {paper('srresnet', 'psnr_y')} dB)", "srgan_vs_srresnet_psnr_y",
+         "B better", ("SRGAN", "SRResNet")),
+    ]  # fmt: skip
+    claims = [
+        Claim(text, *decide(inp.value(ev, pair + key), claimed, n, names=names))
+        for text, key, claimed, names in tested
+    ]
+    budget = (
+        f"; trained {inp.number(tr, 'metrics.srresnet.iters'):.0f} SRResNet + "
+        f"{inp.number(tr, 'metrics.srgan.iters'):.0f} SRGAN steps (the paper's settings, params.yaml "
+        f"srgan_train: {paper_setting('srgan_train', 'pretrain_iters')} + {paper_setting('srgan_train', 'gan_iters')})"
+    )
+    claims.append(
+        Claim(
+            f"The absolute numbers of {where}",
+            UNTESTABLE,
+            not_comparable(inp, ev, "tables/srgan_ledig2017.md") + budget,
+        )
+    )
+    claims.append(
+        Claim(
+            "SRGAN-VGG54's outputs are rated far more photo-realistic (the paper's mean-opinion-score test)",
+            UNTESTABLE,
+            "no human raters in this study; its content loss: "
+            + labels_with(inp, tr, "perceptual", "RANDOM WEIGHTS", "VGG"),
+        )
+    )
+    return Study(
+        slug="srgan",
+        title="SRGAN (Ledig et al., CVPR 2017)",
+        paper="Ledig et al., Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network",
+        url="https://arxiv.org/abs/1609.04802",
+        scope=f"{n} images of {data_name(inp, ev)}, ×{inp.number(ev, 'metrics.scale'):.0f}, PSNR / SSIM on Y "
+        f"with a {inp.number(ev, 'metrics.crop_border'):.0f}-pixel border removed",
+        stages=[tr, ev],
+        tables=[
+            "srgan_ledig2017.md",
+            "srgan_ledig2017.csv",
+            "srgan_paired.csv",
+            "srgan_per_image.csv",
+        ],
+        figure="srgan_evaluate/psnr_y_per_image.png",
+        caption="PSNR-Y per benchmark image: bicubic, SRResNet, SRGAN",
+        headlines=[gain, ssim, gan, *absolute],
+        summary=[gain, gan],
+        claims=claims,
+        extra_notebooks=["tables"],
+    )
+
+
+# srlib.srgan_modified.ablation's findings: "match (faithful tiles): helps -- PSNR-Y +5.12 dB, ..."
+_FINDING = re.compile(r"^(?P<fix>[\w-]+) \((?P<tiling>\w+) tiles\): (?P<word>[\w ]+?) -- ")
+
+
+def _finding(inp: Inputs, stage: str, fix: str, tiling: str) -> tuple[str, str]:
+    """(word, sentence) of the ablation's finding on ``fix``: helps / hurts / changes little / trades ..."""
+    for line in inp.value(stage, "metrics.findings"):
+        m = _FINDING.match(line)
+        if m and m["fix"] == fix and m["tiling"] == tiling:
+            return m["word"], line
+    raise SiteError(f"{shown(inp.metrics_path(stage))}: no finding on {fix!r} with {tiling} tiles")
+
+
+def srgan_modified(inp: Inputs) -> Study:
+    """The modified SRGAN (vTuanpham seed) and its post-processing, quantified (notebooks 20, 21)."""
+    tr, pp, a = "srgan_modified_train", "srgan_modified_postprocess", "metrics.ablation."
+    n = int(inp.number(pp, "metrics.images"))
+    note = f"mean of {n} images, one run: no CI"
+
+    def h(label: str, key: str, fmt: str = ".2f") -> Headline:
+        return Headline(label, cell(inp, pp, a + key, fmt), note=note)
+
+    net = h("network (untiled), PSNR-Y (dB)", "network.psnr_y")
+    bic = h("bicubic, PSNR-Y (dB)", "bicubic.psnr_y")
+    faithful = h("seam score of the seed's 64-px tiles (1 = no seam)", "network [faithful].seam")
+    blend = h("seam score of overlapped, blended tiles", "network [blend].seam")
+    untiled = h("seam score of the untiled output on the same lines", "network.seam")
+    zero = h(
+        "seam score of the seed's tiles with zero padding", "network, zero padding [faithful].seam"
+    )
+    match = h(
+        "histogram matching (seed's tiles): Δ PSNR-Y (dB)", "+ match [faithful].d_psnr_y", "+.2f"
+    )
+    lowpass = h(
+        "FFT low-pass (seed's tiles): Δ PSNR-Y (dB)", "+ low-pass [faithful].d_psnr_y", "+.2f"
+    )
+    # notebook 20's BN check, by whatever names it gives the modes (empty when the check did not run)
+    bn_check = inp.metrics(tr)["metrics"].get("bn_inference") or {}
+    bn = [
+        Headline(
+            f"gain over bicubic with BN {k}, PSNR-Y (dB)",
+            cell(inp, tr, f"metrics.bn_inference.{k}.val_gain_db", "+.2f"),
+            note="validation crops of notebook 20",
+        )
+        for k in bn_check
+    ]
+    seamless = faithful.cell.value <= max(untiled.cell.value, blend.cell.value)
+    words = {"helps": AGREES, "hurts": CONTRADICTS, "changes little": CONTRADICTS}
+    m_word, m_line = _finding(inp, pp, "match", "faithful")
+    l_word, l_line = _finding(inp, pp, "low-pass", "faithful")
+    claims = [
+        Claim(
+            "Reflect padding inside the network lets 64-px tiles without overlap join without visible seams",
+            AGREES if seamless else CONTRADICTS,
+            f"seam score {faithful.cell.text} for the seed's tiles against {untiled.cell.text} untiled and "
+            f"{blend.cell.text} with blended tiles (1 = no seam); {note}",
+        ),
+        Claim(
+            "Reflect padding shows fewer tile seams than zero padding (the report's padding figure)",
+            AGREES if zero.cell.value > faithful.cell.value else CONTRADICTS,
+            f"seam score {zero.cell.text} with zero padding vs {faithful.cell.text} with reflect padding "
+            f"({labels_with(inp, pp, 'zero padding')}); {note}",
+        ),
+        Claim(
+            "Histogram matching to the LR input's colours improves the output",
+            words.get(m_word, UNTESTABLE),
+            m_line,
+        ),
+        Claim(
+            "An FFT low-pass removes the GAN's patterns",
+            AGREES if l_word == "helps" else CONTRADICTS if l_word == "hurts" else UNTESTABLE,
+            f"{l_line} (PSNR-Y and LPIPS do not isolate the patterns the low-pass targets)",
+        ),
+        Claim(
+            "The modified SRGAN's outputs look better than bicubic (the report shows pictures, no numbers)",
+            UNTESTABLE,
+            f"this run's network: PSNR-Y {net.cell.text} vs bicubic {bic.cell.text} dB after "
+            f"{inp.number(tr, 'metrics.iters'):.0f} steps (the seed's settings, params.yaml "
+            f"srgan_modified_train: {paper_setting('srgan_modified_train', 'iters')}); "
+            + labels_with(inp, tr, "RUN"),
+        ),
+    ]
+    return Study(
+        slug="srgan_modified",
+        title="Modified SRGAN with post-processing (vTuanpham seed)",
+        paper="Super-resolution using GANs (a student report); code: vTuanpham/SRGAN_Reimplementation_modified",
+        url="https://github.com/vTuanpham/SRGAN_Reimplementation_modified",
+        scope=f"{n} images of {data_name(inp, pp)}, "
+        + (
+            f"centre crops of {crop:.0f} px"
+            if (crop := inp.number(pp, "data.eval_crop"))
+            else "whole images"
+        ),
+        stages=[tr, pp],
+        tables=[
+            "srgan_modified_ablation.md",
+            "srgan_modified_ablation.csv",
+            "srgan_modified_ablation_per_image.csv",
+        ],
+        figure="srgan_modified_postprocess/padding_seams.png",
+        caption="Tile seams: zero vs reflect padding, the seed's tiles vs blended tiles",
+        headlines=[net, bic, faithful, blend, untiled, zero, match, lowpass, *bn],
+        summary=[net, bic, faithful, blend, match],
+        claims=claims,
+    )
+
+
+_BETTER = {"A better": "Post better", "B better": "Pre better"}  # post_vs_pre: A = Post, B = Pre
+
+
+def _post_better_than_pre(inp: Inputs, ev: str, model: str, n: int) -> tuple[str, str]:
+    """(verdict, why) of "Post is better than Pre on every metric" from the stored ``post_better_than_pre``."""
+    res = inp.value(ev, f"metrics.post_better_than_pre.{model}")
+    lost = {k.upper(): _BETTER.get(v, v) for k, v in res["not_better_on"].items()}
+    fid = f"metrics.phases.{model}/"
+    fid_text = f"FID {inp.number(ev, fid + 'Pre.fid'):.1f} → {inp.number(ev, fid + 'Post.fid'):.1f}"
+    if res["all"]:
+        return (
+            AGREES,
+            f"Post better on every per-image metric over {n} pairs and on FID ({fid_text})",
+        )
+    lost_text = (
+        "; ".join(f"{k}: {v}" for k, v in lost.items()) or "Post better on every per-image metric"
+    )
+    if "Pre better" in lost.values() or not res["fid"]:
+        point = "better" if res["fid"] else "not better"
+        return CONTRADICTS, f"{lost_text}; {fid_text} ({point}; one value per phase, no CI)"
+    return UNTESTABLE, f"not resolved over {n} pairs: {lost_text}"
+
+
+def _m1_like_m2(inp: Inputs, ev: str, n: int) -> tuple[str, str]:
+    """(verdict, why) of "M1 and M2 perform similarly" from the stored Post-phase comparisons."""
+    comp = {
+        k: inp.value(ev, f"metrics.model_comparison.M1_vs_M2_{k}")
+        for k in ("rmse", "mae", "ssim", "ncc")
+    }
+    better = {k: r for k, r in comp.items() if r["verdict"] in ("A better", "B better")}
+    if better:
+        return CONTRADICTS, "; ".join(
+            f"{k.upper()} {ci_text(r)}: {'M1' if r['verdict'] == 'A better' else 'M2'} better"
+            for k, r in better.items()
+        )
+    if all(r.get("equivalent") for r in comp.values()):
+        return AGREES, f"every CI lies within the paper's two-decimal resolution ({n} pairs)"
+    return UNTESTABLE, (
+        f"no difference resolved over {n} pairs, but the CIs are wider than the paper's two-decimal resolution"
+    )
+
+
+def night2day(inp: Inputs) -> Study:
+    """Abedjooy & Ebrahimi: M1 = SR then CUT, M2 = CUT then SR, M3 = end-to-end (ours) (notebooks 30-34)."""
+    ev, ref = "night2day_evaluate", "night2day_abedjooy"
+    n = int(inp.number(ev, "data.pairs"))
+    phases = inp.value(ev, "metrics.phases")
+    models = list(
+        dict.fromkeys(k.split("/")[0] for k in phases)
+    )  # M1, M2 (, M1-pretrained, ...), M3-*
+    fmts = {"rmse": ".3f", "ssim": ".3f", "fid": ".1f", "kid": ".3g"}
+    rows = [
+        (phase, [cell(inp, ev, f"metrics.phases.{phase}.{m}", f) for m, f in fmts.items()])
+        for phase in phases
+    ]
+    post = [
+        paired(inp, ev, f"metrics.post_vs_pre.{m}_{k}", f"{m}: Post − Pre, {k.upper()}", "+.3f", n)
+        for m in models
+        for k in ("rmse", "ssim")
+    ]
+    m12 = [
+        paired(
+            inp,
+            ev,
+            f"metrics.model_comparison.M1_vs_M2_{k}",
+            f"M1 − M2 (Post), {k.upper()}",
+            "+.3f",
+            n,
+        )
+        for k in ("rmse", "ssim")
+    ]
+    fid = [
+        Headline(f"{p}, FID", cell(inp, ev, f"metrics.phases.{p}.fid", ".1f"))
+        for p in ("M1/Pre", "M1/Post", "M2/Post")
+    ]
+
+    def paper(model: str, phase: str, metric: str) -> float:
+        return inp.paper(ref, method=model, phase=phase, metric=metric)
+
+    where = ref_where(inp, ref)
+    claims = []
+    for m in (m for m in models if m.split("-")[0] in ("M1", "M2")):  # the paper's two models
+        base = m.split("-")[0]
+        said = ", ".join(
+            f"{k.upper()} {paper(base, 'Pre', k):.2f} → {paper(base, 'Post', k):.2f}"
+            for k in ("rmse", "ssim", "fid")
+        )
+        text = f"{m}: Post is better than Pre on every metric ({where}, {base}: {said})"
+        claims.append(Claim(text, *_post_better_than_pre(inp, ev, m, n)))
+    said = ", ".join(
+        f"{k.upper()} {paper('M1', 'Post', k):.2f} vs {paper('M2', 'Post', k):.2f}"
+        for k in ("rmse", "ssim", "fid")
+    )
+    text = f"M1 and M2 perform similarly (the paper's words; {where}, Post: {said})"
+    claims.append(Claim(text, *_m1_like_m2(inp, ev, n)))
+    why = not_comparable(inp, ev, "tables/night2day/paper_tables.md")
+    claims.append(
+        Claim(
+            f"The absolute numbers of {where} on {inp.reference(ref)[0]['dataset']}",
+            UNTESTABLE,
+            "; ".join([why, *inp.value(ev, "metrics.fid_notes")]),
+        )
+    )
+    return Study(
+        slug="night2day",
+        title="Night→day multi-modality SR (Abedjooy & Ebrahimi): M1 / M2 / M3",
+        paper="Abedjooy & Ebrahimi, Multi-modality image super-resolution using generative adversarial networks",
+        url="",
+        scope=f"{n} test pairs of {data_name(inp, ev)}, every phase against the day ground truth",
+        stages=["night2day_data", "night2day_m1", "night2day_m2", "night2day_m3", ev],
+        tables=[
+            "night2day/paper_tables.md",
+            "night2day/findings.md",
+            "night2day/summary.csv",
+            "night2day/paper_comparison.csv",
+            "night2day/post_vs_pre.csv",
+            "night2day/model_comparison.csv",
+            "night2day/per_image.csv",
+        ],
+        figure="night2day_evaluate/models_grid.png",
+        caption="Test images through every model: night LR, M1, M2, M3, day ground truth",
+        headlines=[*post, *m12, *fid],
+        summary=[post[0], m12[0], *fid],
+        claims=claims,
+        grid=(["phase", *(k.upper() for k in fmts)], rows),
+    )
+
+
+def realesrgan(inp: Inputs) -> Study:
+    """Bicubic vs the released Real-ESRGAN x4plus (fp16-converted) on the benchmark (notebook 40)."""
+    st = "realesrgan_pretrained"
+    n = int(inp.number(st, "metrics.models.bicubic.images"))
+    mk, pk = "metrics.models.", "metrics.paired.realesrgan_x4plus_vs_bicubic_"
+    ci_note = f"bootstrap over {n} images"
+    name = {m: inp.value(st, f"{mk}{m}.label") for m in ("bicubic", "realesrgan_x4plus", "hr")}
+    psnr = [
+        with_ci(inp, st, f"{mk}{m}.psnr_y", f"{name[m]}, PSNR-Y (dB)", ".2f", ci_note)
+        for m in ("bicubic", "realesrgan_x4plus")
+    ]
+    niqe = [
+        with_ci(inp, st, f"{mk}{m}.niqe", f"{name[m]}, NIQE (lower: more natural)", ".2f", ci_note)
+        for m in ("bicubic", "realesrgan_x4plus", "hr")
+    ]
+    d_psnr = paired(inp, st, pk + "psnr_y", "x4plus − bicubic, PSNR-Y (dB)", "+.2f", n)
+    d_ssim = paired(inp, st, pk + "ssim_y", "x4plus − bicubic, SSIM-Y", "+.4f", n)
+    d_niqe = paired(inp, st, pk + "niqe", "x4plus − bicubic, NIQE", "+.2f", n)
+    verdict, why = decide(inp.value(st, pk + "niqe"), "A better", n, names=("x4plus", "bicubic"))
+    claims = [
+        Claim("Real-ESRGAN's outputs look more natural than bicubic's: a lower NIQE (the paper's measure)", verdict,
+              why + " (stored verdict; lower NIQE is better)"),
+        Claim("The NIQE values of the paper's Table 1 on RealSR, DRealSR, OST300, DPED, ImageNet val and ADE20K",
+              UNTESTABLE, "those sets are not here; " + labels_with(inp, st, "Table 1")),
+    ]  # fmt: skip
+    return Study(
+        slug="realesrgan",
+        title="Real-ESRGAN x4plus, pretrained, on the benchmark (Wang et al., ICCVW 2021)",
+        paper="Wang, Xie, Dong & Shan, Real-ESRGAN: Training Real-World Blind Super-Resolution with Pure Synthetic Data",
+        url="https://arxiv.org/abs/2107.10833",
+        scope=f"{n} images of {data_name(inp, st)}, ×{inp.number(st, 'metrics.protocol.scale'):.0f} from "
+        f"{inp.value(st, 'metrics.protocol.lr')}, a {inp.number(st, 'metrics.protocol.crop_border'):.0f}-pixel border removed",
+        stages=[st],
+        tables=[
+            "realesrgan_pretrained.md",
+            "realesrgan_pretrained.csv",
+            "realesrgan_pretrained_paired.csv",
+            "realesrgan_pretrained_per_image.csv",
+        ],
+        figure="realesrgan_pretrained/psnr_y_per_image.png",
+        caption="PSNR-Y per benchmark image: bicubic vs x4plus",
+        headlines=[*psnr, d_psnr, d_ssim, *niqe, d_niqe],
+        summary=[d_psnr, d_niqe],
+        claims=claims,
+    )
+
+
+STUDIES = (srgan, srgan_modified, night2day, realesrgan)

@@ -1,0 +1,502 @@
+"""The results site (srlib.site), built from the committed results/smoke into a temporary folder.
+
+(a) Structure: every local link and image of every page exists (inside the results folder: the site moves with it),
+no absolute path, no script, no external stylesheet; every number on a page equals its metrics file's value; the
+verdicts follow the stated rules; bad inputs are one line naming the file.
+(b) Headless Chromium (skips when it is not installed): the pages load from file:// with no broken image and no
+request other than file: / data:, and show the headline text. Chromium is driven over the DevTools protocol on a
+pipe (``--remote-debugging-pipe``: NUL-terminated JSON on fds 3 / 4; no port, no websocket library), which answers
+what a page cannot say without JavaScript of its own: each <img>'s ``naturalWidth`` after the load event.
+``SRLIB_SITE_SHOTS=DIR`` keeps the screenshots of the index and the SRGAN page there.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from srlib import paths
+from srlib.site import build, main
+from srlib.site.claims import AGREES, CONTRADICTS, UNTESTABLE, VERDICTS, paired_verdict
+from srlib.site.inputs import Inputs, SiteError
+
+PROFILE = "smoke"
+STUDY_PAGES = ("srgan.html", "srgan_modified.html", "night2day.html", "realesrgan.html")
+
+
+def _copy_results(root: Path) -> Path:
+    """The committed results of PROFILE (without any built site) under ``root``."""
+    shutil.copytree(
+        paths.profile_results(PROFILE),
+        root / PROFILE,
+        ignore=shutil.ignore_patterns("site", ".site.*"),
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = _copy_results(tmp_path_factory.mktemp("results"))
+    start = time.perf_counter()
+    pages = build(PROFILE, root)
+    return root, pages, time.perf_counter() - start
+
+
+class Page(HTMLParser):
+    """The links, images, scripts, stylesheets, numbers and claim rows of one page."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []  # (tag, url)
+        self.scripts, self.stylesheets, self.nums, self.claims = [], [], [], []
+        self._num: dict | None = None
+        self._cells: list[list] | None = None  # the <td>s of the current row: [class, text]
+        self.styles, self._in_style = [], False
+        self.feed(path.read_text(encoding="utf-8"))
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for name in ("href", "src"):
+            if a.get(name) is not None:
+                self.urls.append((tag, a[name]))
+        if tag == "script":
+            self.scripts.append(a)
+        if tag == "link":
+            self.stylesheets.append(a)
+        if tag == "style":
+            self._in_style = True
+        if tag == "span" and a.get("class") == "num":
+            self._num = dict(a, text="")
+        if tag == "tr":
+            self._cells = []
+        if tag == "td" and self._cells is not None:
+            self._cells.append([a.get("class") or "", ""])
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self._num is not None:
+            self.nums.append(self._num)
+            self._num = None
+        if tag == "style":
+            self._in_style = False
+        if tag == "tr" and self._cells:
+            if len(self._cells) == 3 and self._cells[1][0].startswith("verdict"):
+                self.claims.append(tuple(text.strip() for _, text in self._cells))
+            self._cells = None
+
+    def handle_data(self, data):
+        if self._num is not None:
+            self._num["text"] += data
+        if self._cells:
+            self._cells[-1][1] += data
+        if self._in_style:
+            self.styles.append(data)
+
+
+def _value(payload, key: str):
+    """The metrics value at a dotted key (an independent reading: keys may hold dots, lists take indices)."""
+    node, parts = payload, key.split(".")
+    while parts:
+        if isinstance(node, list):
+            node, parts = node[int(parts[0])], parts[1:]
+            continue
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in node:
+                node, parts = node[".".join(parts[:n])], parts[n:]
+                break
+        else:
+            raise KeyError(key)
+    return node
+
+
+def _metrics(root: Path, stage: str) -> dict:
+    return json.loads((root / PROFILE / "metrics" / f"{stage}.json").read_text())
+
+
+# --------------------------------------------------------------------------------------------- (a) structure
+
+
+def test_build_writes_the_index_the_studies_and_every_notebook_in_seconds(site):
+    root, pages, seconds = site
+    out = root / PROFILE / "site"
+    assert pages[0] == out / "index.html"
+    assert [p.name for p in pages[1:5]] == list(STUDY_PAGES)
+    notebooks = sorted(p.stem for p in (root / PROFILE / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(p.stem for p in pages[5:]) == notebooks  # every rendered notebook, as HTML
+    assert all(p.is_file() and p.parent.is_relative_to(out) for p in pages)
+    assert seconds < 60, f"site build took {seconds:.0f} s"
+
+
+def test_every_local_link_and_image_exists_and_is_relative(site):
+    root, pages, _ = site
+    checked = 0
+    for page in pages:
+        for tag, url in Page(page).urls:
+            parsed = urlparse(url)
+            if parsed.scheme in ("http", "https", "mailto") or parsed.scheme == "data":
+                assert tag != "img" or parsed.scheme == "data", f"{page.name}: external image {url}"
+                continue
+            assert not parsed.scheme and not url.startswith("/"), (
+                f"{page.name}: absolute link {url}"
+            )
+            if not parsed.path:  # "#anchor" on the same page
+                continue
+            target = (page.parent / unquote(parsed.path)).resolve()
+            assert target.exists(), f"{page.name}: broken {tag} {url}"
+            assert target.is_relative_to(root.resolve()), (
+                f"{page.name}: {url} leaves the results folder"
+            )
+            checked += 1
+    assert checked > 50
+
+
+def test_no_script_and_no_external_stylesheet_or_font(site):
+    _, pages, _ = site
+    for page in pages:
+        p = Page(page)
+        assert p.scripts == [], f"{page.name}: {p.scripts[:2]}"
+        assert all(not urlparse(s.get("href", "")).scheme for s in p.stylesheets), page.name
+        assert not re.search(r"url\(\s*['\"]?https?:|@import", "".join(p.styles)), page.name
+
+
+def test_every_number_on_a_page_is_its_metrics_file_value(site):
+    root, pages, _ = site
+    for page in pages[:5]:
+        nums = Page(page).nums
+        assert len(nums) >= 6, page.name
+        for n in nums:
+            value = _value(_metrics(root, n["data-stage"]), n["data-key"])
+            assert float(n["data-value"]) == value, (page.name, n)
+            assert n["text"] == format(value, n["data-fmt"]), (page.name, n)
+
+
+def test_headlines_shown_are_the_papers_comparisons(site):
+    root, pages, _ = site
+    shown = {p.name: {(n["data-stage"], n["data-key"]) for n in Page(p).nums} for p in pages[:5]}
+    ev = "metrics.paired.srresnet_vs_bicubic_psnr_y."
+    x4 = "metrics.paired.realesrgan_x4plus_vs_bicubic_"
+    want = {
+        "srgan.html": [("srgan_evaluate", ev + k) for k in ("mean_diff", "ci_low", "ci_high")],
+        "realesrgan.html": [("realesrgan_pretrained", f"{x4}{m}.{k}") for m in ("psnr_y", "niqe") for k in ("mean_diff", "ci_low", "ci_high")],
+        "night2day.html": [("night2day_evaluate", f"metrics.phases.{p}.{m}") for p in ("M1/Post", "M2/Post") for m in ("rmse", "ssim", "fid", "kid")]
+        + [("night2day_evaluate", "metrics.post_vs_pre.M1_rmse.ci_low")],
+        "srgan_modified.html": [("srgan_modified_postprocess", "metrics.ablation.network [faithful].seam")],
+    }  # fmt: skip
+    for name, keys in want.items():
+        assert set(keys) <= shown[name], name
+    assert set(want["srgan.html"]) <= shown["index.html"]
+    # and the index line reads as the numbers: "+0.14 [+0.10, +0.16]"
+    res = _metrics(root, "srgan_evaluate")["metrics"]["paired"]["srresnet_vs_bicubic_psnr_y"]
+    text = re.sub(r"<[^>]+>", "", pages[0].read_text()).replace("&amp;", "&").replace("&#x27;", "'")
+    assert f"{res['mean_diff']:+.2f} [{res['ci_low']:+.2f}, {res['ci_high']:+.2f}]" in text
+
+
+def _claims(page: Path) -> dict[str, tuple[str, str]]:
+    return {text: (verdict, why) for text, verdict, why in Page(page).claims}
+
+
+def test_verdicts_follow_the_numbers(site):
+    root, pages, _ = site
+    out = root / PROFILE / "site"
+    for name in STUDY_PAGES:
+        claims = _claims(out / name)
+        assert len(claims) >= 2 and all(v in VERDICTS for v, _ in claims.values()), name
+    # SRResNet > bicubic in PSNR-Y: agrees only when the CI excludes 0 upwards and the rank test says so
+    res = _metrics(root, "srgan_evaluate")["metrics"]["paired"]["srresnet_vs_bicubic_psnr_y"]
+    lo, hi, p = res["ci_low"], res["ci_high"], res["p_wilcoxon"]
+    want = UNTESTABLE if lo <= 0 <= hi or p >= 0.05 else AGREES if lo > 0 else CONTRADICTS
+    (verdict, why), *_ = (
+        v for t, v in _claims(out / "srgan.html").items() if "beats bicubic in PSNR-Y" in t
+    )
+    assert verdict == want and f"{p:.3g}" in why
+    # night->day, M1: Post better than Pre on every metric <-> the metrics file's post_better_than_pre
+    m1 = _metrics(root, "night2day_evaluate")["metrics"]["post_better_than_pre"]["M1"]
+    (verdict, _), *_ = (
+        v for t, v in _claims(out / "night2day.html").items() if t.startswith("M1: Post")
+    )
+    assert (verdict == AGREES) == m1["all"]
+    # the paper's numbers in the claims come from references/
+    ref = [
+        r for r in Inputs(PROFILE, root).reference("srgan_ledig2017") if r["method"] == "srresnet"
+    ]
+    assert any(f"{float(ref[0]['value']):.2f}" in t for t in _claims(out / "srgan.html"))
+    # absolute numbers on proxy data cannot be tested
+    for name in STUDY_PAGES:
+        for t, (v, why) in _claims(out / name).items():
+            if "absolute numbers" in t:
+                assert v == UNTESTABLE and "comparable_with_paper is false" in why
+
+
+def test_paired_verdict_is_srlib_stats_rule():
+    """The site's rule for stored comparisons without a verdict is paired_comparison's own."""
+    import numpy as np
+
+    from srlib import stats
+
+    rng = np.random.default_rng(0)
+    seen = set()
+    for n in (4, 6, 12, 40):
+        for shift in (-1.0, -0.05, 0.0, 0.05, 1.0):
+            a = rng.normal(size=n)
+            b = a - shift + 0.3 * rng.normal(size=n)
+            for higher in (True, False):
+                res = stats.paired_comparison(a, b, higher_is_better=higher, n_boot=2000)
+                bare = {k: v for k, v in res.items() if k != "verdict"}
+                assert paired_verdict(bare, higher_is_better=higher) == res["verdict"], (n, shift)
+                seen.add(res["verdict"])
+    assert seen == {"A better", "B better", "similar", "inconclusive"}
+
+
+def test_notebook_names_follow_srlib_nb_stages(site):
+    from srlib import nb
+
+    inp = Inputs(PROFILE, site[0])
+    for stage, notebook in nb.STAGES.items():
+        assert inp.notebook(stage).name == Path(notebook).name
+
+
+def test_provenance_names_the_git_commit(site):
+    root, pages, _ = site
+    commit = _metrics(root, "srgan_evaluate")["git_commit"]
+    assert commit and commit in (root / PROFILE / "site" / "srgan.html").read_text()
+    assert commit in pages[0].read_text()
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda d: (d / "metrics" / "srgan_evaluate.json").unlink(), "srgan_evaluate.json"),
+        (lambda d: (d / "metrics" / "night2day_evaluate.json").write_text("{oops"), "night2day_evaluate.json: invalid JSON"),
+        (lambda d: _drop_key(d / "metrics" / "realesrgan_pretrained.json"), "realesrgan_pretrained.json: no 'metrics.paired.realesrgan_x4plus_vs_bicubic_niqe"),
+        (lambda d: (d / "figures" / "srgan_evaluate" / "psnr_y_per_image.png").unlink(), "psnr_y_per_image.png"),
+        (lambda d: (d / "notebooks" / "33_night2day_m3.ipynb").unlink(), "NN_night2day_m3.ipynb"),
+        (lambda d: (d / "tables" / "night2day" / "findings.md").unlink(), "findings.md"),
+    ],
+)  # fmt: skip
+def test_a_bad_input_is_one_line_naming_the_file_and_nothing_is_written(tmp_path, damage, named):
+    root = _copy_results(tmp_path)
+    damage(root / PROFILE)
+    with pytest.raises(SiteError) as exc:
+        build(PROFILE, root)
+    assert named in str(exc.value) and "\n" not in str(exc.value)
+    assert not (root / PROFILE / "site").exists()
+
+
+def test_a_failed_build_keeps_the_last_site_and_a_rebuild_leaves_no_stale_page(
+    tmp_path, monkeypatch
+):
+    from srlib.site import notebooks
+
+    root = _copy_results(tmp_path)
+    old = root / PROFILE / "site"
+    old.mkdir()
+    (old / "index.html").write_text("the last good site")
+    (old / "stale.html").write_text("a page of an earlier build")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("nbconvert failed")
+
+    monkeypatch.setattr(notebooks, "to_html", fail)
+    with pytest.raises(RuntimeError, match="nbconvert failed"):
+        build(PROFILE, root)
+    assert (old / "index.html").read_text() == "the last good site"
+    assert [p.name for p in (root / PROFILE).iterdir() if p.name.startswith(".")] == []
+    monkeypatch.undo()
+    pages = build(PROFILE, root)
+    assert not (old / "stale.html").exists() and pages[0].read_text().startswith("<!DOCTYPE html>")
+
+
+def _drop_key(path: Path) -> None:
+    payload = json.loads(path.read_text())
+    del payload["metrics"]["paired"]["realesrgan_x4plus_vs_bicubic_niqe"]
+    path.write_text(json.dumps(payload))
+
+
+def test_cli_refuses_a_profile_without_results(tmp_path, capsys):
+    assert main(["--profile", "nosuch", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nosuch" in err[0]
+    assert main(["--profile", "../x"]) == 2 and "profile" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------- (b) headless Chromium
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium not installed (Debian: apt-get install chromium; `make test` installs it when run as root)",
+)
+
+
+class Chromium:
+    """Headless Chromium over the DevTools protocol on a pipe: we write fd 3, it answers on fd 4."""
+
+    def __init__(self, exe: str, user_dir: Path, timeout: float = 60.0):
+        to_r, self._w = os.pipe()
+        self._r, from_w = os.pipe()
+        # the child's ends, moved above 10 so that 3<& / 4>& cannot clobber one with the other (bash: dash takes
+        # single-digit fds only)
+        cr, cw = (fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_r, from_w))
+        os.close(to_r)
+        os.close(from_w)
+        args = ["--headless", "--disable-gpu", "--no-sandbox", "--remote-debugging-pipe", "--no-first-run",
+                "--no-default-browser-check", "--hide-scrollbars", f"--user-data-dir={user_dir}"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            ["bash", "-c", f'exec "$@" 3<&{cr} 4>&{cw} {cr}<&- {cw}>&-', "bash", exe, *args],
+            pass_fds=(cr, cw),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(cr)
+        os.close(cw)
+        self.timeout, self._id, self._buf, self.events = timeout, 0, b"", []
+
+    def _next(self) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while b"\0" not in self._buf:
+            ready, _, _ = select.select([self._r], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(self._r, 1 << 20) if ready else b""
+            if not chunk:
+                raise TimeoutError("chromium did not answer (exited or timed out)")
+            self._buf += chunk
+        msg, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(msg)
+
+    def call(self, method: str, session: str | None = None, **params) -> dict:
+        self._id += 1
+        msg = {"id": self._id, "method": method, "params": params}
+        if session:
+            msg["sessionId"] = session
+        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        while True:
+            m = self._next()
+            if m.get("id") == self._id:
+                assert "error" not in m, (method, m["error"])
+                return m["result"]
+            self.events.append(m)
+
+    def wait(self, event: str, session: str) -> dict:
+        while True:
+            for m in self.events:
+                if m.get("method") == event and m.get("sessionId") == session:
+                    return m["params"]
+            self.events.append(self._next())
+
+    def load(self, url: str) -> tuple[str, dict, list[str]]:
+        """Open ``url`` in a new tab; (session, what the page holds after its load event, every request URL)."""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        s = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for method in ("Page.enable", "Network.enable"):
+            self.call(method, s)
+        self.call("Emulation.setDeviceMetricsOverride", s, width=1280, height=1400, deviceScaleFactor=1, mobile=False)  # fmt: skip
+        self.events.clear()
+        nav = self.call("Page.navigate", s, url=url)
+        assert "errorText" not in nav, (url, nav)
+        self.wait("Page.loadEventFired", s)  # after every image has loaded or failed
+        probe = (
+            "JSON.stringify({images: document.images.length, broken: Array.from(document.images)"
+            ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src').slice(0, 80)),"
+            " text: document.body.innerText})"
+        )
+        state = json.loads(
+            self.call("Runtime.evaluate", s, expression=probe, returnByValue=True)["result"][
+                "value"
+            ]
+        )
+        requests = [
+            m["params"]["request"]["url"]
+            for m in self.events
+            if m.get("method") == "Network.requestWillBeSent" and m.get("sessionId") == s
+        ]
+        return s, state, requests
+
+    def screenshot(self, session: str, out: Path) -> Path:
+        out.write_bytes(
+            base64.b64decode(self.call("Page.captureScreenshot", session, format="png")["data"])
+        )
+        return out
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except (TimeoutError, AssertionError, OSError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._w)
+        os.close(self._r)
+
+
+@needs_chromium
+def test_pages_load_in_headless_chromium_with_every_image(site, tmp_path):
+    from PIL import Image
+
+    root, pages, _ = site
+    out = root / PROFILE / "site"
+    browser = Chromium(CHROMIUM, tmp_path / "chromium-profile")
+    shots = {}
+    try:
+        for page in [
+            out / "index.html",
+            *(out / n for n in STUDY_PAGES),
+            out / "notebooks" / "11_srgan_evaluate.html",
+        ]:
+            s, state, requests = browser.load(page.as_uri())
+            assert state["broken"] == [], (page.name, state["broken"])
+            assert all(u.startswith(("file://", "data:")) for u in requests), (
+                page.name,
+                requests[:5],
+            )
+            if page.name in STUDY_PAGES:
+                assert state["images"] >= 1 and "The paper's claims" in state["text"]
+            if page.name in ("index.html", "srgan.html"):
+                shots[page.name] = browser.screenshot(s, tmp_path / f"{page.stem}.png")
+                res = _metrics(root, "srgan_evaluate")["metrics"]["paired"][
+                    "srresnet_vs_bicubic_psnr_y"
+                ]
+                ci = f"[{res['ci_low']:+.2f}, {res['ci_high']:+.2f}]"  # its own table cell on srgan.html
+                sep = " " if page.name == "index.html" else "\t"
+                assert f"{res['mean_diff']:+.2f}{sep}{ci}" in state["text"]
+            if page.parent.name == "notebooks":
+                assert state["images"] >= 1 and "SRGAN evaluation" in state["text"]
+    finally:
+        browser.close()
+    for shot in shots.values():
+        with Image.open(shot) as im:
+            assert im.size == (1280, 1400)
+            lo, hi = im.convert("L").getextrema()
+            assert hi - lo > 100  # text on a white page, not a blank
+    if os.environ.get("SRLIB_SITE_SHOTS"):
+        keep = Path(os.environ["SRLIB_SITE_SHOTS"])
+        keep.mkdir(parents=True, exist_ok=True)
+        for shot in shots.values():
+            shutil.copy(shot, keep / shot.name)
+
+
+def test_readme_points_at_the_site_the_stage_builds():
+    import yaml
+
+    from srlib.site.build import SITE
+
+    readme = (paths.root() / "README.md").read_text()
+    section = readme.split("## Results", 1)[1].split("\n## ", 1)[0]
+    assert f"results/smoke/{SITE}/index.html" in section
+    stage = yaml.safe_load((paths.root() / "dvc.yaml").read_text())["stages"]["site"]
+    assert stage["cmd"] == "python -m srlib site"
+    assert [next(iter(o)) for o in stage["outs"]] == [f"results/${{profile}}/{SITE}"]
+    assert all(o[next(iter(o))]["cache"] is False for o in stage["outs"])
