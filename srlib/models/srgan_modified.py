@@ -5,10 +5,12 @@ Seed: vTuanpham/SRGAN_Reimplementation_modified (``SRGAN_train.py``: ``create_ge
 It changes Ledig et al.'s SRGAN (https://arxiv.org/abs/1609.04802) in ways that matter for tiled inference and
 for the numbers; each is kept here and commented where it is made:
 
-* every generator conv is ``padding="valid"`` after explicit **reflect** pads ("SymmetricPadding2D" calls
-  ``tf.pad(..., "REFLECT")``, which does not repeat the edge pixel: PyTorch's ``ReflectionPad2d``), so tiles see
-  mirrored context instead of zeros at their borders. ``padding="zeros"`` swaps in zero pads (same shapes) to
-  reproduce the report's seam comparison;
+* every generator conv is ``padding="valid"`` after explicit **reflect** pads, so tiles see mirrored context
+  instead of zeros at their borders. The seed stacks k // 2 layers ``SymmetricPadding2D(1)``, each a 1-px
+  ``tf.pad(..., "REFLECT")`` (which does not repeat the edge pixel), so a 5x5 or 9x9 conv sees the two edge pixels
+  bouncing (``x0 x1 | x0 x1 x2`` and ``x0 x1 x0 x1 | x0 ...``), not one k // 2-px mirror (``ReflectionPad2d``:
+  ``x2 x1 | x0``): :class:`SeedReflectPad`. ``padding="zeros"`` swaps in zero pads (same shapes) to reproduce the
+  report's seam comparison;
 * 9x9 head + PReLU, then a 5x5 conv + PReLU that is the long-skip source;
 * 20 residual blocks of **three** convs: conv5x5-BN, conv3x3-BN-PReLU, conv3x3-BN (Ledig: two 3x3 convs);
 * nearest-neighbour x2 upsampling (``UpSampling2D``), not sub-pixel convolution, with 256-wide convs;
@@ -18,12 +20,19 @@ for the numbers; each is kept here and commented where it is made:
 Keras defaults the seed relies on are reproduced too: conv biases everywhere (also before BN), Glorot-uniform
 kernels with zero biases, PReLU slopes starting at 0 with one slope per channel (``shared_axes=[1, 2]``).
 
+BN statistics at inference (``bn_inference``): ``moving`` is the seed's (Keras ``predict`` normalises with the moving
+averages); ``per_image`` normalises every image (every tile) with its own statistics, as batch-1 training did (Keras
+``training=True``): NOT the seed's inference, a labelled deviation the stages use by default (notebook 20 shows why).
+Training is the same either way.
+
 Training recipe (VGG content layers, loss weights, batch 1, separate D updates): :mod:`srlib.srgan_modified.train`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -32,17 +41,57 @@ from torch import nn
 from srlib.models.common import records_arguments
 
 PADDINGS = ("reflect", "zeros")
+# BN statistics at inference: the seed's moving averages | each image's own
+BN_INFERENCE = ("moving", "per_image")
 
 
-def keras_bn(num_feat: int, keras_momentum: float, eps: float = 1e-3) -> nn.BatchNorm2d:
+class KerasBatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that can normalise each sample with its own statistics at inference (``per_image``).
+
+    ``per_image = False`` (default): eval mode uses the running (Keras: moving) statistics, as Keras ``predict``.
+    ``per_image = True``: eval mode normalises every sample of the batch on its own, with its per-channel mean and
+    biased variance over H, W (``F.instance_norm`` with this layer's gamma / beta): what a batch-1 training forward
+    computes, for any batch size (so each tile of a batched tiled pass has its own statistics); the running
+    statistics are neither used nor updated. Training mode is plain BN either way.
+    """
+
+    per_image: bool = False
+
+    def forward(self, x):  # (B, C, H, W) -> (B, C, H, W)
+        # `training` first: a train-mode (compiled) graph never reads `per_image`
+        if not self.training and self.per_image:
+            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        return super().forward(x)
+
+
+def keras_bn(num_feat: int, keras_momentum: float, eps: float = 1e-3) -> KerasBatchNorm2d:
     """BatchNorm with Keras semantics: Keras updates ``moving = m * moving + (1 - m) * batch``, PyTorch
     ``running = (1 - m) * running + m * batch``, so PyTorch momentum = 1 - Keras momentum (0.5 stays 0.5)."""
-    return nn.BatchNorm2d(num_feat, eps=eps, momentum=1.0 - keras_momentum)
+    return KerasBatchNorm2d(num_feat, eps=eps, momentum=1.0 - keras_momentum)
 
 
 def keras_prelu(num_feat: int) -> nn.PReLU:
     """Keras ``PReLU(shared_axes=[1, 2])``: one slope per channel, initialised to 0 (i.e. it starts as a ReLU)."""
     return nn.PReLU(num_feat, init=0.0)
+
+
+class SeedReflectPad(nn.Module):
+    """``n`` successive 1-px reflect pads on each side: the seed's ``n`` stacked ``SymmetricPadding2D(1)`` layers.
+
+    Each layer is ``tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT")`` (``np.pad(mode="reflect")``: the edge
+    pixel is not repeated), so the pad keeps bouncing between the two outermost pixels: a row ``x0 x1 x2 ...`` gets
+    ``x1 | x0`` (n = 1), ``x0 x1 | x0`` (n = 2, the 5x5 convs) and ``x0 x1 x0 x1 | x0`` (n = 4, the 9x9 convs), where
+    one n-px mirror (``nn.ReflectionPad2d(n)``) would give ``x2 x1 | x0`` and ``x4 x3 x2 x1 | x0``. Needs H, W >= 2.
+    """
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def forward(self, x):  # (B, C, H, W) -> (B, C, H + 2n, W + 2n)
+        for _ in range(self.n):
+            x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+        return x
 
 
 class PadConv(nn.Module):
@@ -53,7 +102,8 @@ class PadConv(nn.Module):
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         p = kernel // 2
-        self.pad = nn.ReflectionPad2d(p) if padding == "reflect" else nn.ZeroPad2d(p)
+        # (p successive 1-px zero pads are one p-px zero pad)
+        self.pad = SeedReflectPad(p) if padding == "reflect" else nn.ZeroPad2d(p)
         self.conv = nn.Conv2d(
             c_in, c_out, kernel, 1, 0
         )  # Keras Conv2D keeps its bias even before BN
@@ -132,6 +182,9 @@ class SRGANModifiedGenerator(nn.Module):
         bn_eps: BN epsilon (Keras default 1e-3; PyTorch's default would be 1e-5).
         bicubic_skip: NOT in the seed. Adds a bicubic upsampling of the input and starts the tail at zero, so the
             network learns a residual and a short CPU run starts from bicubic; labelled wherever it is on.
+        bn_inference: BN statistics in eval mode: ``moving`` (the seed: Keras ``predict``) or ``per_image`` (each
+            image / tile its own, as batch-1 training; not the seed). Settable later (:attr:`bn_inference`, which
+            also updates ``arch_kwargs``, so a saved file rebuilds the mode in use); training is unaffected.
     """
 
     def __init__(
@@ -147,6 +200,7 @@ class SRGANModifiedGenerator(nn.Module):
         bn_momentum: float = 0.5,
         bn_eps: float = 1e-3,
         bicubic_skip: bool = False,
+        bn_inference: str = "moving",
     ):
         super().__init__()
         if scale < 2 or scale & (scale - 1):
@@ -178,6 +232,24 @@ class SRGANModifiedGenerator(nn.Module):
         if bicubic_skip:
             nn.init.zeros_(self.conv_last.conv.weight)
             nn.init.zeros_(self.conv_last.conv.bias)
+        self.bn_inference = bn_inference
+
+    @property
+    def bn_inference(self) -> str:
+        """``moving`` (the seed's inference) or ``per_image``: the statistics every BN layer uses in eval mode."""
+        return self._bn_inference
+
+    @bn_inference.setter
+    def bn_inference(self, mode: str) -> None:
+        if mode not in BN_INFERENCE:
+            raise ValueError(f"bn_inference must be one of {BN_INFERENCE}, got {mode!r}")
+        for m in self.modules():
+            if isinstance(m, KerasBatchNorm2d):
+                m.per_image = mode == "per_image"
+        self._bn_inference = mode
+        # set after construction (records_arguments adds arch_kwargs then): the file rebuilds the mode in use
+        if hasattr(self, "arch_kwargs"):
+            self.arch_kwargs["bn_inference"] = mode
 
     @property
     def receptive_radius(self) -> int:
@@ -266,6 +338,26 @@ class SRGANModifiedDiscriminator(nn.Module):
                 f"discriminator built for {self.input_size}x{self.input_size}, got {tuple(x.shape[-2:])}"
             )
         return self.classifier(self.features(x)).squeeze(1)
+
+
+@contextmanager
+def bn_statistics(g: nn.Module, mode: str) -> Iterator[nn.Module]:
+    """Run ``g`` with ``mode`` BN statistics at inference inside the block, then restore its own mode.
+
+    A model without the switch (no ``bn_inference`` attribute: plain BN) is left alone for ``moving``: its eval mode
+    already uses the moving statistics.
+    """
+    saved = getattr(g, "bn_inference", None)
+    if saved is None:
+        if mode != "moving":
+            raise ValueError(f"{type(g).__name__} has no per-image BN switch (bn_inference)")
+        yield g
+        return
+    g.bn_inference = mode
+    try:
+        yield g
+    finally:
+        g.bn_inference = saved
 
 
 @torch.no_grad()

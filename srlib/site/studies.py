@@ -148,12 +148,17 @@ def srgan_modified(inp: Inputs) -> Study:
     lowpass = h(
         "FFT low-pass (seed's tiles): Δ PSNR-Y (dB)", "+ low-pass [faithful].d_psnr_y", "+.2f"
     )
-    # notebook 20's BN check, by whatever names it gives the modes (empty when the check did not run)
-    bn_check = inp.metrics(tr)["metrics"].get("bn_inference") or {}
+    # notebook 20's BN check, by whatever names it gives the modes (empty when the check did not run): under
+    # ``bn_check`` (``bn_inference`` names the mode used); files written before that held the check in ``bn_inference``
+    trained = inp.metrics(tr)["metrics"]
+    check_key = next(
+        (k for k in ("bn_check", "bn_inference") if isinstance(trained.get(k), dict)), None
+    )
+    bn_check = trained.get(check_key) or {}
     bn = [
         Headline(
             f"gain over bicubic with BN {k}, PSNR-Y (dB)",
-            cell(inp, tr, f"metrics.bn_inference.{k}.val_gain_db", "+.2f"),
+            cell(inp, tr, f"metrics.{check_key}.{k}.val_gain_db", "+.2f"),
             note="validation crops of notebook 20",
         )
         for k in bn_check

@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from srlib import precision
-from srlib.config import StageConfig
+from srlib.config import ParamsError, StageConfig
+from srlib.models.srgan_modified import BN_INFERENCE, PADDINGS
+
+
+def _check_choice(cfg: StageConfig, field: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(cfg, field)
+    if value not in allowed:
+        raise ParamsError(
+            f"{cfg.STAGE}: parameter '{field}' must be one of {', '.join(allowed)}, got {value!r}"
+        )
 
 
 @dataclass
@@ -38,10 +47,17 @@ class SRGANModifiedTrainConfig(StageConfig):
     num_feat: int = 64  # generator width (seed: 64)
     num_block: int = 20  # residual blocks of conv5x5-BN / conv3x3-BN-PReLU / conv3x3-BN (seed: 20)
     num_up_feat: int = 256  # width of the convs in each nearest-x2 upsampling block (seed: 256)
-    padding: str = "reflect"  # reflect (seed: tf.pad REFLECT before valid convs) | zeros
+    padding: str = (
+        "reflect"  # reflect (seed: k // 2 successive 1-px tf.pad REFLECT, valid convs) | zeros
+    )
     # Keras BN momentum (seed: 0.5; the PyTorch momentum is 1 minus this, also 0.5)
     bn_momentum: float = 0.5
     bicubic_skip: bool = False  # NOT in the seed: learn a residual over bicubic (labelled when on)
+    # BN statistics at inference: per_image (NOT the seed, labelled: each image normalised with its own statistics,
+    # as batch-1 training did; Keras training=True) | moving (the seed's Keras predict: the moving averages, which
+    # collapse a batch-1 network, notebook 20). Reported numbers, figures and the saved generator use it; training
+    # is the same either way and the other mode is measured beside it
+    bn_inference: str = "per_image"
     # -- discriminator (seed: create_disc)
     d_num_feat: int = 32  # discriminator base width df (seed: 32)
     d_fc_dim: int = 512  # discriminator hidden dense width (seed: 512)
@@ -84,6 +100,8 @@ class SRGANModifiedTrainConfig(StageConfig):
 
     def check(self) -> None:
         precision.check_config(self)
+        _check_choice(self, "padding", PADDINGS)
+        _check_choice(self, "bn_inference", BN_INFERENCE)
 
 
 @dataclass
@@ -114,3 +132,9 @@ class SRGANModifiedPostprocessConfig(StageConfig):
     # pretrained | auto | random (auto: random trunk when the file is missing, labelled)
     lpips_weights: str = "auto"
     figure_image: str = ""  # benchmark image (stem) for the figures (empty: the first)
+    # BN statistics at inference for every row but those marked with the other mode: per_image (NOT the seed,
+    # labelled; each tile normalised with its own statistics, so seams are re-measured) | moving (the seed's)
+    bn_inference: str = "per_image"
+
+    def check(self) -> None:
+        _check_choice(self, "bn_inference", BN_INFERENCE)

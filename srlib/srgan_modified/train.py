@@ -10,14 +10,20 @@ Seed: vTuanpham/SRGAN_Reimplementation_modified. What differs from Ledig's recip
 * **batch size 1** ("since dataset is varying in subject with little correlation");
 * **D is updated twice per step**, once on the real batch and once on the fake batch, in random order (two
   ``train_on_batch`` calls), so its BN layers see single-class batches;
-* the fake images for D come from ``generator.predict_on_batch`` (BN in inference mode), and in the G step D is
-  frozen with ``trainable = False``, which in TF2 Keras also runs D's BN in inference mode.
+* the fake images for D come from ``generator.predict_on_batch`` (BN in inference mode, with the **moving**
+  statistics whatever the generator's ``bn_inference``: the recipe is the seed's in both modes), and in the G step
+  D is frozen with ``trainable = False``, which in TF2 Keras also runs D's BN in inference mode.
+
+What the stage reports is the generator with ``cfg.bn_inference`` statistics at inference (default ``per_image``,
+NOT the seed's: a batch-1 network normalised with the moving averages collapses, notebook 20), with the seed's
+moving statistics measured beside it (``val_gain_db_moving``, the BN check) and the zero-padded twin as the contrast.
 
 :func:`fit` keeps srlib's conventions: batches are pure functions of ``(seed, step)`` (so is the real/fake order),
 an interval log line, ``last.pth`` checkpoints with resume, a ``history.csv``. The stage (notebook 20) works through
 the functions that take its config (:class:`~srlib.srgan_modified.config.SRGANModifiedTrainConfig`):
 :func:`build_generator`, :func:`build_discriminator`, :func:`build_content_features`, :func:`training_patches`,
-:func:`train_network`, :func:`bn_check` and the metrics blocks; each hyperparameter is read in one place there.
+:func:`train_network`, :func:`bn_check`, :func:`bn_offset_profile`, the metrics blocks and :func:`conclusions`;
+each hyperparameter is read in one place there.
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
-from srlib import evaluation, losses, tracking, training
+from srlib import evaluation, losses, tracking, training, viz
 from srlib import precision as amp
 from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
 from srlib.models import SRGANModifiedDiscriminator, SRGANModifiedGenerator
-from srlib.srgan_modified.bn import bn_inference_check
+from srlib.models.srgan_modified import bn_statistics
+from srlib.srgan_modified import bn as bn_modes
+from srlib.srgan_modified import figures
 from srlib.srgan_modified.config import SRGANModifiedTrainConfig
 from srlib.training import validation_hook
 
@@ -147,8 +156,8 @@ def fit(
 
     def step_fn(step: int):
         lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
-        run_g.eval()  # generator.predict_on_batch: BN with its moving statistics
-        with torch.no_grad(), amp.autocast(precision, device):
+        run_g.eval()  # generator.predict_on_batch: BN with its moving statistics (in either bn_inference mode)
+        with torch.no_grad(), amp.autocast(precision, device), bn_statistics(g, "moving"):
             fake = run_g(lq)
         order_rng = training.step_generator(
             data.seed, step, stream=training.STREAM_OFFSET
@@ -222,6 +231,7 @@ def _generator_kwargs(cfg: SRGANModifiedTrainConfig, padding: str | None = None)
         padding=cfg.padding if padding is None else padding,
         bn_momentum=cfg.bn_momentum,
         bicubic_skip=cfg.bicubic_skip,
+        bn_inference=cfg.bn_inference,
     )
 
 
@@ -232,7 +242,8 @@ def _discriminator_kwargs(cfg: SRGANModifiedTrainConfig) -> dict:
 def build_generator(
     cfg: SRGANModifiedTrainConfig, padding: str | None = None
 ) -> SRGANModifiedGenerator:
-    """The seed's generator as ``cfg`` sets it; ``padding`` overrides ``cfg.padding`` (``"zeros"``: the twin)."""
+    """The seed's generator as ``cfg`` sets it (``cfg.bn_inference`` statistics at inference); ``padding`` overrides
+    ``cfg.padding`` (``"zeros"``: the twin)."""
     return SRGANModifiedGenerator(**_generator_kwargs(cfg, padding))
 
 
@@ -259,6 +270,8 @@ def run_labels(cfg: SRGANModifiedTrainConfig) -> list[str]:
         labels.append(
             f"mixed precision: training steps under {cfg.precision} autocast (the seed: fp32)"
         )
+    if cfg.bn_inference != "moving":
+        labels.append(bn_modes.inference_label(cfg.bn_inference))
     return labels
 
 
@@ -277,7 +290,8 @@ def training_patches(cfg: SRGANModifiedTrainConfig, files: list[Path]) -> Paired
 def validation(
     cfg: SRGANModifiedTrainConfig, bench_pairs, device
 ) -> Callable[[nn.Module], dict[str, float]]:
-    """PSNR-Y on ``cfg.val_crop`` centre crops of the benchmark (``crop_border = scale``), gain over bicubic."""
+    """PSNR-Y on ``cfg.val_crop`` centre crops of the benchmark (``crop_border = scale``), gain over bicubic, in the
+    generator's own BN mode (:func:`train_network` adds the other mode's)."""
     return evaluation.validation_fn(
         bench_pairs, scale=cfg.scale, crop_border=cfg.scale, crop=cfg.val_crop, device=device
     )
@@ -293,7 +307,8 @@ def train_network(
     run: Path,
     device,
 ) -> tracking.History:
-    """:func:`fit` ``g`` against a fresh discriminator with ``cfg``'s recipe, in ``run / g.padding``."""
+    """:func:`fit` ``g`` against a fresh discriminator with ``cfg``'s recipe, in ``run / g.padding``; each validation
+    in ``g``'s BN mode (``val_gain_db``, ...) and in the other (``val_gain_db_moving``, ... by default)."""
     return fit(
         g=g,
         d=build_discriminator(cfg),
@@ -310,7 +325,7 @@ def train_network(
         log_interval=cfg.log_interval,
         ckpt_interval=cfg.ckpt_interval,
         val_interval=cfg.val_interval,
-        val_fn=val_fn,
+        val_fn=bn_modes.with_other_mode(val_fn) if val_fn is not None else None,
         device=device,
         progress=cfg.progress,
         name=f"srgan_modified[{g.padding}]",
@@ -335,25 +350,132 @@ def bn_check(
     *,
     device="cpu",
 ) -> dict[str, dict[str, float]]:
-    """:func:`bn_inference_check` over ``cfg.bn_check_batches`` crops; ``{}`` when that is 0 (check skipped)."""
-    if not cfg.bn_check_batches:
+    """:func:`~srlib.srgan_modified.bn.bn_inference_check` over ``cfg.bn_check_batches`` crops; ``{}`` when that is
+    0 (check skipped) or there is no network (``g`` None: no zero-padded twin)."""
+    if not cfg.bn_check_batches or g is None:
         return {}
-    return bn_inference_check(g, data, val_fn, batches=cfg.bn_check_batches, device=device)
+    return bn_modes.bn_inference_check(g, data, val_fn, batches=cfg.bn_check_batches, device=device)
+
+
+def bn_table(bn: dict, bn_zero: dict | None = None) -> pd.DataFrame:
+    """The BN check as a table: one row per inference mode, validation PSNR-Y / SSIM-Y / gain of the network and,
+    when given, of its zero-padded twin (columns ``zero padding: ...``)."""
+    table = pd.DataFrame(bn).T
+    if bn_zero:
+        table = table.join(pd.DataFrame(bn_zero).T.add_prefix("zero padding: "))
+    return table
+
+
+def _networks(cfg: SRGANModifiedTrainConfig, g: nn.Module, g_zero: nn.Module | None) -> dict:
+    """``{"<padding> padding": g}`` and, when trained, ``{"zero-padded twin": g_zero}``."""
+    return {f"{cfg.padding} padding": g} | (
+        {"zero-padded twin": g_zero} if g_zero is not None else {}
+    )
+
+
+def bn_offset_profile(
+    cfg: SRGANModifiedTrainConfig,
+    g: nn.Module,
+    g_zero: nn.Module | None,
+    bench_pairs,
+    *,
+    device="cpu",
+) -> dict[str, dict[str, float]]:
+    """:func:`~srlib.srgan_modified.bn.bn_offsets` of the network and its zero-padded twin on the benchmark's LR
+    centre crops (``cfg.val_crop / scale`` px, the validation's): the seed's moving statistics, layer by layer."""
+    side = cfg.val_crop // cfg.scale
+    lqs = [evaluation.center_crop(lq, side) for _name, lq, _gt in bench_pairs]
+    return {
+        name: bn_modes.bn_offsets(net, lqs, device=device)
+        for name, net in _networks(cfg, g, g_zero).items()
+    }
 
 
 FINAL_KEYS = ("val_psnr_y", "val_gain_db", "l_g_content", "l_g_gan", "l_d_real", "l_d_fake")
 
 
-def final_metrics(cfg: SRGANModifiedTrainConfig, frame, bn: dict) -> dict:
-    """The metrics block: the last logged value of each :data:`FINAL_KEYS`, the training time, the BN check."""
+def mode_gains(bn: dict) -> dict[str, float]:
+    """``{bn_inference mode: val_gain_db}`` from a BN check (:func:`bn_check`), for the collapse labels."""
+    return {
+        mode: bn[label]["val_gain_db"]
+        for mode, label in bn_modes.MODE_LABELS.items()
+        if label in bn
+    }
+
+
+def final_metrics(
+    cfg: SRGANModifiedTrainConfig, frame, bn: dict, bn_zero: dict | None = None
+) -> dict:
+    """The metrics block: the last logged value of each :data:`FINAL_KEYS` (in ``cfg.bn_inference`` mode) and of
+    ``val_gain_db`` in the other mode, the training time, the BN check of the network and of its zero-padded twin,
+    and whether the reported network collapsed (:data:`~srlib.srgan_modified.figures.COLLAPSE_GAIN_DB`)."""
     last = frame.ffill().iloc[-1]
     final = {k: float(last[k]) for k in FINAL_KEYS}
+    alt = f"val_gain_db_{bn_modes.other_mode(cfg.bn_inference)}"
+    if alt in last:
+        final[alt] = float(last[alt])
     return final | {
+        "bn_inference": cfg.bn_inference,
+        "collapsed": figures.collapsed(final["val_gain_db"]),
+        "collapse_threshold_db": figures.COLLAPSE_GAIN_DB,
         "iters": cfg.iters,
         "train_minutes": float((frame.sec_per_iter * cfg.log_interval).sum() / 60),
         "zero_padding_twin": bool(cfg.train_zero_padding),
-        "bn_inference": bn,
+        "bn_check": bn,
+        "bn_check_zero_padding": bn_zero or {},
     }
+
+
+def title_tag(cfg: SRGANModifiedTrainConfig, final: dict) -> str:
+    """SMOKE / COLLAPSED suffix of this run's figure titles (the reported network: ``cfg.bn_inference`` mode)."""
+    other = bn_modes.other_mode(cfg.bn_inference)
+    gains = {cfg.bn_inference: final["val_gain_db"]}
+    if f"val_gain_db_{other}" in final:
+        gains[other] = final[f"val_gain_db_{other}"]
+    return figures.mode_tag(cfg.profile, cfg.bn_inference, gains)
+
+
+def conclusions(
+    cfg: SRGANModifiedTrainConfig,
+    final: dict,
+    offsets: dict[str, dict[str, float]] | None = None,
+) -> list[str]:
+    """Plain sentences, with this run's numbers, about the network, the seed's BN inference and the twin."""
+    mode, labels = cfg.bn_inference, bn_modes.MODE_LABELS
+    gain = final["val_gain_db"]
+    verdict = (
+        "COLLAPSED"
+        if figures.collapsed(gain)
+        else "works" + (" (within 1 dB of bicubic or better)" if gain >= -1 else "")
+    )
+    out = [
+        f"The network ({cfg.padding} padding, {labels[mode]} at inference): PSNR-Y {final['val_psnr_y']:.2f} dB on "
+        f"the validation crops, {gain:+.2f} dB against bicubic -- {verdict}."
+    ]
+    for name, key in (("network", "bn_check"), ("zero-padded twin", "bn_check_zero_padding")):
+        g = mode_gains(final.get(key) or {})
+        if len(g) == 2:
+            mv, pi = g["moving"], g["per_image"]
+            state = "COLLAPSES" if figures.collapsed(mv) else "does not collapse"
+            out.append(
+                f"The {name} with the seed's inference ({labels['moving']}): {mv:+.2f} dB against bicubic vs "
+                f"{pi:+.2f} dB with {labels['per_image']} (same weights): the seed's inference {state} it"
+                + (
+                    f" -- here the run disagrees with the seed, whose report shows working outputs of its "
+                    f"moving statistics (its shipped model: epoch 12, ~300,000 batch-1 updates; this run: "
+                    f"{cfg.iters:,})."
+                    if figures.collapsed(mv) and not figures.collapsed(pi)
+                    else "."
+                )
+            )
+    for padding, per_layer in (offsets or {}).items():
+        v = list(per_layer.values())
+        if v:
+            out.append(
+                f"BN offset of the moving statistics ({padding}): {v[0]:.2f} at the first BN layer, "
+                f"{max(v):.2f} at most, {v[-1]:.2f} at the last (the upsampler's), in units of the moving std."
+            )
+    return out
 
 
 def metrics_data(cfg: SRGANModifiedTrainConfig, manifest: dict) -> dict:
@@ -388,3 +510,79 @@ def metrics_config(cfg: SRGANModifiedTrainConfig) -> dict:
             seed=cfg.seed,
         )
     )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# notebook 20's figures: every title ends with title_tag (SMOKE / COLLAPSED), every panel names its BN mode
+
+
+def gain_figure(cfg: SRGANModifiedTrainConfig, hist, hist_zero, final: dict):
+    """Validation gain over bicubic during training: the network and its twin, each in both BN modes."""
+    frames = {cfg.padding: hist.to_frame()} | (
+        {"zero": hist_zero.to_frame()} if hist_zero is not None else {}
+    )
+    return figures.gain_curves(
+        frames,
+        cfg.bn_inference,
+        title=f"modified SRGAN, validation ({cfg.profile} profile)" + title_tag(cfg, final),
+    )
+
+
+def losses_figure(cfg: SRGANModifiedTrainConfig, frame, final: dict):
+    """The network's training losses (log scale)."""
+    return viz.learning_curve(
+        frame,
+        ["l_g_content", "l_g_gan", "l_d_real", "l_d_fake"],
+        logy=True,
+        title=f"modified SRGAN losses ({cfg.profile} profile)" + title_tag(cfg, final),
+    )
+
+
+def offset_figure(cfg: SRGANModifiedTrainConfig, offsets: dict):
+    """:func:`~srlib.srgan_modified.figures.bn_offset_figure` of :func:`bn_offset_profile`."""
+    return figures.bn_offset_figure(
+        offsets,
+        title="BN offset of the moving statistics (the seed's inference), layer by layer"
+        + figures.title_tag(cfg.profile),
+    )
+
+
+def sample_figure(
+    cfg: SRGANModifiedTrainConfig, g: nn.Module, g_zero: nn.Module | None, bench_pairs, final: dict
+):
+    """``(image name, figure)``: zoomed crops of the first benchmark image, bicubic, then the network and its twin
+    in both BN modes, every panel labelled with its mode and, where its PSNR-Y gain over bicubic on this image is
+    below :data:`~srlib.srgan_modified.figures.COLLAPSE_GAIN_DB`, COLLAPSED."""
+    ups = {"bicubic": evaluation.bicubic_upscaler(cfg.scale)}
+    labels = {}
+    for name, net in _networks(cfg, g, g_zero).items():
+        for mode in (cfg.bn_inference, bn_modes.other_mode(cfg.bn_inference)):
+            ups[f"{name}, {mode}"] = _mode_upscaler(net, mode)
+            labels[f"{name}, {mode}"] = f"{name}\n{bn_modes.MODE_LABELS[mode]}"
+    samples = evaluation.sample_outputs(ups, bench_pairs[:1])
+    image = next(iter(samples))
+    outs = samples[image]
+    psnr = {
+        k: evaluation.measure(v[None], outs["ground truth"][None], crop_border=cfg.scale)["psnr_y"]
+        for k, v in outs.items()
+        if k != "ground truth"
+    }
+    for k in labels:
+        note = figures.collapse_note(psnr[k] - psnr["bicubic"])
+        labels[k] += f"\n{note}" if note else ""
+    fig = viz.zoom_comparison(
+        outs,
+        size=64,
+        labels=labels,
+        title=f"{image} ({cfg.profile} profile)" + title_tag(cfg, final),
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # room for the title over the 3-line panel labels
+    return image, fig
+
+
+def _mode_upscaler(g: nn.Module, mode: str):
+    def up(lq: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), bn_statistics(g.eval(), mode):
+            return g(lq.to(next(g.parameters()).device)).float().cpu()
+
+    return up
