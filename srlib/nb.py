@@ -194,14 +194,6 @@ def rendering_paths(output: Path) -> tuple[Path, Path]:
     )
 
 
-def repo_relative(path: str | Path) -> str:
-    """``path`` relative to the repository root when it lies inside it (committed renderings name no machine)."""
-    try:
-        return Path(path).resolve().relative_to(paths.root().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _set_output_path(rendering: Path, recorded: Path) -> None:
     """Make the rendering's papermill metadata name where the file ends up (not the temporary name), and both of its
     paths repo-relative."""
@@ -210,9 +202,9 @@ def _set_output_path(rendering: Path, recorded: Path) -> None:
     try:
         doc = nbformat.read(str(rendering), as_version=nbformat.NO_CONVERT)
         meta = doc.metadata.setdefault("papermill", {})
-        meta["output_path"] = repo_relative(recorded)
+        meta["output_path"] = paths.shown(recorded)
         if meta.get("input_path"):
-            meta["input_path"] = repo_relative(meta["input_path"])
+            meta["input_path"] = paths.shown(meta["input_path"])
         nbformat.write(doc, str(rendering))
     except Exception as exc:  # cosmetic: never lose a rendering over its metadata
         logging.getLogger("srlib.nb").warning(
@@ -253,7 +245,7 @@ def run_stage(
         missing_ok=True
     )  # left by a run that was killed (papermill never got to finish it)
     logging.getLogger("srlib.nb").info(
-        "running %s (profile %s) -> %s", notebook.name, params["profile"], output
+        "running %s (profile %s) -> %s", notebook.name, params["profile"], paths.shown(output)
     )
     kept_note = f"; the last good rendering {output} is unchanged" if output.is_file() else ""
     try:
@@ -321,5 +313,5 @@ def main(argv: list[str] | None = None) -> int:
     except (config.ParamsError, FileNotFoundError, NotebookFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(out)
+    print(paths.shown(out))
     return 0

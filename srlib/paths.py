@@ -70,6 +70,24 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else (root() / p)
 
 
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as notebooks, logs, metrics and tables write it: relative to the repository root, POSIX separators.
+
+    ``<root>/models/smoke/srgan_train`` -> ``models/smoke/srgan_train``; a folder beside the checkout, such as the
+    photos profile's ``/work/shared/data/photos-train``, -> ``../shared/data/photos-train`` (what params.yaml writes).
+    A relative path is taken as already relative to the root (as params paths are; :func:`resolve`). So committed
+    results name no machine: the same run on another host renders the same text. The torch cache is written
+    ``$TORCH_HOME/hub/checkpoints/...`` instead (:func:`srlib.weights.shown`).
+    """
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return Path(os.path.relpath(p, root())).as_posix()
+    except ValueError:  # another drive (Windows): no relative form
+        return p.as_posix()
+
+
 # Per-profile locations. Every stage writes under its profile, so the smoke run, a CPU run on the shared photos and a
 # paper run on a GPU host can sit side by side in results/ (dvc.yaml uses the same ${profile} templating).
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import numbers
 import os
 import pickle
 import re
@@ -104,6 +105,30 @@ def read_metrics(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"metrics file not found: {path}")
     return json.loads(path.read_text())
+
+
+def metrics_table(metrics: dict[str, Any], *, digits: int = 6):
+    """A metrics dict (nested dicts allowed) as a one-column table for notebooks: index ``metric`` (nested keys
+    joined with ``/``), ``value`` with floats to ``digits`` significant digits and ints left ints (an object column:
+    ``iters`` stays ``30``, not ``30.0``). Meant as a cell's last expression in place of the raw dict, whose repr
+    shows ``np.float64(...)`` wrappers and 17 digits."""
+    import pandas as pd
+
+    def rows(d: dict, prefix: str = ""):
+        for k, v in d.items():
+            name = f"{prefix}{k}"
+            if isinstance(v, dict):
+                yield from rows(v, f"{name}/")
+            elif isinstance(v, numbers.Integral):  # bool, int, numpy ints
+                yield name, v if isinstance(v, bool) else int(v)
+            elif isinstance(v, numbers.Real):  # float and numpy floats (registered as numbers.Real)
+                yield name, float(f"{float(v):.{digits}g}")
+            else:
+                yield name, v
+
+    names, values = zip(*rows(metrics)) if metrics else ((), ())
+    index = pd.Index(names, name="metric")
+    return pd.Series(values, index=index, dtype=object, name="value").to_frame()
 
 
 class History:

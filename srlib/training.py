@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from srlib import losses
+from srlib import losses, paths
 from srlib import precision as amp
 from srlib.tracking import (
     CheckpointError,
@@ -198,11 +198,13 @@ def _load_latest(run_dir: Path, keep: int, logger) -> tuple[Path, dict] | None:
         except UnsafeCheckpoint:
             raise
         except CheckpointError as exc:
-            failures.append(str(exc))
+            failures.append(str(exc).replace(str(p), paths.shown(p)))  # warned below: repo-relative
             continue
         for msg in failures:
             logger.warning("%s; falling back to %s (step %s)", msg, p.name, saved.get("step"))
-            warnings.warn(f"{msg}; falling back to {p} (step {saved.get('step')})", stacklevel=3)
+            warnings.warn(
+                f"{msg}; falling back to {paths.shown(p)} (step {saved.get('step')})", stacklevel=3
+            )
         return p, saved
     if failures:
         raise CheckpointError(
@@ -330,7 +332,7 @@ def resumable_loop(
         history = History.from_csv(hist_path)
         history.truncate(start)
         last_good = (ckpt_path, start)
-        logger.info("[%s] resumed from %s at step %d", name, ckpt_path, start)
+        logger.info("[%s] resumed from %s at step %d", name, paths.shown(ckpt_path), start)
     validating = val_fn is not None and val_interval > 0
     if start == 0 and validating:
         history.log(0, **val_fn(0))

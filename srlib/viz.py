@@ -119,12 +119,38 @@ def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = Non
     return fig
 
 
-def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
-    """ipywidgets viewer for JupyterLab: pick a benchmark image, flip between methods, move the crop.
+class CropViewer:
+    """What :func:`crop_viewer` returns: the ipywidgets viewer (``widget``) and a static PNG grid (``png``) of the
+    crops it opens on.
 
-    Outputs are computed when an image is first shown (and cached), so opening the viewer costs one image. The crop
-    is shown through an ``Image`` widget (PNG bytes, nearest-neighbour zoom) rather than an ``Output`` widget, which
-    can deadlock headless executions (nbclient/papermill).
+    Displayed as a cell's result it shows both, as two outputs: the grid first, which every static rendering keeps
+    (GitHub, nbconvert, the site pages; a widget there is an empty box without its kernel), then the live widget,
+    whose text fallback (``note``) says what it is instead of ipywidgets' ``VBox(children=...)``. There is no
+    ``Out[n]``: ``_ipython_display_`` does the displaying.
+    """
+
+    def __init__(self, widget, png: bytes, note: str):
+        self.widget, self.png, self.note = widget, png, note
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display({"image/png": self.png, "text/plain": "<static crop grid>"}, raw=True)
+        bundle = self.widget._repr_mimebundle_()  # ipywidgets 8: {widget-view json, text/plain}
+        display(bundle | {"text/plain": self.note}, raw=True)
+
+
+def crop_viewer(
+    pairs, upscalers: dict, *, size: int = 128, zoom: int = 3, static_images: int = 3
+) -> CropViewer:
+    """ipywidgets viewer for JupyterLab: pick a benchmark image, flip between methods, move the crop; with a static
+    grid of the same crops for renderings without a kernel (:class:`CropViewer`).
+
+    Both open on each image's busiest ``size`` window of the ground truth (:func:`busiest_box`, where SR methods
+    differ most); the grid shows it for the first ``static_images`` images, one row each, every method plus the
+    ground truth. Outputs are computed when an image is first shown (and cached), so opening the viewer costs
+    ``static_images`` images. The crop is shown through an ``Image`` widget (PNG bytes, nearest-neighbour zoom)
+    rather than an ``Output`` widget, which can deadlock headless executions (nbclient/papermill).
 
     Args:
         pairs: ``(name, lq, gt)`` triples as from :func:`srlib.data.images.benchmark_pairs`.
@@ -135,7 +161,13 @@ def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
     import ipywidgets as widgets
     from PIL import Image
 
+    if size < 1 or zoom < 1 or static_images < 1:
+        raise ValueError(
+            f"crop_viewer: size, zoom and static_images must be >= 1, got {size}, {zoom}, {static_images}"
+        )
     by_name = {name: (lq, gt) for name, lq, gt in pairs}
+    if not by_name:
+        raise ValueError("crop_viewer: no benchmark pairs to show")
     cache: dict[str, dict[str, torch.Tensor]] = {}
 
     def outputs(name: str) -> dict[str, torch.Tensor]:
@@ -146,6 +178,29 @@ def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
             }
         return cache[name]
 
+    def start(name: str) -> tuple[int, int]:
+        gt = by_name[name][1]
+        h, w = gt.shape[-2:]
+        return busiest_box(gt, max(1, min(size, h - 1, w - 1)))
+
+    def crop(img: torch.Tensor, top: int, left: int) -> torch.Tensor:
+        return img[..., top : top + size, left : left + size]
+
+    # the static grid: the crops the viewer opens on, for the first images
+    names = list(by_name)[:static_images]
+    boxes = {n: start(n) for n in names}
+    columns = {
+        m: [crop(outputs(n)[m], *boxes[n]) for n in names] for m in [*upscalers, "ground truth"]
+    }
+    fig = image_grid(
+        columns,
+        row_labels=[f"{n}\n{size}px at {top_},{left_}" for n, (top_, left_) in boxes.items()],
+        title=f"the viewer's starting crops: {size}px at each image's busiest window (nearest)",
+    )
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)  # shown once, by CropViewer (the inline backend would show it again)
+
     pick = widgets.Dropdown(options=list(by_name), description="image")
     method = widgets.ToggleButtons(options=[*upscalers, "ground truth"], description="show")
     top = widgets.IntSlider(0, 0, 1, description="top")
@@ -153,22 +208,35 @@ def crop_viewer(pairs, upscalers: dict, *, size: int = 128, zoom: int = 3):
     view = widgets.Image(format="png")
     caption = widgets.Label()
 
+    def move_to_start(*_):
+        h, w = by_name[pick.value][1].shape[-2:]
+        top.max, left.max = max(h - size, 1), max(w - size, 1)
+        top.value, left.value = start(pick.value)
+
     def redraw(*_):
         img = outputs(pick.value)[method.value]
         h, w = img.shape[-2:]
         top.max, left.max = max(h - size, 1), max(w - size, 1)
-        crop = to_numpy(img[..., top.value : top.value + size, left.value : left.value + size])
-        pil = Image.fromarray((crop * 255).round().astype(np.uint8))
+        arr = to_numpy(crop(img, top.value, left.value))
+        pil = Image.fromarray((arr * 255).round().astype(np.uint8))
         pil = pil.resize((pil.width * zoom, pil.height * zoom), Image.NEAREST)
-        buf = io.BytesIO()
-        pil.save(buf, format="PNG")
-        view.value = buf.getvalue()
+        out = io.BytesIO()
+        pil.save(out, format="PNG")
+        view.value = out.getvalue()
         caption.value = f"{pick.value}: {method.value} (crop {size}px at {top.value},{left.value}; x{zoom} nearest)"
 
+    move_to_start()
+    # a newly picked image opens on its busiest window too, as in the grid
+    pick.observe(move_to_start, names="value")
     for w in (pick, method, top, left):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([pick, method, widgets.HBox([top, left]), caption, view])
+    widget = widgets.VBox([pick, method, widgets.HBox([top, left]), caption, view])
+    note = (
+        "[interactive crop viewer (ipywidgets): live in JupyterLab with a running kernel; "
+        "the static grid above shows the crops it opens on]"
+    )
+    return CropViewer(widget, buf.getvalue(), note)
 
 
 def thumbnails(files: Sequence[str | Path], *, cols: int = 8, title: str | None = None):

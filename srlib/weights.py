@@ -206,7 +206,7 @@ def checkpoint_dir() -> Path:
     return Path(torch_home).expanduser() / "hub" / "checkpoints"
 
 
-def shown(text: str | None) -> str | None:
+def shown(text: str | os.PathLike | None) -> str | None:
     """``text`` with the torch cache's folder written ``$TORCH_HOME/hub/checkpoints`` (no machine paths in results)."""
     if text is None:
         return None
@@ -296,14 +296,18 @@ def resolve(key: str, mode: str) -> WeightStatus:
             key, mode, "random-init", None, f"{key}: random initialisation (mode 'random')"
         )
     converted = w.provenance if isinstance(w, ConvertedFile) else ""
+    # messages (shown in notebooks, copied into metrics files) write the cache as $TORCH_HOME/...: no machine paths;
+    # ``path`` stays the real file, which the loaders open
     if path.is_file():
-        return WeightStatus(key, mode, "file", str(path), f"{key}: loaded {path}", converted)
+        return WeightStatus(key, mode, "file", str(path), f"{key}: loaded {shown(path)}", converted)
     why = ""
     if mode == "pretrained" or converted:  # a converted file needs no network: made on first need
         try:
             fetch(key, progress=False)
             done = "converted" if converted else "downloaded"
-            return WeightStatus(key, mode, "file", str(path), f"{key}: {done} {path}", converted)
+            return WeightStatus(
+                key, mode, "file", str(path), f"{key}: {done} {shown(path)}", converted
+            )
         except WeightsUnavailable as exc:
             if mode == "pretrained" and key not in SUBSTITUTES:
                 raise WeightsUnavailable(
@@ -323,9 +327,9 @@ def resolve(key: str, mode: str) -> WeightStatus:
             why += f" (nor its conversion: {exc})"
         else:
             status.mode = mode
-            status.message = f"{key}: {w.filename} not in {checkpoint_dir()}; using srlib's conversion {status.message}"
+            status.message = f"{key}: {w.filename} not in {shown(checkpoint_dir())}; using srlib's conversion {status.message}"
             return status
-    msg = (
+    msg = shown(  # `why` may quote where_to_put's real folder
         f"{key}: {w.filename} not found in {checkpoint_dir()}{why}; using a RANDOM-INITIALISED network "
         f"(mode 'auto'). Numbers that depend on it are NOT comparable with published ones."
     )
@@ -383,6 +387,22 @@ def list_rows() -> list[dict]:
             }
         )
     return rows
+
+
+def table(statuses: dict[str, WeightStatus | dict]):
+    """The weight statuses a stage used (``{use: status}``, as metrics files hold them) as a small table for notebooks:
+    one row per use with the file it resolved to (``key``), ``mode``, ``source``, ``comparable`` and the message
+    (without its ``<use>: `` prefix, so the 50 characters a notebook shows of it say more; the whole text is in the
+    metrics file). Meant as a cell's last expression in place of the raw dict."""
+    import pandas as pd
+
+    rows = {u: s.as_dict() if isinstance(s, WeightStatus) else dict(s) for u, s in statuses.items()}
+    for use, row in rows.items():
+        row["message"] = str(row.get("message", "")).removeprefix(f"{use}: ")
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame = frame.reindex(columns=["key", "mode", "source", "comparable", "message"])
+    frame.index.name = "weights"
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from srlib import paths
 from srlib.data.images import list_images, load_image, sha256_file
 
 # ------------------------------------------------------------------------------------------- embedded default
@@ -96,7 +97,8 @@ def prepare_split(split: str, source: str, out_dir: Path, *, name: str) -> Prepa
     else:
         folder = Path(source).expanduser().resolve()
         files = list_images(folder)
-        prep = PreparedSplit(name, folder, files, f"folder {folder}")
+        # provenance relative to the repo root (e.g. "folder ../shared/data/photos-train"): metrics name no machine
+        prep = PreparedSplit(name, folder, files, f"folder {paths.shown(folder)}")
     for f in prep.files:
         load_image(f)  # raises ImageReadError naming the file
     return prep

@@ -163,7 +163,8 @@ def prepare_real(out_dir: str | Path, root: str | Path, *, seed: int = 0) -> dic
         "proxy": False,
         "name": "night2day",
         "note": "pix2pix night2day (Transient Attributes webcams), all pairs pooled, random 80/10/10 split",
-        "source": str(Path(root).resolve()),
+        # provenance, copied into metrics: repo-relative (no machine path)
+        "source": paths.shown(Path(root).resolve()),
         "relative_to": "absolute",
         "seed": seed,
         "splits": {k: [str(Path(f).resolve()) for f in v] for k, v in split.items()},
