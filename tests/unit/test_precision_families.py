@@ -491,6 +491,21 @@ def test_m3_unpaired_fp16_resume_repeats_the_uninterrupted_run(tmp_path, growing
 # ---------------------------------------------------------------------------------------------- night->day stages
 
 
+# M3's networks and batches at toy size (the stage trainers' tests)
+TINY_M3 = dict(
+    num_feat=4,
+    num_block=1,
+    num_grow_ch=4,
+    vgg_weights="random",
+    paired_d_num_feat=4,
+    paired_batch_size=2,
+    paired_gt_size=16,
+    unpaired_d_num_feat=4,
+    unpaired_batch_size=2,
+    netf_nc=8,
+    num_patches=8,
+    unpaired_init_epochs=1,
+)
 TINY_MODELS = dict(
     sr_num_feat=4,
     sr_num_block=1,
@@ -541,22 +556,7 @@ def test_night2day_m3_trainers_pass_the_precision_on(tmp_path):
         torch.rand(4, 3, 32, 32, generator=gen),
     )
     cfg = Night2DayM3Config(
-        num_feat=4,
-        num_block=1,
-        num_grow_ch=4,
-        vgg_weights="random",
-        paired_d_num_feat=4,
-        paired_epochs=1,
-        paired_batch_size=2,
-        paired_gt_size=16,
-        unpaired_d_num_feat=4,
-        unpaired_epochs=1,
-        unpaired_batch_size=2,
-        netf_nc=8,
-        num_patches=8,
-        unpaired_init_epochs=1,
-        log_interval=1,
-        precision="bf16",
+        **TINY_M3, paired_epochs=1, unpaired_epochs=1, log_interval=1, precision="bf16"
     )
     night_lq = u8(F.avg_pool2d(night_hr, 4))
     _, _, info_p = m3.train_m3_paired(

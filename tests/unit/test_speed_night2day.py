@@ -40,6 +40,7 @@ from srlib.night2day import m3
 from srlib.night2day import train as train_n2d
 from srlib.night2day.config import Night2DayM1Config, Night2DayM2Config, Night2DayM3Config
 from tests.unit.test_precision_families import (
+    TINY_M3,
     TINY_MODELS,
     cut_cfg,
     cut_nets,
@@ -285,22 +286,7 @@ def test_night2day_stage_trainers_pass_the_speed_options_on(tmp_path, fits):
     cfg = Night2DayM1Config(**TINY_MODELS, channels_last=True, compile="aot_eager")
     train_n2d.train_sr(cfg, lq=lq, gt=u8(hr), name="sr", **where)
     train_n2d.train_cut(cfg, x=u8(hr), y=u8(hr), name="cut", **where)
-    cfg3 = Night2DayM3Config(
-        num_feat=4,
-        num_block=1,
-        num_grow_ch=4,
-        vgg_weights="random",
-        paired_d_num_feat=4,
-        paired_batch_size=2,
-        paired_gt_size=16,
-        unpaired_d_num_feat=4,
-        unpaired_batch_size=2,
-        netf_nc=8,
-        num_patches=8,
-        unpaired_init_epochs=1,
-        channels_last=True,
-        compile="inductor",
-    )
+    cfg3 = Night2DayM3Config(**TINY_M3, channels_last=True, compile="inductor")
     m3.train_m3_paired(cfg3, lq=lq, gt=u8(hr), **where)
     m3.train_m3_unpaired(cfg3, night_lq=lq, day_hr=u8(hr), day_lq=lq, night_hr=u8(hr), **where)
     assert fits == [
