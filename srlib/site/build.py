@@ -72,11 +72,20 @@ def _write(
         )
         names.append(f"{st.slug}.html")
     exp = nbhtml.exporter()
+    css = None
     for stage, nb in sources.items():
         out = tmp / links[stage]
+        css = css or nbhtml.write_css(exp, out.parent)
         study = next((s for s in studies if stage in [*s.stages, *s.extra_notebooks]), None)
         back = relative(tmp / (f"{study.slug}.html" if study else "index.html"), out.parent)
-        nbhtml.to_html(exp, nb, out, back=back, back_text=study.title if study else "all studies")
+        nbhtml.to_html(
+            exp,
+            nb,
+            out,
+            back=back,
+            back_text=study.title if study else "all studies",
+            css=relative(css, out.parent),
+        )
         names.append(links[stage])
     return names
 
