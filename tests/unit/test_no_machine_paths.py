@@ -42,21 +42,13 @@ IMAGE_DATA = re.compile(
 # re-rendered only with the next photos run (~2 h of CPU). Remove a file here once its new rendering is committed:
 # test_stale_list_only_names_files_that_still_need_it fails as soon as one is clean.
 STALE_UNTIL_PHOTOS_RERUN = {
-    "results/photos/metrics/data_prepare.json",
-    "results/photos/metrics/realesrgan_pretrained.json",
     "results/photos/metrics/srgan_evaluate.json",
-    "results/photos/metrics/srgan_modified_postprocess.json",
-    "results/photos/metrics/srgan_modified_train.json",
     "results/photos/metrics/srgan_train.json",
-    "results/photos/notebooks/00_data_prepare.ipynb",
     "results/photos/notebooks/10_srgan_train.ipynb",
     "results/photos/notebooks/11_srgan_evaluate.ipynb",
-    "results/photos/notebooks/20_srgan_modified_train.ipynb",
-    "results/photos/notebooks/21_srgan_modified_postprocess.ipynb",
     "results/photos/notebooks/31_night2day_m1.ipynb",
     "results/photos/notebooks/32_night2day_m2.ipynb",
     "results/photos/notebooks/33_night2day_m3.ipynb",
-    "results/photos/notebooks/40_realesrgan_pretrained.ipynb",
     "results/photos/notebooks/90_tables.ipynb",
 }
 
