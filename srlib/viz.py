@@ -329,3 +329,14 @@ def metric_histograms(
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+SMOKE_PROFILES = ("smoke",)  # profiles whose numbers check the plumbing only
+
+
+def run_tag(profile: str, *, proxy: bool = False, notes: Sequence[str] = ()) -> str:
+    """A figure-title suffix that says what a run is: `` (SMOKE)`` for a plumbing run, `` (PROXY)`` for a proxy
+    dataset, and any further ``notes`` (e.g. ``"COLLAPSED: constant output"``); ``""`` for a paper run."""
+    parts = ["SMOKE" if profile in SMOKE_PROFILES else "PROXY" if proxy else "", *notes]
+    parts = [p for p in parts if p]
+    return f" ({', '.join(parts)})" if parts else ""

@@ -55,8 +55,8 @@ class TrainingRun:
 
     @property
     def tag(self) -> str:
-        """The figure-title suffix that marks proxy data."""
-        return " (PROXY)" if self.manifest["proxy"] else ""
+        """The figure-title suffix that marks a smoke run or proxy data."""
+        return viz.run_tag(self.cfg.profile, proxy=self.manifest["proxy"])
 
     def preview(self) -> night2day_data.Night2DaySample:
         """The first ``cfg.preview_pairs`` val pairs, stacked."""
@@ -121,6 +121,39 @@ class StageResult:
         """Mean of every metric per preview column (rounded for display)."""
         means = {k: {m: v.mean() for m, v in d.items()} for k, d in self.val_check.items()}
         return pd.DataFrame(means).T.round(4)
+
+    def conclusions(self, model: str) -> list[str]:
+        """The notebook's findings from this run's numbers: each network's last losses, and per metric whether the
+        output beats the night input on the val preview (a first look: the test split's verdicts with confidence
+        intervals are ``34_night2day_evaluate``'s)."""
+        lines = []
+        for name, (_, history, info) in self.trained.items():
+            last = history.rows[-1]
+            losses = ", ".join(f"{k} {last[k]:.3g}" for k in last if k.startswith("l_"))
+            lines.append(f"{name}: {info['iters']:,} steps; last logged losses {losses}.")
+            if not all(math.isfinite(last[k]) for k in last if k.startswith("l_")):
+                lines.append(f"  {name}: BROKEN, a loss is not finite.")
+        pre = self.val_check["pre"]
+        n = len(pre["rmse"])
+        for col, vals in self.val_check.items():
+            if col == "pre":
+                continue
+            out = model if col == "post" else col
+            words = []
+            for m, better_low in VAL_METRICS.items():
+                a, b = float(pre[m].mean()), float(vals[m].mean())
+                verdict = (
+                    "similar"
+                    if abs(b - a) < 0.01
+                    else ("better" if (b < a) == better_low else "WORSE")
+                )
+                words.append(f"{m.upper()} {a:.3f} -> {b:.3f} ({verdict})")
+            lines.append(f"{out} vs the night input on {n} val pairs: " + ", ".join(words) + ".")
+        return lines
+
+
+# the preview metrics and their direction (True: lower is better)
+VAL_METRICS = {"rmse": True, "mae": True, "ssim": False, "ncc": False}
 
 
 def _summary(trained: Trained) -> dict:
