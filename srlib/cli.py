@@ -7,13 +7,14 @@ Commands:
     upscale IN... -o OUT --checkpoint CKPT   upscale images/folders of any size with a trained generator (tiled)
     gpu-run OUT_DIR [--dry-run]              the one prepared GPU run: benchmarks + the gpu profile's SRGAN
     site [--profile P]                       the results site: results/<profile>/site/index.html (offline HTML)
+    headlines [--profile P]                  rebuild the metrics files DVC shows from their details files
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site")
+COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site", "headlines")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,5 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         from srlib import site
 
         return site.main(rest)
+    if cmd == "headlines":
+        from srlib import headlines
+
+        return headlines.main(rest)
     print(f"unknown command {cmd!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
     return 2

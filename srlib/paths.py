@@ -110,7 +110,16 @@ def profile_results(profile: str) -> Path:
 
 
 def metrics_file(profile: str, stage: str) -> Path:
+    """The stage's headline numbers, the file ``dvc.yaml`` declares as its metrics (:mod:`srlib.headlines`)."""
     return profile_results(profile) / "metrics" / f"{stage}.json"
+
+
+def details_of(metrics: str | os.PathLike) -> Path:
+    """The full record beside a headline metrics file: ``<stage>.json`` -> ``<stage>.details.json``."""
+    metrics = Path(metrics)
+    if metrics.name.endswith(".details.json"):
+        return metrics
+    return metrics.with_name(metrics.name.removesuffix(".json") + ".details.json")
 
 
 def _output(path: Path) -> Path:

@@ -1,9 +1,12 @@
 """Metrics files, training history and checkpoints.
 
-Every metrics JSON the study writes says **which data and which weights each number used**: the ``data`` block names
-the dataset (and whether it is a proxy), the ``weights`` block holds one :class:`srlib.weights.WeightStatus` per
-pretrained file involved, and ``comparable_with_paper`` is true only when both are the paper's. DVC reads the numeric
-leaves (``dvc metrics show``); ``history.csv`` feeds ``dvc plots``.
+A stage's metrics are two files. ``metrics/<stage>.details.json``, the full record, says **which data and which
+weights each number used**: the ``data`` block names the dataset (and whether it is a proxy), the ``weights`` block
+holds one :class:`srlib.weights.WeightStatus` per pretrained file involved, ``comparable_with_paper`` is true only
+when both are the paper's, and the labels, config, git commit and numbers follow. ``metrics/<stage>.json``, the file
+``dvc.yaml`` declares, holds its headline only (:mod:`srlib.headlines`: a few numbers in columns shared by every
+stage, and the commit), so ``dvc metrics show`` / ``diff`` read as one short table. ``history.csv`` feeds
+``dvc plots``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import torch
 
 import srlib
-from srlib import runtime
+from srlib import headlines, paths, runtime
 from srlib.weights import WeightStatus
 
 
@@ -58,9 +61,11 @@ def write_metrics(
     labels: list[str] | None = None,
     config: dict[str, Any] | None = None,
 ) -> dict:
-    """Write a metrics JSON with its provenance.
+    """Write a stage's metrics: the full record with its provenance at ``<stage>.details.json`` and the headline
+    (:func:`srlib.headlines.headline` of the record) at ``path``; returns the record.
 
     Args:
+        path: the headline file, ``paths.metrics_file(profile, stage)``.
         metrics: the numbers (nested dicts allowed; DVC shows numeric leaves).
         stage, profile: which DVC stage and params profile produced them.
         data: at least ``{"name": ..., "proxy": bool}``; say what stands in for the paper's dataset.
@@ -96,14 +101,18 @@ def write_metrics(
         "git_commit": runtime.git_commit(),
         "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    write_json(path, payload)
+    write_json(paths.details_of(path), payload)
+    write_json(
+        path, headlines.headline(stage, payload)
+    )  # after the record: a headline always has its details
     return payload
 
 
 def read_metrics(path: str | Path) -> dict:
-    path = Path(path)
+    """The full record of a stage's metrics, given its headline file (or the record's own path)."""
+    path = paths.details_of(path)
     if not path.is_file():
-        raise FileNotFoundError(f"metrics file not found: {path}")
+        raise FileNotFoundError(f"metrics file not found: {paths.shown(path)}")
     return json.loads(path.read_text())
 
 

@@ -143,7 +143,7 @@ def labels_with(inp: Inputs, stage: str, *words: str) -> str:
 
 def not_comparable(inp: Inputs, stage: str, table: str) -> str:
     """Why absolute numbers are not the paper's: the metrics file's own flag and labels."""
-    where = f"metrics/{stage}.json"
+    where = f"metrics/{stage}.details.json"
     if inp.value(stage, "comparable_with_paper"):
         return f"{where}: comparable_with_paper is true; the paper / ours / Δ rows are in {table}"
     # write_metrics ends the labels with its PROXY DATA / RANDOM WEIGHTS summaries; the rest are on the page

@@ -51,10 +51,11 @@ class Inputs:
 
     # ---------------------------------------------------------------------------------------- metrics files
     def metrics_path(self, stage: str) -> Path:
-        return self.dir / "metrics" / f"{stage}.json"
+        """The full metrics record of ``stage`` (the headline DVC shows is its sibling ``<stage>.json``)."""
+        return self.dir / "metrics" / f"{stage}.details.json"
 
     def metrics(self, stage: str) -> dict:
-        """The parsed metrics file of ``stage`` (``results/<profile>/metrics/<stage>.json``)."""
+        """The parsed metrics record of ``stage`` (``results/<profile>/metrics/<stage>.details.json``)."""
         if stage not in self._metrics:
             path = self.metrics_path(stage)
             if not path.is_file():

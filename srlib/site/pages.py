@@ -143,7 +143,11 @@ def study_page(study: Study, inp: Inputs, site_dir: Path, notebooks: dict[str, s
     tables = ", ".join(link(relative(inp.file("tables", t), site_dir), t) for t in study.tables)
     out.append(f"<li>tables: {tables}</li>")
     metrics = ", ".join(
-        link(relative(inp.metrics_path(s), site_dir), f"{s}.json") for s in study.stages
+        link(relative(inp.metrics_path(s), site_dir), inp.metrics_path(s).name)
+        + " (headline: "
+        + link(relative(inp.metrics_path(s).with_name(f"{s}.json"), site_dir), f"{s}.json")
+        + ")"
+        for s in study.stages
     )
     out.append(f"<li>metrics: {metrics}</li></ul>")
     out.append("<h2>Provenance</h2>" + provenance(inp, study.stages, site_dir))

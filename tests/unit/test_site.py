@@ -121,7 +121,7 @@ def _value(payload, key: str):
 
 
 def _metrics(root: Path, stage: str) -> dict:
-    return json.loads((root / PROFILE / "metrics" / f"{stage}.json").read_text())
+    return json.loads((root / PROFILE / "metrics" / f"{stage}.details.json").read_text())
 
 
 # --------------------------------------------------------------------------------------------- (a) structure
@@ -276,9 +276,9 @@ def test_provenance_names_the_git_commit(site):
 @pytest.mark.parametrize(
     "damage, named",
     [
-        (lambda d: (d / "metrics" / "srgan_evaluate.json").unlink(), "srgan_evaluate.json"),
-        (lambda d: (d / "metrics" / "night2day_evaluate.json").write_text("{oops"), "night2day_evaluate.json: invalid JSON"),
-        (lambda d: _drop_key(d / "metrics" / "realesrgan_pretrained.json"), "realesrgan_pretrained.json: no 'metrics.paired.realesrgan_x4plus_vs_bicubic_niqe"),
+        (lambda d: (d / "metrics" / "srgan_evaluate.details.json").unlink(), "srgan_evaluate.details.json"),
+        (lambda d: (d / "metrics" / "night2day_evaluate.details.json").write_text("{oops"), "night2day_evaluate.details.json: invalid JSON"),
+        (lambda d: _drop_key(d / "metrics" / "realesrgan_pretrained.details.json"), "realesrgan_pretrained.details.json: no 'metrics.paired.realesrgan_x4plus_vs_bicubic_niqe"),
         (lambda d: (d / "figures" / "srgan_evaluate" / "psnr_y_per_image.png").unlink(), "psnr_y_per_image.png"),
         (lambda d: (d / "notebooks" / "33_night2day_m3.ipynb").unlink(), "NN_night2day_m3.ipynb"),
         (lambda d: (d / "tables" / "night2day" / "findings.md").unlink(), "findings.md"),

@@ -21,7 +21,7 @@ def test_metrics_file_labels_proxy_and_random_weights(tmp_path):
         data={"name": "embedded-bench", "proxy": True},
         weights={"vgg19": status},
     )
-    on_disk = json.loads((tmp_path / "m.json").read_text())
+    on_disk = json.loads((tmp_path / "m.details.json").read_text())
     assert on_disk == json.loads(json.dumps(out))
     assert on_disk["comparable_with_paper"] is False
     assert on_disk["weights"]["vgg19"]["source"] == "random-init"

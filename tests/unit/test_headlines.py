@@ -1,0 +1,104 @@
+"""The metrics files DVC shows hold a short headline in shared columns; the full record sits beside them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from srlib import headlines, paths, tracking
+
+ROOT = paths.find_root()
+
+
+def _record(tmp_path, monkeypatch, stage="srgan_train"):
+    monkeypatch.setenv("SRLIB_ROOT", str(tmp_path))
+    monkeypatch.setenv(
+        "SRLIB_GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567 (with uncommitted changes)"
+    )
+    metrics = {"srresnet": {"val_psnr_y": 29.864118, "val_gain_db": 1.2511622}, "srgan": {}}
+    path = paths.metrics_file("t", stage)
+    tracking.write_metrics(
+        path,
+        metrics,
+        stage=stage,
+        profile="t",
+        data={"name": "x", "proxy": True},
+        config={"num_feat": 32},
+    )
+    return path
+
+
+def test_write_metrics_puts_the_headline_where_dvc_looks_and_the_record_beside_it(
+    tmp_path, monkeypatch
+):
+    path = _record(tmp_path, monkeypatch)
+    assert json.loads(path.read_text()) == {
+        "commit": "0123456+",
+        "gain_db": 1.251,
+        "psnr_y": 29.864,
+    }
+    details = json.loads(paths.details_of(path).read_text())
+    assert details["config"] == {"num_feat": 32} and details["labels"][0].startswith("PROXY DATA")
+    assert tracking.read_metrics(path) == details == tracking.read_metrics(paths.details_of(path))
+
+
+def test_a_headline_refuses_a_key_outside_the_shared_columns(monkeypatch):
+    monkeypatch.setitem(headlines.STAGES, "x", lambda m: {"fid": 3.0})
+    with pytest.raises(ValueError, match=r"keys \['fid'\] are not in srlib.headlines.COLUMNS"):
+        headlines.headline("x", {"metrics": {}, "git_commit": "abc"})
+
+
+def test_rebuild_splits_a_record_written_before_the_split(tmp_path):
+    old = {"stage": "data_prepare", "metrics": {"bench": {"images": 32}}, "git_commit": "not a sha"}
+    (tmp_path / "data_prepare.json").write_text(json.dumps(old))
+    assert headlines.rebuild(tmp_path) == [tmp_path / "data_prepare.json"]
+    assert json.loads((tmp_path / "data_prepare.json").read_text()) == {
+        "commit": "unknown",
+        "n": 32,
+    }
+    assert json.loads((tmp_path / "data_prepare.details.json").read_text()) == old
+    headlines.rebuild(tmp_path)  # idempotent: the second pass reads the details file
+    assert json.loads((tmp_path / "data_prepare.json").read_text()) == {
+        "commit": "unknown",
+        "n": 32,
+    }
+
+
+def test_every_metrics_file_dvc_declares_has_a_headline_and_a_declared_record():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        for entry in stage.get("metrics", []):
+            path = next(iter(entry)) if isinstance(entry, dict) else entry
+            assert path == f"results/${{profile}}/metrics/{name}.json"
+            assert name in headlines.STAGES, name
+            outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]]
+            assert f"results/${{profile}}/metrics/{name}.details.json" in outs, name
+
+
+@pytest.mark.parametrize("profile", ["smoke", "photos"])
+def test_committed_headlines_are_those_of_their_records(profile):
+    folder = ROOT / "results" / profile / "metrics"
+    heads = [p for p in folder.glob("*.json") if not p.name.endswith(".details.json")]
+    assert heads
+    for path in heads:
+        record = tracking.read_metrics(path)
+        assert json.loads(path.read_text()) == headlines.headline(record["stage"], record), (
+            path.name
+        )
+
+
+def test_dvc_metrics_show_fits_a_120_column_terminal():
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    dvc = [sys.executable, "-m", "dvc"]
+    out = subprocess.run(
+        [*dvc, "metrics", "show"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1 + len(
+        headlines.STAGES
+    )  # a header and one row per stage of the smoke profile
+    assert max(map(len, lines)) <= 120, max(lines, key=len)
+    assert lines[0].split() == ["Path", *headlines.COLUMNS]
