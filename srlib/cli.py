@@ -8,13 +8,14 @@ Commands:
     gpu-run OUT_DIR [--dry-run]              the one prepared GPU run: benchmarks + the gpu profile's SRGAN
     site [--profile P]                       the results site: results/<profile>/site/index.html (offline HTML)
     headlines [--profile P]                  rebuild the metrics files DVC shows from their details files
+    checkpoints [--profile P]                copy the small trained generators into results/<profile>/checkpoints/
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site", "headlines")
+COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site", "headlines", "checkpoints")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from srlib import site
 
         return site.main(rest)
+    if cmd == "checkpoints":
+        from srlib import checkpoints
+
+        return checkpoints.main(rest)
     if cmd == "headlines":
         from srlib import headlines
 

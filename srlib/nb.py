@@ -194,13 +194,77 @@ def rendering_paths(output: Path) -> tuple[Path, Path]:
     )
 
 
+FOLDED_HEADER = (
+    "# this run's values (injected by papermill); where one differs from the notebook's default, the comment ends\n"
+    "# with (default: ...)\n"
+)
+
+
+def _value(text: str) -> object:
+    """A parameter's value from its source: a literal, or arithmetic such as ``1 / 12.75`` (no names, no calls)."""
+    import ast
+
+    tree = ast.parse(text, mode="eval")
+    if any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(tree)):
+        return text
+    return eval(
+        compile(tree, "<parameter>", "eval"), {"__builtins__": {}}
+    )  # literals and operators only
+
+
+def fold_parameters(cells: list) -> list:
+    """The rendering's cells with papermill's injected values written into the ``parameters`` cell.
+
+    papermill runs the notebook's own cell (the paper's settings) and then an injected cell that overrides it, so a
+    rendered notebook shows ``profile: str = "paper"`` and below it ``profile = "smoke"``. This writes each injected
+    value into its typed, commented line (keeping the default in the comment where it differs) and drops the injected
+    cell; the notebook stays runnable and runs as the original did. Cells are returned unchanged when the injected
+    cell holds a name the parameters cell does not.
+    """
+    import ast
+
+    tags = [set(c.get("metadata", {}).get("tags", [])) for c in cells]
+    try:
+        i = next(k for k, t in enumerate(tags) if "parameters" in t)
+        j = next(k for k, t in enumerate(tags) if "injected-parameters" in t)
+    except StopIteration:
+        return cells
+    source = lambda c: "".join(c["source"]) if isinstance(c["source"], list) else c["source"]  # noqa: E731
+    injected = {}
+    for node in ast.parse(source(cells[j])).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            return cells
+        injected[node.targets[0].id] = ast.get_source_segment(source(cells[j]), node.value)
+    lines, seen = [], set()
+    for line in source(cells[i]).splitlines():
+        code, sep, comment = line.partition("  # ")
+        name, _, rest = code.partition(":")
+        annotation, eq, default = rest.partition(" = ")
+        name = name.strip()
+        if not eq or name not in injected:
+            lines.append(line)
+            continue
+        seen.add(name)
+        value = injected[name]
+        same = value == default or _value(value) == _value(default)
+        note = "" if same else f" (default: {default})"
+        lines.append(
+            f"{name}:{annotation} = {value}{sep or ('  # ' if note else '')}{comment}{note}"
+        )
+    if set(injected) - seen:
+        return cells
+    folded = dict(cells[i], source=FOLDED_HEADER + "\n".join(lines))
+    return [folded if k == i else c for k, c in enumerate(cells) if k != j]
+
+
 def _set_output_path(rendering: Path, recorded: Path) -> None:
     """Make the rendering's papermill metadata name where the file ends up (not the temporary name), and both of its
-    paths repo-relative."""
+    paths repo-relative; fold the injected parameters into the parameters cell (:func:`fold_parameters`)."""
     import nbformat
 
     try:
         doc = nbformat.read(str(rendering), as_version=nbformat.NO_CONVERT)
+        doc.cells = fold_parameters(doc.cells)
         meta = doc.metadata.setdefault("papermill", {})
         meta["output_path"] = paths.shown(recorded)
         if meta.get("input_path"):

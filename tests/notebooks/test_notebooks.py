@@ -38,7 +38,7 @@ def test_whole_smoke_study_runs(project):
         out = nb.run_stage(stage, profile="smoke", overrides=TINY.get(stage))
         assert out == project / "results" / "smoke" / "notebooks" / out.name and out.is_file()
     metrics = {
-        s: json.loads((project / "results/smoke/metrics" / f"{s}.json").read_text())
+        s: json.loads((project / "results/smoke/metrics" / f"{s}.details.json").read_text())
         for s in ("data_prepare", "srgan_train", "srgan_evaluate")
     }
     assert metrics["data_prepare"]["metrics"]["bench"]["images"] == 4
@@ -57,7 +57,13 @@ def test_whole_smoke_study_runs(project):
     assert "FID-Inception content loss (substitute for VGG54)" in table and "(PROXY)" in table
     assert perceptual.SUBSTITUTE_LABEL in table
     rendered = json.loads((project / "results/smoke/notebooks/10_srgan_train.ipynb").read_text())
-    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in rendered["cells"])
+    # papermill's injected values are folded into the parameters cell: one cell, this run's values
+    assert not any(
+        "injected-parameters" in c["metadata"].get("tags", []) for c in rendered["cells"]
+    )
+    params = next(c for c in rendered["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert 'profile: str = "smoke"  # params profile' in "".join(params["source"])
+    assert '(default: "paper")' in "".join(params["source"])
 
 
 def test_missing_data_folder_is_named(project):

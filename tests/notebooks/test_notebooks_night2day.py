@@ -60,7 +60,7 @@ def test_night2day_notebooks_run(project):
     for stage in ("data_prepare", *TINY):
         nb.run_stage(stage, profile="smoke", overrides=TINY.get(stage))
     res = project / "results/smoke"
-    data = json.loads((res / "metrics/night2day_data.json").read_text())
+    data = json.loads((res / "metrics/night2day_data.details.json").read_text())
     assert data["data"]["proxy"] is True and data["comparable_with_paper"] is False
     assert data["metrics"]["pairs"]["test"] == 8  # 4 embedded benchmark photos x 2
     for stage, files in (
@@ -69,11 +69,11 @@ def test_night2day_notebooks_run(project):
         ("night2day_m3", ("m3_paired.pth", "m3_unpaired.pth")),
     ):
         assert all((project / "models/smoke" / stage / f).is_file() for f in files)
-        m = json.loads((res / f"metrics/{stage}.json").read_text())
+        m = json.loads((res / f"metrics/{stage}.details.json").read_text())
         assert m["weights"]["realesrgan_x4plus"]["source"] == "random-init" and any(
             "PROXY" in x for x in m["labels"]
         )
-    ev = json.loads((res / "metrics/night2day_evaluate.json").read_text())
+    ev = json.loads((res / "metrics/night2day_evaluate.details.json").read_text())
     assert set(ev["metrics"]["phases"]) == {
         "M1/Pre",
         "M1/Intermediate",

@@ -24,7 +24,7 @@ def test_realesrgan_pretrained_notebook_runs(project):
             stage, profile="smoke", overrides=TINY if stage == "realesrgan_pretrained" else None
         )
     results = project / "results/smoke"
-    m = json.loads((results / "metrics/realesrgan_pretrained.json").read_text())
+    m = json.loads((results / "metrics/realesrgan_pretrained.details.json").read_text())
     assert set(m["metrics"]["models"]) == {"bicubic", "realesrgan_x4plus", "hr"}
     x4 = m["metrics"]["models"]["realesrgan_x4plus"]
     assert x4["label"] == "Real-ESRGAN x4plus (pretrained, fp16-converted release)"

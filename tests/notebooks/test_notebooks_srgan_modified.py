@@ -31,7 +31,9 @@ TINY = {
 def test_modified_srgan_notebooks_run(project):
     for stage in ("data_prepare", "srgan_modified_train", "srgan_modified_postprocess"):
         nb.run_stage(stage, profile="smoke", overrides=TINY.get(stage))
-    train = json.loads((project / "results/smoke/metrics/srgan_modified_train.json").read_text())
+    train = json.loads(
+        (project / "results/smoke/metrics/srgan_modified_train.details.json").read_text()
+    )
     m = train["metrics"]
     modes = {"moving statistics (the seed)", "recalibrated over 2 crops", "per-image statistics"}
     assert set(m["bn_check"]) == set(m["bn_check_zero_padding"]) == modes
@@ -46,7 +48,9 @@ def test_modified_srgan_notebooks_run(project):
     assert g_file["arch_kwargs"]["bn_inference"] == "per_image"
     figs = project / "results/smoke/figures/srgan_modified_train"
     assert {"gain_curve.png", "losses.png", "bn_offsets.png"} <= {f.name for f in figs.iterdir()}
-    pp = json.loads((project / "results/smoke/metrics/srgan_modified_postprocess.json").read_text())
+    pp = json.loads(
+        (project / "results/smoke/metrics/srgan_modified_postprocess.details.json").read_text()
+    )
     ablation = pp["metrics"]["ablation"]
     assert {
         "bicubic",

@@ -205,3 +205,29 @@ def test_failed_run_keeps_the_last_good_rendering(tmp_path, monkeypatch):
     assert output.read_bytes() == good  # byte-identical
     assert "asked to fail (second)" in failed.read_text() and not running.exists()
     assert sorted(p.name for p in output.parent.iterdir()) == ["tiny.failed.ipynb", "tiny.ipynb"]
+
+
+def test_injected_values_are_folded_into_the_typed_parameters_cell():
+    def cell(src, tag=None):
+        return {"cell_type": "code", "metadata": {"tags": [tag] if tag else []}, "source": src}
+
+    params = cell(
+        'profile: str = "paper"  # params profile\nscale: int = 4  # factor\nrescale: float = 1 / 12.75  # VGG',
+        "parameters",
+    )
+    injected = cell(
+        '# Parameters\nprofile = "smoke"\nscale = 4\nrescale = 0.0784313725490196\n',
+        "injected-parameters",
+    )
+    out = nb.fold_parameters([cell("import x"), params, injected, cell("cfg = 1")])
+    assert [c["source"] for c in out[::2]] == ["import x", "cfg = 1"] and len(out) == 3
+    assert out[1]["source"] == nb.FOLDED_HEADER + (
+        'profile: str = "smoke"  # params profile (default: "paper")\n'
+        "scale: int = 4  # factor\n"
+        "rescale: float = 0.0784313725490196  # VGG"  # 1 / 12.75: the same value, no default note
+    )
+    stray = cell('profile = "smoke"\nother = 1\n', "injected-parameters")
+    assert nb.fold_parameters([params, stray]) == [
+        params,
+        stray,
+    ]  # a name the cell lacks: left as papermill wrote
