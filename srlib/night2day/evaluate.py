@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from srlib import evaluation, models, paths, runtime
+from srlib import evaluation, models, paths, runtime, viz
 from srlib.data import degradations
 from srlib.data.images import load_image
 from srlib.metrics import fid as metrics_fid
@@ -129,8 +129,8 @@ class EvaluationRun:
 
     @property
     def tag(self) -> str:
-        """The figure-title suffix that marks proxy data."""
-        return " (PROXY)" if self.manifest["proxy"] else ""
+        """The figure-title suffix: `` (SMOKE)`` for a plumbing run, `` (PROXY)`` on proxy data, else ``""``."""
+        return viz.run_tag(self.cfg.profile, proxy=self.manifest["proxy"])
 
     def figure(self, name: str) -> Path:
         return paths.figure_file(self.cfg.profile, f"{self.cfg.STAGE}/{name}.png")
@@ -226,6 +226,24 @@ class PhaseImages:
     def float(self, key: tuple[str, str] | str, idx: Sequence[int] | None = None) -> Tensor:
         t = self.gt if key == "gt" else self.night_lq if key == "night_lq" else self.images[key]
         return (t if idx is None else t[list(idx)]).float() / 255
+
+
+# An output whose every image has a pixel standard deviation below this ([0, 1] scale: 5 of 255 levels) is
+# near-constant: the network collapsed to one flat colour and its metrics measure that flat image. A collapsed
+# smoke network's near-black output has 0.004-0.011 (one or two levels of quantisation noise); the darkest real
+# input (the synthetic-night Pre phase) has 0.04 and day photos ~0.2.
+CONSTANT_STD = 0.02
+
+
+def constant_outputs(ph: PhaseImages, tol: float = CONSTANT_STD) -> list[str]:
+    """The ``model/phase`` keys whose output is near-constant on every test image (pixel std over all pixels and
+    channels below ``tol``)."""
+    out = []
+    for (model, phase), imgs in ph.images.items():
+        std = (imgs.float() / 255).flatten(1).std(dim=1)
+        if len(std) and bool((std < tol).all()):
+            out.append(f"{model}/{phase}")
+    return out
 
 
 def _u8(x: Tensor) -> Tensor:

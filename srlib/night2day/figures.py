@@ -2,7 +2,8 @@
 
 Figs 3 / 5 are per-image histograms of every metric by phase (M1 / M2), Fig. 7 those of every model's Post phase;
 Figs 4 / 6 show test images through every phase. All under ``results/<profile>/figures/<stage>/``; titles say
-PROXY on proxy data. The training stages' curves and val previews are :mod:`srlib.night2day.stages`.
+SMOKE on a plumbing run and PROXY on proxy data (:func:`srlib.viz.run_tag`), and a panel whose output is
+near-constant says COLLAPSED. The training stages' curves and val previews are :mod:`srlib.night2day.stages`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from srlib.night2day import data as night2day_data
 from srlib.night2day import prepare
 from srlib.night2day.config import Night2DayDataConfig
 from srlib.night2day.evaluate import (
+    CONSTANT_STD,
     METRICS,
     EvaluationRun,
     PhaseImages,
@@ -41,10 +43,11 @@ def split_figure(cfg: Night2DayDataConfig, manifest: dict) -> None:
             "day HR (ground truth)": shown.day_hr,
         },
         title=(
-            "PROXY: synthetic night from day photos"
+            "synthetic-night test pairs (night rendered from day photos)"
             if manifest["proxy"]
             else "night2day test pairs"
-        ),
+        )
+        + viz.run_tag(cfg.profile, proxy=manifest["proxy"]),
     )
     viz.save(fig, paths.figure_file(cfg.profile, f"{cfg.STAGE}/test_pairs.png"))
 
@@ -53,22 +56,58 @@ def split_figure(cfg: Night2DayDataConfig, manifest: dict) -> None:
 PAPER_FIGURES = {"M1": {"histograms": 3, "grid": 4}, "M2": {"histograms": 5, "grid": 6}}
 
 
+# x-axis labels of the histograms: what each per-image value is, its scale, its direction
+AXIS_LABELS = {
+    "rmse": "RMSE vs day truth ([0, 1] scale; lower better)",
+    "mae": "MAE vs day truth ([0, 1] scale; lower better)",
+    "ssim": "SSIM vs day truth (no unit; higher better)",
+    "ncc": "NCC vs day truth (Pearson r; higher better)",
+}
+
+
+def _histogram_figure(df: pd.DataFrame, *, by: str, title: str):
+    """:func:`srlib.viz.metric_histograms` with labelled axes (metric, scale, direction; density per ``by``
+    group) and the legend beside the last panel, so that neither covers a histogram."""
+    import seaborn as sns
+
+    fig = viz.metric_histograms(df, METRICS, by=by, title=title)
+    fig.set_size_inches(3.6 * len(METRICS) + 1.6, 3.6)
+    for ax, m in zip(fig.axes, METRICS):
+        ax.set_xlabel(AXIS_LABELS[m], fontsize=8)
+        ax.set_ylabel(f"density (per {by})", fontsize=8)
+    if fig.axes[-1].get_legend() is not None:
+        sns.move_legend(fig.axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def histograms(run: EvaluationRun, per_image: pd.DataFrame) -> None:
-    """Figs 3 and 5 (every phase of M1 / M2 vs the day ground truth) and Fig. 7 (the Post phase of every model)."""
+    """Figs 3 and 5 (every phase of M1 / M2 vs the day ground truth) and Fig. 7 (the Post phase of every model):
+    per-image histograms of every metric, n test images per group."""
+    n = per_image["image"].nunique()
     for model, figs in PAPER_FIGURES.items():
         fig_no = figs["histograms"]
-        fig = viz.metric_histograms(
+        fig = _histogram_figure(
             per_image[per_image.model == model],
-            METRICS,
             by="phase",
-            title=f"Fig. {fig_no}-style: {model} phases vs day ground truth" + run.tag,
+            title=f"Fig. {fig_no}-style: {model}, every phase vs the day ground truth, {n} test images"
+            + run.tag,
         )
         viz.save(fig, run.figure(f"fig{fig_no}_{model}_histograms"))
     post = per_image[per_image.phase == "Post"]
-    fig = viz.metric_histograms(
-        post, METRICS, by="model", title="Fig. 7-style: Post phase of every model" + run.tag
+    fig = _histogram_figure(
+        post,
+        by="model",
+        title=f"Fig. 7-style: Post phase of every model, {n} test images" + run.tag,
     )
     viz.save(fig, run.figure("fig7_post_histograms"))
+
+
+def panel_title(name: str, ph: PhaseImages, key: tuple[str, str]) -> str:
+    """A grid column's title: ``name``, or ``"name: COLLAPSED (near-constant, pixel std 0.004)"`` when every test
+    image of that phase has a pixel std below :data:`srlib.night2day.evaluate.CONSTANT_STD`."""
+    std = float((ph.images[key].float() / 255).flatten(1).std(dim=1).max())
+    return f"{name}: COLLAPSED\n(near-constant, std {std:.3f})" if std < CONSTANT_STD else name
 
 
 def phase_grids(run: EvaluationRun, ph: PhaseImages) -> None:
@@ -80,7 +119,7 @@ def phase_grids(run: EvaluationRun, ph: PhaseImages) -> None:
     for model, figs in PAPER_FIGURES.items():
         fig_no = figs["grid"]
         cols = {
-            f"{model} {phase}": ph.float((model, phase), idx)
+            panel_title(f"{model} {phase}", ph, (m, phase)): ph.float((model, phase), idx)
             for (m, phase) in ph.images
             if m == model
         }
@@ -88,7 +127,10 @@ def phase_grids(run: EvaluationRun, ph: PhaseImages) -> None:
             cols | truth, row_labels=rows, title=f"Fig. {fig_no}-style: {model}{run.tag}"
         )
         viz.save(fig, run.figure(f"fig{fig_no}_{model}_grid"))
-    cols = {f"{m} Post": ph.float((m, "Post"), idx) for m in run.pipelines.models()}
+    cols = {
+        panel_title(f"{m} Post", ph, (m, "Post")): ph.float((m, "Post"), idx)
+        for m in run.pipelines.models()
+    }
     fig = viz.image_grid(
         {"Pre": ph.float(("M1", "Pre"), idx)} | cols | truth,
         row_labels=rows,

@@ -19,6 +19,7 @@ from srlib.site.inputs import Inputs, SiteError, relative, shown
 from srlib.site.studies import STUDIES
 
 SITE = "site"  # results/<profile>/site/
+HEADLINES = "headlines.md"  # the index lines in markdown: the README's Results block is the photos profile's
 SHARED = ["data_prepare"]  # notebooks of no single study, listed on the index
 
 
@@ -71,6 +72,8 @@ def _write(
             pages.study_page(st, inp, tmp, links), encoding="utf-8"
         )
         names.append(f"{st.slug}.html")
+    site_rel = f"results/{inp.profile}/{SITE}"  # as the README links it
+    (tmp / HEADLINES).write_text("\n".join(pages.headlines_markdown(studies, site_rel)) + "\n")
     exp = nbhtml.exporter()
     css = None
     for stage, nb in sources.items():

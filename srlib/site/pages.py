@@ -45,6 +45,23 @@ def inline(h: Headline) -> str:
     return f"{escape(h.label)} {num(h.cell)}" + (f" {ci(h)}" if h.ci else "")
 
 
+def headlines_markdown(studies: list[Study], site_rel: str) -> list[str]:
+    """The index lines as markdown (the README's Results block): a study, its headline numbers, its verdicts."""
+    lines = []
+    for s in studies:
+        heads = "; ".join(
+            f"{h.label} {h.cell.text}" + (f" [{h.ci[0].text}, {h.ci[1].text}]" if h.ci else "")
+            for h in s.summary
+        )
+        counts = ", ".join(
+            f"{sum(c.verdict == v for c in s.claims)} {v}"
+            for v in VERDICTS
+            if any(c.verdict == v for c in s.claims)
+        )
+        lines.append(f"- [{s.title}]({site_rel}/{s.slug}.html): {heads}. Claims: {counts}.")
+    return lines
+
+
 def document(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

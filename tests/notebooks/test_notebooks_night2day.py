@@ -100,7 +100,7 @@ def test_night2day_notebooks_run(project):
     assert all(np.isfinite(v["kid"]) for v in ev["metrics"]["phases"].values())
     tables = res / "tables/night2day"
     md = (tables / "paper_tables.md").read_text()
-    assert "PROXY DATA" in md and "| Pre | 0.48 / " in md and "M3-unpaired" in md
+    assert "PROXY DATA" in md and "| Pre | RMSE ↓ | 0.48 | " in md and "M3-unpaired" in md
     assert "M1 vs M2 (Post)" in (tables / "findings.md").read_text()
     per_image = pd.read_csv(tables / "per_image.csv")
     assert len(per_image) == 8 * 10 and per_image[["rmse", "mae", "ssim"]].notna().all().all()

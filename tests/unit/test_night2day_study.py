@@ -356,14 +356,27 @@ def test_paper_comparison_and_tables(tmp_path):
     fid = pd.DataFrame([{"key": k, "fid": 100.0 + i} for i, k in enumerate(df.key.unique())])
     summary = rp.phase_summary(df, fid)
     ref = pd.DataFrame(
-        [{"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "table": "Table 1"}]
+        [
+            {"method": "M1", "phase": "Post", "metric": "rmse", "value": 0.23, "std": 0.08},
+            {"method": "M1", "phase": "Post", "metric": "fid", "value": 90.47, "std": float("nan")},
+        ]
     )
-    comp = rp.paper_comparison(summary, ref)
+    comp = rp.paper_comparison(summary, ref, fid_reasons=["20 test images"])
     row = comp[(comp.model == "M1") & (comp.phase == "Post") & (comp.metric == "rmse")].iloc[0]
     assert row.paper == 0.23 and row.delta == pytest.approx(row.ours - 0.23) and row.in_paper
+    assert row.paper_std == 0.08 and row.n == 20 and row.comparable
+    fid_row = comp[(comp.model == "M1") & (comp.phase == "Post") & (comp.metric == "fid")].iloc[0]
+    assert fid_row.in_paper and not fid_row.comparable and pd.isna(fid_row.delta)
+    assert pd.isna(fid_row.paper_std)  # an empty std stays empty
     assert comp[comp.metric == "fid"].ours.tolist() == [100.0, 101.0, 100.0 + 2, 103.0]
-    md = rp.paper_tables_markdown(comp, labels=["PROXY DATA"], title="T")
-    assert "- PROXY DATA" in md and "| Post | 0.23 / " in md and "Table-2-style" in md
+    md = rp.paper_tables_markdown(
+        comp, labels=["PROXY DATA"], title="T", fid_reasons=["20 test images"]
+    )
+    ours = f"{row.ours:.3f} ± {row.ours_std:.3f}"
+    assert f"| Post | RMSE ↓ | 0.23 ± 0.08 | {ours} | {row.delta:+.3f} |" in md
+    assert "| Post | FID ↓ | 90.47 | 101 | n/c¹ |" in md  # no std in the reference: none printed
+    assert "¹ n/c, not comparable: this run's FID is on 20 test images." in md
+    assert "- PROXY DATA" in md and "Table-2-style" in md and "| Pre | RMSE ↓ | — |" in md
 
 
 def test_measure_conventions():
@@ -522,6 +535,7 @@ def test_evaluation_metrics_payload():
         "post_vs_pre",
         "model_comparison",
         "fid_notes",
+        "constant_outputs",
     ]
     assert list(out["phases"]) == list(df.key.unique())
     assert set(out["phases"]["M1/Post"]) == {"rmse", "mae", "ssim", "ncc", "fid"}
@@ -534,28 +548,46 @@ def test_evaluation_metrics_payload():
         "p_wilcoxon",
         "verdict",
         "equivalent",
+        "n",
     }
+    assert out["post_vs_pre"]["M1_rmse"]["n"] == 20
     assert "M3-paired_vs_M2_ssim" in out["model_comparison"]
     assert out["post_better_than_pre"] is post_better and out["fid_notes"] == ["random Inception"]
 
 
 def test_findings_markdown():
-    _, _, _, post_better, mv = _verdicts()
+    df, fid, pv, post_better, mv = _verdicts()
     data = {"name": "synthetic-night proxy", "proxy": True, "pairs": 20}
-    md = rp.findings_markdown(
-        post_better, mv, profile="smoke", data=data, labels=["PROXY DATA"], m3=["M3-paired"]
-    )
+    kw = dict(profile="smoke", data=data, labels=["PROXY DATA"], constant=["M2/Post"])
+    md = rp.findings_markdown(pv, post_better, mv, fid, **kw)
     lines = md.splitlines()
-    assert lines[:4] == ["# Findings (smoke profile)", "", "- PROXY DATA", ""]
-    assert lines[4] == "- Data: synthetic-night proxy, 20 test pairs — PROXY, not night2day."
-    assert lines[5].startswith(
-        "- M1: Post better than Pre on every per-image metric: **no** (not on NCC: undefined"
-    ) and lines[5].endswith("; FID: not assessable (random-init Inception)")
-    assert lines[8].startswith("- M1 vs M2 (Post): RMSE ") and "(equivalent)" in lines[8]
-    assert lines[9].startswith("- M3-paired vs M1: RMSE ") and lines[10].startswith(
-        "- M3-paired vs M2: "
+    assert lines[0] == "# Findings (smoke profile)"
+    assert lines[2].startswith("Data: synthetic-night proxy, 20 test pairs — PROXY, not night2day")
+    m1 = next(x for x in lines if x.startswith("- **M1**, Post vs Pre (n = 20): "))
+    r = pv.set_index(["model", "metric"]).loc[("M1", "rmse")]
+    assert (
+        f"Post better than Pre on RMSE {r.mean_b:.3f} → {r.mean_a:.3f} (Δ {r.mean_diff:+.3f}" in m1
     )
-    assert md.endswith("\n") and len(lines) == 11
+    assert "undefined on NCC" in m1 and "FID: not assessable (random-init Inception)" in m1
+    assert m1.endswith(
+        "→ **not resolved against** the paper (Post is worse on no metric, but not shown "
+        "better on NCC (undefined))."
+    )
+    m3 = next(x for x in lines if x.startswith("- **M3-paired**, Post vs Pre"))
+    assert m3.endswith("(beyond the paper: no claim to test)")
+    # M1 and M2 differ by ~1e-4: equivalent at the paper's two-decimal resolution on RMSE, MAE, SSIM
+    m12 = next(x for x in lines if x.startswith("- **M1 vs M2 (Post)** (n = 20): "))
+    assert (
+        "similar on RMSE" in m12 and "→ **not resolved against** the paper's" in m12
+    )  # NCC undefined
+    assert (
+        "**Near-constant outputs** (pixel std < 0.02 on every test image" in md and "M2/Post" in md
+    )
+    assert "- **M3-paired vs M1 (Post)**" in md and lines[-1] == "- PROXY DATA"
+    short = rp.findings_markdown(pv, post_better, mv, fid, show_labels=False, **kw)
+    assert "- PROXY DATA" not in short and short.splitlines()[-1].startswith(
+        "- the 1 labels logged"
+    )
 
 
 def test_the_release_as_it_is_runs_beside_the_fine_tuned_pipelines():

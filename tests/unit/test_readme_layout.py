@@ -28,3 +28,11 @@ def test_readme_layout_matches_the_tree():
     listed = _listed()
     assert listed - actual == set(), "README lists modules that do not exist"
     assert actual - listed == set(), "modules missing from the README's layout section"
+
+
+def test_readme_headlines_are_the_photos_sites():
+    """The README's Results block is the photos site's headlines.md, line for line (numbers never typed)."""
+    text = (paths.root() / "README.md").read_text()
+    block = text.split("<!-- headlines: results/photos/site/headlines.md -->\n")[1].split("<!-- /headlines -->")[0]
+    assert block == (paths.root() / "results/photos/site/headlines.md").read_text()
+    assert block.count("\n- [") + block.startswith("- [") == 4  # one line per study
