@@ -83,17 +83,22 @@ def learning_curve(
 ):
     """Line plot of history columns (rows missing a column are skipped for that column)."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    points = 0
     for col in columns:
         if col in history:
             sub = history[[x, col]].dropna()
+            points = max(points, len(sub))
             ax.plot(sub[x], sub[col], marker="o" if len(sub) < 40 else None, ms=3, label=col)
     if hline is not None:
         ax.axhline(hline, color="gray", ls="--", lw=1, label=hline_label or None)
     ax.set_xlabel(x)
-    if ylabel:
-        ax.set_ylabel(ylabel)
+    losses = all(c.startswith("l_") for c in columns)
+    ax.set_ylabel(ylabel or ("loss" + (" (log scale)" if logy else "") if losses else "value"))
     if logy:
         ax.set_yscale("log")
+    # a run shorter than one log interval: say so rather than draw a lone dot as a curve
+    if points <= 1:
+        title = (title or "") + "\n(one logged point: the run is too short for a curve)"
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -141,7 +146,13 @@ class CropViewer:
 
 
 def crop_viewer(
-    pairs, upscalers: dict, *, size: int = 128, zoom: int = 3, static_images: int = 3
+    pairs,
+    upscalers: dict,
+    *,
+    size: int = 128,
+    zoom: int = 3,
+    static_images: int = 3,
+    title_tag: str = "",
 ) -> CropViewer:
     """ipywidgets viewer for JupyterLab: pick a benchmark image, flip between methods, move the crop; with a static
     grid of the same crops for renderings without a kernel (:class:`CropViewer`).
@@ -155,6 +166,7 @@ def crop_viewer(
     Args:
         pairs: ``(name, lq, gt)`` triples as from :func:`srlib.data.images.benchmark_pairs`.
         upscalers: ``{method: lq (1, 3, h, w) -> sr}``, e.g. bicubic and the trained generators.
+        title_tag: appended to the static grid's title (e.g. a SMOKE / PROXY line).
     """
     import io
 
@@ -195,7 +207,8 @@ def crop_viewer(
     fig = image_grid(
         columns,
         row_labels=[f"{n}\n{size}px at {top_},{left_}" for n, (top_, left_) in boxes.items()],
-        title=f"the viewer's starting crops: {size}px at each image's busiest window (nearest)",
+        title=f"the viewer's starting crops: {size}px at each image's busiest window (nearest)"
+        + title_tag,
     )
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")

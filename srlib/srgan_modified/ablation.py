@@ -246,6 +246,34 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# the table's columns as a reader sees them: what each measures, against what, and which direction is better;
+# with the decimals that matter (1/100 dB, 1e-4 of SSIM / LPIPS)
+DISPLAY = {
+    "tiling": ("tiling", None),
+    "psnr_y": ("PSNR-Y (dB) ↑", 2),
+    "ssim_y": ("SSIM-Y ↑", 4),
+    "lpips": ("LPIPS ↓", 4),
+    "seam": ("seam score (1 = none, > 1 = visible)", 3),
+    "d_psnr_y": ("Δ PSNR-Y (dB) vs network, same tiling ↑", 2),
+    "d_ssim_y": ("Δ SSIM-Y vs network ↑", 4),
+    "d_lpips": ("Δ LPIPS vs network ↓", 4),
+    "gain_db": ("PSNR-Y − bicubic (dB) ↑", 2),
+    "status": ("status", None),
+}
+
+
+def display_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summarize`'s table for reading: columns named with their reference and direction, numbers printed
+    with their decimals (a missing one empty)."""
+    cols = [c for c in DISPLAY if c in summary]
+    out = summary[cols].copy()
+    for c in cols:
+        if DISPLAY[c][1] is not None:
+            out[c] = [("" if v != v else f"{v:.{DISPLAY[c][1]}f}") for v in out[c]]
+    out.index.name = "method"
+    return out.rename(columns={c: DISPLAY[c][0] for c in cols})
+
+
 def gains(summary: pd.DataFrame) -> dict[str, float]:
     """``{method: PSNR-Y gain over bicubic}`` of every row (the figures' COLLAPSED labels)."""
     return {k: float(v) for k, v in summary["gain_db"].items()}
@@ -462,7 +490,7 @@ def markdown_report(
         + "\n\n"
         + "".join(f"- {label}\n" for label in labels)
         + "\n"
-        + evaluation.markdown_table(summary.reset_index())
+        + evaluation.markdown_table(display_table(summary).reset_index())
         + "\n## Findings\n\n"
         + "".join(f"- {s}\n" for s in findings)
     )

@@ -301,7 +301,7 @@ def histogram_figure(
     lq: torch.Tensor, sr: torch.Tensor, matched: torch.Tensor, *, title: str | None = None
 ):
     """Per-channel histograms of the LR input, the network output and the matched output, plus the three images."""
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), layout="constrained")
     for ax, (name, img) in zip(
         axes[0], (("LR input", lq), ("network output", sr), ("histogram-matched", matched))
     ):
@@ -319,8 +319,9 @@ def histogram_figure(
             )
             ax.plot((edges[1:] + edges[:-1]) / 2, hist, style, color=color, label=name)
         ax.set_title(f"{color} channel")
+        ax.set_xlabel(f"{color} value (0-1)")
+        ax.set_ylabel("density" if c == 0 else "")
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@ the ablation measures both BN modes, per-tile statistics and labels a collapsed 
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -204,3 +205,30 @@ def test_load_networks_sets_the_stage_bn_mode(tmp_path):
     )
     # the stage's mode, not the file's
     assert not any(s.startswith(bn.LABEL_PREFIX) for s in labels)
+
+
+def test_the_ablation_table_names_each_columns_reference_and_direction():
+    summary = pd.DataFrame(
+        {
+            "tiling": ["none", "blend"],
+            "psnr_y": [28.3479, 28.41],
+            "d_psnr_y": [-0.0595, 0.0],
+            "gain_db": [0.0, 0.0616],
+            "seam": [1.14612, float("nan")],
+            "status": ["", "COLLAPSED"],
+        },
+        index=pd.Index(["bicubic", "network [blend]"], name="method"),
+    )
+    shown = ablation.display_table(summary)
+    assert list(shown.columns) == [
+        "tiling",
+        "PSNR-Y (dB) ↑",
+        "seam score (1 = none, > 1 = visible)",
+        "Δ PSNR-Y (dB) vs network, same tiling ↑",
+        "PSNR-Y − bicubic (dB) ↑",
+        "status",
+    ]
+    assert shown.loc["bicubic"].tolist() == ["none", "28.35", "1.146", "-0.06", "0.00", ""]
+    assert (
+        shown.loc["network [blend]", "seam score (1 = none, > 1 = visible)"] == ""
+    )  # NaN: empty, not "nan"
