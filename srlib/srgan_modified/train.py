@@ -551,8 +551,9 @@ def sample_figure(
     cfg: SRGANModifiedTrainConfig, g: nn.Module, g_zero: nn.Module | None, bench_pairs, final: dict
 ):
     """``(image name, figure)``: zoomed crops of the first benchmark image, bicubic, then the network and its twin
-    in both BN modes, every panel labelled with its mode and, where its PSNR-Y gain over bicubic on this image is
-    below :data:`~srlib.srgan_modified.figures.COLLAPSE_GAIN_DB`, COLLAPSED."""
+    in both BN modes, every panel labelled with its mode, its PSNR-Y / SSIM-Y on the whole image and, where its
+    PSNR-Y gain over bicubic there is below :data:`~srlib.srgan_modified.figures.COLLAPSE_GAIN_DB`, COLLAPSED. The
+    image is the benchmark's first (a fixed rule, not a pick), the crop its busiest window."""
     ups = {"bicubic": evaluation.bicubic_upscaler(cfg.scale)}
     labels = {}
     for name, net in _networks(cfg, g, g_zero).items():
@@ -562,21 +563,24 @@ def sample_figure(
     samples = evaluation.sample_outputs(ups, bench_pairs[:1])
     image = next(iter(samples))
     outs = samples[image]
-    psnr = {
-        k: evaluation.measure(v[None], outs["ground truth"][None], crop_border=cfg.scale)["psnr_y"]
+    scores = {
+        k: evaluation.measure(v[None], outs["ground truth"][None], crop_border=cfg.scale)
         for k, v in outs.items()
         if k != "ground truth"
     }
-    for k in labels:
-        note = figures.collapse_note(psnr[k] - psnr["bicubic"])
+    labels["bicubic"] = "bicubic"
+    for k in labels:  # each panel: its whole-image PSNR-Y / SSIM-Y, and COLLAPSED where it is
+        note = figures.collapse_note(scores[k]["psnr_y"] - scores["bicubic"]["psnr_y"])
+        labels[k] += f"\nPSNR-Y {scores[k]['psnr_y']:.2f} dB, SSIM-Y {scores[k]['ssim_y']:.3f}"
         labels[k] += f"\n{note}" if note else ""
     fig = viz.zoom_comparison(
         outs,
         size=64,
         labels=labels,
-        title=f"{image} ({cfg.profile} profile)" + title_tag(cfg, final),
+        title=f"{image} ({cfg.profile} profile; the benchmark's first image, its busiest 64-px window)"
+        + title_tag(cfg, final),
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.92))  # room for the title over the 3-line panel labels
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # room for the title over the 4-line panel labels
     return image, fig
 
 
