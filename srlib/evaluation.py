@@ -154,52 +154,161 @@ def sample_outputs(
     return out
 
 
+def _cells(reference: pd.DataFrame) -> list[tuple[str, str]]:
+    """The reference's ``(dataset, metric)`` pairs, in the order they first appear."""
+    return list(dict.fromkeys(zip(reference.dataset, reference.metric)))
+
+
 def paper_table(
     reference: pd.DataFrame,
     ours: dict,
     *,
     ours_key: str = "models",
+    baseline: str = "bicubic",
     weights_by_method: dict[str, list[str]] | None = None,
+    not_comparable: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Join a typed-in reference table with our metrics file into "paper / ours / delta" rows.
+    """A paper's table beside our run, one row per method: the paper's value on each of its datasets, then ours once.
 
     Args:
-        reference: rows with at least ``dataset, method, metric, value, table, page``.
+        reference: rows with at least ``dataset, method, metric, value, table, page`` (a typed-in table).
         ours: a metrics payload written by :func:`srlib.tracking.write_metrics` whose ``metrics[ours_key]`` maps
-            method -> {metric: value}; its ``data`` and ``weights`` blocks label every row.
+            method -> {metric: value} and whose ``metrics["paired"]["<method>_vs_<baseline>_<metric>"]`` holds the
+            paired comparison with the baseline (``mean_diff``, ``ci_low``, ``ci_high``: :mod:`srlib.stats`); its
+            ``data`` and ``weights`` blocks decide which rows are comparable.
+        baseline: the method the paired differences are taken against (its own row has none).
         weights_by_method: which pretrained files each method's numbers depend on (e.g. ``{"srgan": ["vgg19"]}``:
             SRGAN was trained with the VGG54 loss). A row is comparable only on the paper's data with those files.
+        not_comparable: further reasons per method (e.g. a substitute loss), which make its row not comparable.
+
+    Returns:
+        Columns ``method``; ``paper_<dataset>_<metric>`` per reference cell, in its order; ``ours_dataset``
+        (``" (PROXY)"`` appended on proxy data), ``ours_n``; per metric ``ours_<metric>``,
+        ``ours_<metric>_vs_<baseline>`` and its ``_ci_low`` / ``_ci_high`` (NaN for the baseline and where not
+        stored); ``delta_<dataset>_<metric>`` (ours - paper) only when our benchmark is one of the paper's datasets
+        and not a proxy, NaN in the rows that are not comparable; ``weights``, ``comparable``,
+        ``not_comparable_because`` and ``source`` (table and page).
     """
     need = {"dataset", "method", "metric", "value", "table", "page"}
     missing = need - set(reference.columns)
     if missing:
         raise ValueError(f"reference table lacks columns {sorted(missing)}")
     models = ours["metrics"][ours_key]
+    paired = ours["metrics"].get("paired", {})
     proxy = bool(ours["data"].get("proxy", True))
-    data_name = ours["data"]["name"] + (" (PROXY)" if proxy else "")
+    name = ours["data"]["name"]
     status = ours.get("weights", {})
+    cells = _cells(reference)
+    metric_names = list(dict.fromkeys(m for _, m in cells))
+    # a delta is a reproduction error only on the paper's own benchmark (the same name, not a proxy of it)
+    same_data = (
+        next((d for d, _ in cells if d.lower() == name.lower()), None) if not proxy else None
+    )
+    value = reference.set_index(["method", "dataset", "metric"])["value"]
     rows = []
-    for r in reference.itertuples(index=False):
-        value = models.get(r.method, {}).get(r.metric)
-        deps = (weights_by_method or {}).get(r.method, [])
-        random_w = [k for k in deps if not status.get(k, {}).get("comparable", False)]
-        rows.append(
-            {
-                "method": r.method,
-                "metric": r.metric,
-                "paper dataset": r.dataset,
-                "paper": r.value,
-                "ours dataset": data_name,
-                "ours": value,
-                "delta": None if value is None else value - r.value,
-                "source": f"{r.table}, p. {r.page}",
-                "weights": "none needed"
-                if not deps
-                else (f"RANDOM {', '.join(random_w)}" if random_w else "pretrained"),
-                "comparable": value is not None and not proxy and not random_w,
+    for method in dict.fromkeys(reference.method):
+        first = reference[reference.method == method].iloc[0]
+        row: dict = {"method": method}
+        row |= {f"paper_{d}_{m}": value.get((method, d, m)) for d, m in cells}
+        row |= {
+            "ours_dataset": name + (" (PROXY)" if proxy else ""),
+            "ours_n": models.get(method, {}).get("n"),
+        }
+        for m in metric_names:
+            res = paired.get(f"{method}_vs_{baseline}_{m}", {})
+            row |= {
+                f"ours_{m}": models.get(method, {}).get(m),
+                f"ours_{m}_vs_{baseline}": res.get("mean_diff"),
+                f"ours_{m}_vs_{baseline}_ci_low": res.get("ci_low"),
+                f"ours_{m}_vs_{baseline}_ci_high": res.get("ci_high"),
             }
+        deps = (weights_by_method or {}).get(method, [])
+        random_w = [k for k in deps if not status.get(k, {}).get("comparable", False)]
+        why = []
+        if proxy:
+            why.append(f"PROXY data ({name})")
+        elif same_data is None:
+            why.append(f"{name} is none of the paper's datasets")
+        if random_w:
+            why.append(f"RANDOM {', '.join(random_w)}")
+        if (not_comparable or {}).get(method):
+            why.append(not_comparable[method])
+        if any(row[f"ours_{m}"] is None for m in metric_names):
+            why.append("not measured")
+        row["comparable"] = not why
+        if same_data is not None:
+            row |= {
+                f"delta_{same_data}_{m}": row[f"ours_{m}"] - row[f"paper_{same_data}_{m}"]
+                if row["comparable"]
+                else None
+                for m in metric_names
+            }
+        row["weights"] = (
+            "none needed"
+            if not deps
+            else (f"RANDOM {', '.join(random_w)}" if random_w else "pretrained")
         )
-    return pd.DataFrame(rows)
+        row["not_comparable_because"] = "; ".join(why)
+        row["source"] = f"{first.table}, p. {first.page}"
+        rows.append(row)
+    order = [
+        c for c in rows[0] if c not in ("comparable", "weights", "not_comparable_because", "source")
+    ]
+    return pd.DataFrame(rows)[[*order, "weights", "comparable", "not_comparable_because", "source"]]
+
+
+# how a metric is printed in the paper tables: header, decimals (PSNR as Ledig's 2, SSIM as their 4)
+METRIC_FORMATS = {"psnr_y": ("PSNR-Y [dB]", 2), "ssim_y": ("SSIM-Y", 4)}
+
+
+def paper_table_view(
+    table: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    baseline: str = "bicubic",
+    names: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """:func:`paper_table` for reading: text cells with each metric's decimals (:data:`METRIC_FORMATS`), the
+    paper's columns as ``"paper: Set5 PSNR-Y [dB]"``, ours once as ``"28.99 (+0.14 [+0.10, +0.16])"`` (the mean,
+    then the paired difference against ``baseline`` with its 95 % CI), the Δ columns where :func:`paper_table`
+    made them, and ``"comparable with the paper"`` (``yes`` or ``no: <why>``). ``names``: method -> display name."""
+    cells = _cells(reference)
+    metric_names = list(dict.fromkeys(m for _, m in cells))
+
+    def fmt(metric: str) -> tuple[str, int]:
+        return METRIC_FORMATS.get(metric, (metric, 4))
+
+    def num(v, d: int, sign: str = "") -> str:
+        return "" if v is None or v != v else format(v, f"{sign}.{d}f")
+
+    out = pd.DataFrame({"method": [(names or {}).get(m, m) for m in table.method]})
+    for d, m in cells:
+        head, dec = fmt(m)
+        out[f"paper: {d} {head}"] = [num(v, dec) for v in table[f"paper_{d}_{m}"]]
+    data, n = table.ours_dataset.iloc[0], table.ours_n.dropna()
+    images = f", n = {int(n.iloc[0])}" if len(n) else ""
+    for m in metric_names:
+        head, dec = fmt(m)
+        col = f"ours, {data}{images}: {head} (− {baseline} [95 % CI])"
+        texts = []
+        for r in table.to_dict("records"):
+            text = num(r[f"ours_{m}"], dec) or "not measured"
+            diff = r[f"ours_{m}_vs_{baseline}"]
+            if diff is not None and diff == diff:
+                lo, hi = r[f"ours_{m}_vs_{baseline}_ci_low"], r[f"ours_{m}_vs_{baseline}_ci_high"]
+                text += f" ({num(diff, dec, '+')} [{num(lo, dec, '+')}, {num(hi, dec, '+')}])"
+            texts.append(text)
+        out[col] = texts
+    for c in table.columns:
+        if c.startswith("delta_"):
+            d, m = c[len("delta_") :].split("_", 1)
+            head, dec = fmt(m)
+            out[f"Δ ours − {d} {head}"] = [num(v, dec, "+") for v in table[c]]
+    out["comparable with the paper"] = [
+        "yes" if ok else f"no: {why}"
+        for ok, why in zip(table.comparable, table.not_comparable_because)
+    ]
+    return out
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4f") -> str:

@@ -253,7 +253,8 @@ def fold_parameters(cells: list) -> list:
         )
     if set(injected) - seen:
         return cells
-    folded = dict(cells[i], source=FOLDED_HEADER + "\n".join(lines))
+    folded = type(cells[i])(cells[i])  # a shallow copy of the same kind (nbformat's NotebookNode)
+    folded["source"] = FOLDED_HEADER + "\n".join(lines)
     return [folded if k == i else c for k, c in enumerate(cells) if k != j]
 
 

@@ -211,4 +211,4 @@ class Night2DayEvaluateConfig(X4Config):
     fid_weights: str = "auto"  # FID Inception (paper: published): pretrained | auto | random
     grid_images: int = 4  # test images in the Figs 4 / 6 grids
     night_photos: tuple[str, ...] = ()  # real night photos, qualitative figure (no ground truth)
-    reference: str = "references/night2day_abedjooy.csv"  # the paper's Tables 1-3 (means; std where verified)
+    reference: str = "references/night2day_abedjooy.csv"  # the paper's Tables 1-3 (means, std)

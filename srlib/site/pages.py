@@ -198,6 +198,12 @@ def index_page(
         nb = inp.notebook(stage)
         out.append(f"<li>{link(notebooks[stage], nb.stem)}</li>")
     out.append("</ul>")
+    ckpt = inp.dir / "checkpoints" / "index.json"
+    if ckpt.is_file():  # the trained generators behind these numbers (small ones committed)
+        out.append(
+            f"<p>Trained generators: {link(relative(ckpt, inp.dir / 'site'), 'checkpoints/index.json')} "
+            "(sizes, sha256; files of at most 5 MiB are beside it, larger ones come with <code>dvc pull</code>).</p>"
+        )
     stages = [st for s in studies for st in s.stages]
     out.append(f"<p class='small'>Numbers from git commit {commits(inp, stages)}; built by "
                f"<code>python -m srlib site --profile {escape(inp.profile)}</code>.</p>")  # fmt: skip

@@ -33,6 +33,8 @@ def test_readme_layout_matches_the_tree():
 def test_readme_headlines_are_the_photos_sites():
     """The README's Results block is the photos site's headlines.md, line for line (numbers never typed)."""
     text = (paths.root() / "README.md").read_text()
-    block = text.split("<!-- headlines: results/photos/site/headlines.md -->\n")[1].split("<!-- /headlines -->")[0]
+    block = text.split("<!-- headlines: results/photos/site/headlines.md -->\n")[1].split(
+        "<!-- /headlines -->"
+    )[0]
     assert block == (paths.root() / "results/photos/site/headlines.md").read_text()
     assert block.count("\n- [") + block.startswith("- [") == 4  # one line per study

@@ -75,39 +75,101 @@ def test_evaluate_and_summarize_gain_over_bicubic():
     assert s["bicubic"]["gain_db"] == 0.0 and s["bicubic"]["n"] == 1
 
 
-def test_paper_table_marks_rows_not_comparable_on_proxy():
-    ref = pd.DataFrame(
+def _reference(rows):
+    return pd.DataFrame(
         [
             {
-                "dataset": "Set5",
-                "method": "srresnet",
+                "dataset": d,
+                "method": m,
                 "metric": "psnr_y",
-                "value": 32.05,
+                "value": v,
                 "table": "Table 2",
                 "page": 8,
-            },
-            {
-                "dataset": "Set5",
-                "method": "srgan",
-                "metric": "psnr_y",
-                "value": 29.40,
-                "table": "Table 2",
-                "page": 8,
-            },
+            }
+            for d, m, v in rows
         ]
     )
-    ours = {
-        "metrics": {"models": {"srresnet": {"psnr_y": 30.0}, "srgan": {"psnr_y": 28.0}}},
-        "data": {"name": "bench", "proxy": False},
-        "comparable_with_paper": False,
-        "weights": {"vgg19": {"comparable": False}},
+
+
+def _ours(name, proxy, weights):
+    diff = {"mean_diff": 1.5, "ci_low": 1.0, "ci_high": 2.0}
+    return {
+        "metrics": {
+            "models": {
+                "bicubic": {"psnr_y": 28.5, "n": 5},
+                "srresnet": {"psnr_y": 30.0, "n": 5},
+                "srgan": {"psnr_y": 28.0, "n": 5},
+            },
+            "paired": {"srresnet_vs_bicubic_psnr_y": diff},
+        },
+        "data": {"name": name, "proxy": proxy},
+        "weights": weights,
     }
+
+
+def test_paper_table_is_one_row_per_method_with_deltas_only_on_the_papers_data():
+    ref = _reference(
+        [
+            ("Set5", "bicubic", 28.43),
+            ("Set5", "srresnet", 32.05),
+            ("Set5", "srgan", 29.40),
+            ("Set14", "srresnet", 28.49),
+        ]
+    )
+    ours = _ours("set5", False, {"vgg19": {"comparable": False}})
     t = evaluation.paper_table(ref, ours, weights_by_method={"srgan": ["vgg19"]})
-    assert t.delta.tolist() == pytest.approx([-2.05, -1.40])
-    assert t.comparable.tolist() == [True, False]
-    assert t.weights.tolist() == ["none needed", "RANDOM vgg19"]
-    md = evaluation.markdown_table(t)
-    assert md.count("\n") == 4 and "| srgan | psnr_y |" in md
+    assert t.method.tolist() == ["bicubic", "srresnet", "srgan"]
+    assert t.paper_Set5_psnr_y.tolist() == [28.43, 32.05, 29.40]
+    assert t.paper_Set14_psnr_y.isna().tolist() == [True, False, True]
+    # ours once, its paired CI against bicubic where stored (none for bicubic itself, none stored for srgan)
+    assert t.ours_psnr_y.tolist() == [28.5, 30.0, 28.0] and t.ours_n.tolist() == [5, 5, 5]
+    assert t.ours_psnr_y_vs_bicubic.isna().tolist() == [True, False, True]
+    assert t.ours_psnr_y_vs_bicubic_ci_low[1] == 1.0 and t.ours_psnr_y_vs_bicubic_ci_high[1] == 2.0
+    # our benchmark is Set5, not a proxy: a delta against Set5 only, on the comparable rows
+    assert [c for c in t.columns if c.startswith("delta_")] == ["delta_Set5_psnr_y"]
+    assert t.delta_Set5_psnr_y[:2].tolist() == pytest.approx([0.07, -2.05]) and pd.isna(
+        t.delta_Set5_psnr_y[2]
+    )
+    assert t.comparable.tolist() == [True, True, False]
+    assert t.weights.tolist() == ["none needed", "none needed", "RANDOM vgg19"]
+    assert t.not_comparable_because.tolist() == ["", "", "RANDOM vgg19"]
+    view = evaluation.paper_table_view(t, ref, names={"srresnet": "SRResNet"})
+    assert view.method.tolist() == ["bicubic", "SRResNet", "srgan"]
+    ours_col = "ours, set5, n = 5: PSNR-Y [dB] (− bicubic [95 % CI])"
+    assert view[ours_col].tolist() == ["28.50", "30.00 (+1.50 [+1.00, +2.00])", "28.00"]
+    assert view["paper: Set14 PSNR-Y [dB]"].tolist() == ["", "28.49", ""]
+    assert view["Δ ours − Set5 PSNR-Y [dB]"].tolist() == ["+0.07", "-2.05", ""]
+    assert view["comparable with the paper"].tolist() == ["yes", "yes", "no: RANDOM vgg19"]
+    md = evaluation.markdown_table(view)
+    assert md.count("\n") == 5 and "| SRResNet | 32.05 |" in md
+
+
+def test_paper_table_on_proxy_data_has_no_delta_and_says_why():
+    ref = _reference(
+        [("Set5", "bicubic", 28.43), ("Set5", "srresnet", 32.05), ("Set5", "srgan", 29.4)]
+    )
+    ours = _ours(
+        "Set5", True, {"vgg19": {"comparable": True}}
+    )  # a proxy named like the paper's set
+    t = evaluation.paper_table(
+        ref,
+        ours,
+        weights_by_method={"srgan": ["vgg19"]},
+        not_comparable={"srgan": "a substitute loss"},
+    )
+    assert not [c for c in t.columns if c.startswith("delta_")] and not t.comparable.any()
+    assert t.ours_dataset.unique().tolist() == ["Set5 (PROXY)"]
+    assert t.not_comparable_because.tolist() == [
+        "PROXY data (Set5)",
+        "PROXY data (Set5)",
+        "PROXY data (Set5); a substitute loss",
+    ]
+    other = evaluation.paper_table(ref, _ours("mine", False, {}), weights_by_method={})
+    assert other.not_comparable_because.unique().tolist() == [
+        "mine is none of the paper's datasets"
+    ]
+    with pytest.raises(ValueError, match="page"):
+        evaluation.paper_table(ref.drop(columns="page"), ours)
 
 
 def test_interval_log_averages_and_emits_at_interval_and_end():
@@ -162,28 +224,63 @@ def test_srgan_evaluate_and_tables_stages_write_their_files(tmp_path, monkeypatc
     assert list(zip(paired.metric, paired.a, paired.b)) == [
         ("psnr_y", "srresnet", "bicubic"),
         ("psnr_y", "srgan", "srresnet"),
+        ("psnr_y", "srgan", "bicubic"),
         ("ssim_y", "srresnet", "bicubic"),
         ("ssim_y", "srgan", "srresnet"),
+        ("ssim_y", "srgan", "bicubic"),
     ]
-    assert len(evaluate.zoom_figures(cfg, ups, pairs, per_image)) == 3
+    assert len(paired) == 6 and paired.n.eq(3).all()
+    (zoom,) = evaluate.zoom_figures(cfg, ups, pairs, per_image, manifest=manifest, files=saved)
+    assert zoom.name == "zoom_picks.png" and zoom.is_file()
+    assert evaluate.psnr_figure(cfg, per_image, manifest, files=saved).is_file()
     summary = evaluate.write_metrics(cfg, per_image, paired, manifest=manifest, files=saved)
     written = tracking.read_metrics(paths.metrics_file("t", "srgan_evaluate"))
     assert written["metrics"]["models"] == summary  # JSON keeps floats exactly
     assert written["metrics"]["crop_border"] == 2 and written["metrics"]["scale"] == 2
     assert set(written["metrics"]["paired"]) == {
-        "srresnet_vs_bicubic_psnr_y",
-        "srgan_vs_srresnet_psnr_y",
-        "srresnet_vs_bicubic_ssim_y",
-        "srgan_vs_srresnet_ssim_y",
+        f"{a}_vs_{b}_{m}"
+        for a, b in (("srresnet", "bicubic"), ("srgan", "srresnet"), ("srgan", "bicubic"))
+        for m in ("psnr_y", "ssim_y")
     }
+    gain = written["metrics"]["paired"]["srresnet_vs_bicubic_psnr_y"]
+    row = paired[(paired.metric == "psnr_y") & (paired.a == "srresnet")].iloc[0]
+    assert gain == {
+        "mean_diff": row.mean_diff,
+        "ci_low": row.ci_low,
+        "ci_high": row.ci_high,
+        "p_wilcoxon": row.p_wilcoxon,
+        "n": 3,
+        "verdict": row.verdict,
+    }
+    # no srgan_train.json here: the training record holds the content loss's network only
+    assert written["metrics"]["training"] == {"percep_net": "vgg19"}
+    assert written["metrics"]["zoom_images"] == evaluate.zoom_picks(per_image)
     assert written["data"] == {"name": "tiny", "proxy": True, "source": "test", "images": 3}
     assert written["labels"][0] == evaluate.BICUBIC_SKIP_LABEL
     assert written["weights"]["vgg19"]["source"] == "random-init"
-
     (tmp_path / "references").mkdir()
     (tmp_path / "references" / reference.name).write_bytes(reference.read_bytes())
+    lines = evaluate.conclusions(cfg)
+    assert lines[0].startswith("Run: t profile; 3 images of tiny (PROXY DATA), x2")
+    assert sum(line.startswith("Claim ") for line in lines) == 4
+
     table, ours = evaluate.paper_table(TablesConfig(profile="t"))
-    assert len(table) == len(pd.read_csv(reference)) and not table.comparable.any()
+    assert table.index.tolist() == ["bicubic", "SRResNet", "SRGAN"]
+    on_disk = pd.read_csv(paths.table_file("t", "srgan_ledig2017.csv"))
+    assert (
+        on_disk.method.tolist() == ["bicubic", "srresnet", "srgan"] and not on_disk.comparable.any()
+    )
+    assert on_disk.paper_Set5_psnr_y.tolist() == [28.43, 32.05, 29.40]
+    assert on_disk.ours_psnr_y.tolist() == pytest.approx(
+        [summary[m]["psnr_y"] for m in evaluate.NAMES]
+    )
+    assert on_disk.ours_psnr_y_vs_bicubic_ci_low[1] == pytest.approx(gain["ci_low"])
+    assert not [c for c in on_disk.columns if c.startswith("delta")]  # proxy data: no delta
     md = paths.table_file("t", "srgan_ledig2017.md").read_text()
-    assert md.startswith("# Ledig et al. 2017, Table 2: paper / ours / delta (t profile)")
-    assert all(f"- {label}" in md for label in ours["labels"]) and "(PROXY)" in md
+    assert md.startswith(
+        "# Ledig et al. 2017, Table 2: bicubic / SRResNet / SRGAN at x2, the paper's and ours (t"
+    )
+    assert "Table 2, p. 8" in md and "No Δ column" in md and "(PROXY)" in md
+    assert all(f"- {label}" in md for label in ours["labels"])
+    assert md.count("\n| ") == 5  # one table: the header row, the separator and the three methods
+    assert evaluate.tables_conclusions(TablesConfig(profile="t"), ours)[1:] == lines
