@@ -22,6 +22,7 @@ from srlib.site.claims import (
     with_ci,
 )
 from srlib.site.inputs import Inputs, SiteError, paper_setting, shown
+from srlib.srgan.findings import srgan_state
 
 
 def srgan(inp: Inputs) -> Study:
@@ -69,6 +70,12 @@ def srgan(inp: Inputs) -> Study:
         Claim(text, *decide(inp.value(ev, pair + key), claimed, n, names=names))
         for text, key, claimed, names in tested
     ]
+    # a collapsed SRGAN stage loses PSNR too, but that is not the paper's trade: the claim is not tested then
+    percep = inp.metrics(ev)["metrics"].get("training", {}).get("l_g_percep")
+    drop = inp.number(ev, pair + "srgan_vs_srresnet_psnr_y.mean_diff")
+    state, cause = srgan_state(float("nan") if percep is None else percep, drop)
+    if state == "COLLAPSED" and percep is not None:
+        claims[2] = Claim(claims[2].text, UNTESTABLE, f"SRGAN COLLAPSED ({drop:+.2f} dB): {cause}")
     budget = (
         f"; trained {inp.number(tr, 'metrics.srresnet.iters'):.0f} SRResNet + "
         f"{inp.number(tr, 'metrics.srgan.iters'):.0f} SRGAN steps (the paper's settings, params.yaml "

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from srlib import paths, tracking
+from srlib import paths
 
 # A content loss this small carries no gradient: random-init VGG19 features after ReLU are ~0 on real images
 # (l_g_percep 3.7e-17 in a CPU run), so the "SRGAN" stage trains on the adversarial term alone.
@@ -51,6 +51,8 @@ def srgan_state(l_g_percep: float, drop_db: float) -> tuple[str, str]:
 def conclusions(profile: str) -> list[str]:
     """Notebook 10's findings, from its metrics file: the last validation numbers, the paper's, and what disagrees
     and why."""
+    from srlib import tracking  # torch: not for the site's import of srgan_state
+
     payload = tracking.read_metrics(paths.metrics_file(profile, "srgan_train"))
     pre, gan, labels = (
         payload["metrics"]["srresnet"],

@@ -500,3 +500,35 @@ def test_readme_points_at_the_site_the_stage_builds():
     assert stage["cmd"] == "python -m srlib site"
     assert [next(iter(o)) for o in stage["outs"]] == [f"results/${{profile}}/{SITE}"]
     assert all(o[next(iter(o))]["cache"] is False for o in stage["outs"])
+
+
+@pytest.mark.parametrize(
+    ("l_g_percep", "drop", "verdict", "why"),
+    [
+        (3.7e-17, -5.57, UNTESTABLE, "SRGAN COLLAPSED (-5.57 dB): the content loss is dead"),
+        (
+            0.02,
+            -5.57,
+            UNTESTABLE,
+            "SRGAN COLLAPSED (-5.57 dB): PSNR fell 5.57 dB below its SRResNet start",
+        ),
+        (0.02, -2.0, AGREES, ""),
+    ],
+)
+def test_a_collapsed_srgan_does_not_count_as_the_papers_trade(
+    tmp_path, l_g_percep, drop, verdict, why
+):
+    from srlib.site.studies import srgan
+
+    root = _copy_results(tmp_path)
+    path = root / PROFILE / "metrics" / "srgan_evaluate.details.json"
+    payload = json.loads(path.read_text())
+    res = payload["metrics"]["paired"]["srgan_vs_srresnet_psnr_y"]
+    res.update(mean_diff=drop, ci_low=drop - 0.8, ci_high=drop + 0.8, p_wilcoxon=1e-6)
+    payload["metrics"]["paired"]["srgan_vs_srresnet_psnr_y"]["n"] = 32
+    payload["metrics"]["models"]["bicubic"]["n"] = 32
+    payload["metrics"].setdefault("training", {})["l_g_percep"] = l_g_percep
+    path.write_text(json.dumps(payload))
+    claim = srgan(Inputs(PROFILE, root)).claims[2]
+    assert claim.text.startswith("SRGAN-VGG54 gives up PSNR-Y") and claim.verdict == verdict
+    assert claim.why.startswith(why) and ("COLLAPSED" in claim.why) == bool(why)
