@@ -524,7 +524,9 @@ def test_a_collapsed_srgan_does_not_count_as_the_papers_trade(
     path = root / PROFILE / "metrics" / "srgan_evaluate.details.json"
     payload = json.loads(path.read_text())
     res = payload["metrics"]["paired"]["srgan_vs_srresnet_psnr_y"]
-    res.update(mean_diff=drop, ci_low=drop - 0.8, ci_high=drop + 0.8, p_wilcoxon=1e-6)
+    res.update(
+        mean_diff=drop, ci_low=drop - 0.8, ci_high=drop + 0.8, p_wilcoxon=1e-6, verdict="B better"
+    )
     payload["metrics"]["paired"]["srgan_vs_srresnet_psnr_y"]["n"] = 32
     payload["metrics"]["models"]["bicubic"]["n"] = 32
     payload["metrics"].setdefault("training", {})["l_g_percep"] = l_g_percep
