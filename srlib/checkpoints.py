@@ -71,12 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--profile", default=None, help="params profile (default: params.yaml `profile`)"
     )
+    ap.add_argument(
+        "--stages",
+        nargs="+",
+        choices=STAGES,
+        default=list(STAGES),
+        help="training stages to publish (default: all; a profile rendered in parts may lack some)",
+    )
     args = ap.parse_args(argv)
     from srlib import config  # yaml only
 
     try:
         profile = args.profile or config.read_params().get("profile", "smoke")
-        index = publish(profile)
+        index = publish(profile, tuple(args.stages))
     except (FileNotFoundError, config.ParamsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

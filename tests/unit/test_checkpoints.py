@@ -55,3 +55,10 @@ def test_a_stage_without_models_is_one_line_naming_the_folder(root, capsys):
         == "error: no trained models at models/p/srgan_train (run `dvc repro srgan_train` first)"
     )
     assert not (paths.profile_results("p") / "checkpoints").exists()
+
+
+def test_stages_picks_what_a_partial_profile_has(root, capsys):
+    _model(root, "srgan_train", "srresnet.pth", 512)
+    assert checkpoints.main(["--profile", "p", "--stages", "srgan_train"]) == 0
+    assert capsys.readouterr().out == "srgan_train/srresnet.pth: 0.00 MiB, committed\n"
+    assert (root / "results/p/checkpoints/srgan_train/srresnet.pth").is_file()
