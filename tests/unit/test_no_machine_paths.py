@@ -3,9 +3,7 @@
 (a) Every git-tracked text file under ``results/`` (rendered notebooks, metrics JSON, tables, plot CSVs) is scanned
 for absolute POSIX paths of a machine (``/work/...``, ``/root/.cache/...``, ``/tmp/...``): papermill metadata, log
 lines, weight messages, warnings' source prefixes, echoed ``PosixPath('/...')`` values. Image data in notebooks and
-URLs are not paths. The photos profile's committed files predate the fixes and are listed in
-``STALE_UNTIL_PHOTOS_RERUN`` until they are re-rendered; a listed file that has become clean fails too, so the list
-only shrinks. The smoke profile is not exempt.
+URLs are not paths. No file is exempt.
 
 (b) The sources: ``srlib.paths.shown`` (repo-relative display), folder provenance, weight messages
 (``$TORCH_HOME/...``), the fit loop's resume line, warnings in a notebook kernel (``UserWarning: <message>``, once),
@@ -37,20 +35,6 @@ QUOTED = ("/usr/share/common-licenses/",)
 IMAGE_DATA = re.compile(
     r'\s*"image/(?:png|jpeg|gif)":'
 )  # a notebook output's base64 image: one JSON line
-
-# Rendered before the fixes (folder provenance, weight messages, kernel warnings, echoed paths, papermill metadata);
-# re-rendered only with the next photos run (~2 h of CPU). Remove a file here once its new rendering is committed:
-# test_stale_list_only_names_files_that_still_need_it fails as soon as one is clean.
-STALE_UNTIL_PHOTOS_RERUN = {
-    "results/photos/metrics/srgan_evaluate.details.json",
-    "results/photos/metrics/srgan_train.details.json",
-    "results/photos/notebooks/10_srgan_train.ipynb",
-    "results/photos/notebooks/11_srgan_evaluate.ipynb",
-    "results/photos/notebooks/31_night2day_m1.ipynb",
-    "results/photos/notebooks/32_night2day_m2.ipynb",
-    "results/photos/notebooks/33_night2day_m3.ipynb",
-    "results/photos/notebooks/90_tables.ipynb",
-}
 
 
 def machine_paths(text: str) -> list[str]:
@@ -111,22 +95,11 @@ def test_the_scan_finds_machine_paths_and_nothing_else():
 
 
 def test_committed_results_name_no_machine(committed):
-    dirty = [
-        f"{name}:{hit}"
-        for name, hits in sorted(committed.items())
-        if name not in STALE_UNTIL_PHOTOS_RERUN
-        for hit in hits
-    ]
+    dirty = [f"{name}:{hit}" for name, hits in sorted(committed.items()) for hit in hits]
     assert not dirty, (
         "machine paths in committed results (fix the code that wrote them, then re-render):\n"
         + "\n".join(dirty)
     )
-
-
-def test_stale_list_only_names_files_that_still_need_it(committed):
-    assert all(name.startswith("results/photos/") for name in STALE_UNTIL_PHOTOS_RERUN)
-    clean = sorted(name for name in STALE_UNTIL_PHOTOS_RERUN if not committed.get(name))
-    assert not clean, f"re-rendered (or gone): remove from STALE_UNTIL_PHOTOS_RERUN: {clean}"
 
 
 # ------------------------------------------------------------------------------------------------ the source fixes
