@@ -112,7 +112,7 @@ def study_page(study: Study, inp: Inputs, site_dir: Path, notebooks: dict[str, s
     rows = "".join(
         f"<tr><td>{escape(h.label)}</td><td class='n'>{num(h.cell)}</td><td class='n'>{ci(h)}</td>"
         f"<td class='small'>{escape(h.note)}</td>"
-        f"<td class='small'><code>{escape(h.cell.stage)}.json: {escape(h.cell.key)}</code></td></tr>"
+        f"<td class='small'><code>{escape(h.cell.stage)}.details.json: {escape(h.cell.key)}</code></td></tr>"
         for h in study.headlines
     )
     out.append("<h2>Headline numbers</h2>")
