@@ -107,20 +107,26 @@ def learning_curve(
     return fig
 
 
-def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = None):
-    """Per-image metric, one bar group per image, one colour per model (seaborn)."""
-    import seaborn as sns
+METRIC_NAMES = {"psnr_y": "PSNR-Y", "ssim_y": "SSIM-Y", "lpips": "LPIPS", "niqe": "NIQE"}
 
-    fig, ax = plt.subplots(
-        figsize=(max(6, 0.35 * per_image.image.nunique() * per_image.model.nunique()), 3.8)
-    )
-    sns.barplot(data=per_image, x="image", y=metric, hue="model", ax=ax)
-    ax.tick_params(axis="x", rotation=75, labelsize=7)
-    lo = per_image[metric].min()
-    ax.set_ylim(bottom=max(0.0, lo - 0.1 * abs(lo)))
+
+def metric_bars(per_image: pd.DataFrame, metric: str, *, title: str | None = None, unit: str = ""):
+    """Per-image metric as a dot plot: one row per image (sorted by the first model's value, highest at the top), one
+    marker per model, the axis named with its unit; the legend below, so a few dozen images stay readable."""
+    models = list(dict.fromkeys(per_image.model))
+    wide = per_image.pivot_table(index="image", columns="model", values=metric)[models]
+    wide = wide.sort_values(models[0])
+    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.28 * len(wide)), layout="constrained")
+    for model, marker in zip(models, "osD^v<>"):
+        ax.scatter(wide[model], range(len(wide)), marker=marker, s=28, label=model, zorder=3)
+    ax.set_yticks(range(len(wide)), wide.index, fontsize=8)
+    name = METRIC_NAMES.get(metric, metric)
+    ax.set_xlabel(f"{name}{f' [{unit}]' if unit else ''}")
+    ax.set_ylabel(f"image (sorted by {models[0]})")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
     if title:
-        ax.set_title(title)
-    fig.tight_layout()
+        ax.set_title(title, fontsize=10)
     return fig
 
 

@@ -487,6 +487,7 @@ def psnr_figure(run: PretrainedRun, per_image: pd.DataFrame) -> Path:
     fig = viz.metric_bars(
         df,
         "psnr_y",
+        unit="dB",
         title=f"PSNR-Y per image, x{run.cfg.scale} ({run.bench['name']}); x4plus {run.x4plus_state}",
     )
     return viz.save(
