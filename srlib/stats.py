@@ -20,6 +20,11 @@ import math
 import numpy as np
 import pandas as pd
 
+# A network has COLLAPSED when it loses more than 10 log10(2) = 3.01 dB PSNR against the output it should beat
+# (bicubic, or the network it started from): its mean squared error is then more than doubled. Every study of the
+# project uses this one bound (srlib.srgan.findings, srlib.srgan.evaluate, srlib.srgan_modified.figures).
+COLLAPSE_DB = 10 * math.log10(2)
+
 __all__ = [
     "HIGHER_IS_BETTER",
     "summary_table",

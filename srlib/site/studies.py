@@ -74,8 +74,8 @@ def srgan(inp: Inputs) -> Study:
     percep = inp.metrics(ev)["metrics"].get("training", {}).get("l_g_percep")
     drop = inp.number(ev, pair + "srgan_vs_srresnet_psnr_y.mean_diff")
     state, cause = srgan_state(float("nan") if percep is None else percep, drop)
-    if state == "COLLAPSED" and percep is not None:
-        claims[2] = Claim(claims[2].text, UNTESTABLE, f"SRGAN COLLAPSED ({drop:+.2f} dB): {cause}")
+    if state != "ok" and percep is not None:
+        claims[2] = Claim(claims[2].text, UNTESTABLE, f"SRGAN {state} ({drop:+.2f} dB): {cause}")
     budget = (
         f"; trained {inp.number(tr, 'metrics.srresnet.iters'):.0f} SRResNet + "
         f"{inp.number(tr, 'metrics.srgan.iters'):.0f} SRGAN steps (the paper's settings, params.yaml "

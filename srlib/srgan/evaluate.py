@@ -40,7 +40,7 @@ REFERENCE = TablesConfig.reference  # Table 2 typed in; notebook 11 reads the ta
 
 # profiles whose numbers check the plumbing only (params.yaml: a CPU-minutes run)
 SMOKE_PROFILES = viz.SMOKE_PROFILES
-# A generator has COLLAPSED when it loses more than 3 dB PSNR-Y (about a doubled MSE: 10 log10 2 = 3.01) against the
+# A generator has COLLAPSED when it loses more than 10 log10 2 = 3.01 dB PSNR-Y (a doubled MSE) against the
 # network it started from (SRGAN: SRResNet) or, for SRResNet, against bicubic; Ledig's own SRGAN gives up 2.4-2.7 dB
 # against SRResNet (Table 2). The bound and the dead-loss threshold are notebook 10's (srlib.srgan.findings), so the
 # training and the evaluation notebooks call the same run collapsed.

@@ -11,14 +11,14 @@ import math
 
 import pandas as pd
 
-from srlib import paths
+from srlib import paths, stats
 
 # A content loss this small carries no gradient: random-init VGG19 features after ReLU are ~0 on real images
 # (l_g_percep 3.7e-17 in a CPU run), so the "SRGAN" stage trains on the adversarial term alone.
 DEAD_CONTENT_LOSS = 1e-8
 # An SRGAN stage that loses more than this over its own SRResNet start has broken it, not traded PSNR for texture:
 # the paper's own trade is 2.4-2.7 dB after 2e5 updates (Table 2); a handful of CPU steps cannot earn more.
-COLLAPSE_DROP_DB = 3.0
+COLLAPSE_DROP_DB = stats.COLLAPSE_DB
 
 
 def paper_psnr(method: str, dataset: str = "Set5") -> tuple[float, str]:
@@ -34,18 +34,24 @@ def paper_psnr(method: str, dataset: str = "Set5") -> tuple[float, str]:
 
 
 def srgan_state(l_g_percep: float, drop_db: float) -> tuple[str, str]:
-    """(``"ok"`` | ``"COLLAPSED"``, cause) for an SRGAN stage with this last content loss and PSNR drop."""
-    if not math.isfinite(l_g_percep) or l_g_percep < DEAD_CONTENT_LOSS:
-        return "COLLAPSED", (
-            f"the content loss is dead (l_g_percep = {l_g_percep:.1e}: random-init features are ~0 after ReLU), so G "
-            "trained on the adversarial term alone"
-        )
+    """(state, cause) of an SRGAN stage with this last content loss and PSNR-Y change against its SRResNet start.
+
+    ``"COLLAPSED"`` when it fell more than :data:`COLLAPSE_DROP_DB` (the cause: a dead content loss where there is
+    one); ``"DEAD CONTENT LOSS"`` when the content loss carried no gradient but PSNR held (the stage did not train
+    what the paper trains); ``"ok"`` otherwise. The rule :func:`srlib.srgan.evaluate.collapses` words for notebook 11.
+    """
+    dead = not math.isfinite(l_g_percep) or l_g_percep < DEAD_CONTENT_LOSS
+    cause = (
+        f"the content loss is dead (l_g_percep = {l_g_percep:.1e}: random-init features are ~0 after ReLU), so G "
+        "trained on the adversarial term alone"
+        if dead
+        else ""
+    )
     if drop_db < -COLLAPSE_DROP_DB:
-        return (
-            "COLLAPSED",
-            f"PSNR fell {-drop_db:.2f} dB below its SRResNet start, more than the paper's own trade",
+        return "COLLAPSED", cause or (
+            f"PSNR fell {-drop_db:.2f} dB below its SRResNet start, more than the paper's own trade"
         )
-    return "ok", ""
+    return ("DEAD CONTENT LOSS", cause) if dead else ("ok", "")
 
 
 def conclusions(profile: str) -> list[str]:
@@ -79,6 +85,10 @@ def conclusions(profile: str) -> list[str]:
     )
     if state == "COLLAPSED":
         lines.append(f"  COLLAPSED: {cause}. This drop is a failed run, not the paper's trade.")
+    elif state == "DEAD CONTENT LOSS":
+        lines.append(
+            f"  DEAD CONTENT LOSS: {cause}; PSNR held, but this is not the paper's SRGAN stage."
+        )
     elif abs(drop) < 0.05:
         lines.append(
             "  No measurable PSNR change (|delta| < 0.05 dB): too few adversarial steps to move the SRResNet start."

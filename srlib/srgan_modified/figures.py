@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from matplotlib.patches import Circle
 
-from srlib import viz
+from srlib import stats, viz
 from srlib.inference import layout, tiling
 from srlib.srgan_modified import bn, postprocess
 from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig
@@ -28,13 +28,11 @@ from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig
 # ---------------------------------------------------------------------------------------------------------------------
 # what a title says about the run: SMOKE (plumbing only) and COLLAPSED (the network does not work)
 
-# A network has COLLAPSED when its PSNR-Y gain over bicubic is below -10 log10(2) = -3.01 dB: its mean squared error
-# is then more than twice bicubic's, i.e. the network adds more error than bicubic makes in all. A working network,
-# even an unconverged one started from scratch, stays within a dB or two of bicubic; the seed's moving statistics put
-# the photos run 10.5 dB below it, a flat colour is ~13 dB below.
-COLLAPSE_GAIN_DB = -10 * math.log10(2)
-# profiles whose numbers check the plumbing only (params.yaml: a CPU-minutes run)
-SMOKE_PROFILES = ("smoke",)
+# A network has COLLAPSED when its PSNR-Y gain over bicubic is below -srlib.stats.COLLAPSE_DB = -3.01 dB: its mean
+# squared error is then more than twice bicubic's. A working network, even an unconverged one started from scratch,
+# stays within a dB or two of bicubic; a flat colour is ~13 dB below.
+COLLAPSE_GAIN_DB = -stats.COLLAPSE_DB
+SMOKE_PROFILES = viz.SMOKE_PROFILES  # profiles whose numbers check the plumbing only
 
 
 def collapsed(gain_db: float | None) -> bool:

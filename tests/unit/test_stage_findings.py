@@ -64,9 +64,19 @@ def test_a_live_content_loss_is_judged_by_the_size_and_sign_of_the_drop(
     assert ("COLLAPSED" in "\n".join(lines)) == (word == "COLLAPSED")
 
 
-def test_srgan_state_treats_a_non_finite_loss_as_dead():
-    assert findings.srgan_state(math.nan, -0.1)[0] == "COLLAPSED"
-    assert findings.srgan_state(0.01, -2.9) == ("ok", "")
+def test_srgan_state_one_bound_and_a_dead_loss_as_cause_or_state():
+    assert findings.COLLAPSE_DROP_DB == pytest.approx(
+        3.0103, abs=1e-4
+    )  # a doubled MSE, as every study uses
+    assert (
+        findings.srgan_state(math.nan, -0.1)[0] == "DEAD CONTENT LOSS"
+    )  # a non-finite loss is dead too
+    assert findings.srgan_state(1e-17, -5.5)[1].startswith(
+        "the content loss is dead"
+    )  # collapsed, with its cause
+    assert findings.srgan_state(1e-17, -5.5)[0] == "COLLAPSED"
+    assert findings.srgan_state(0.01, -3.0) == ("ok", "")  # -3.00 dB is inside -3.01
+    assert findings.srgan_state(0.01, -3.02)[0] == "COLLAPSED"
 
 
 class _History:
