@@ -12,23 +12,14 @@ the index's sha256 names the exact file either way.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
-from pathlib import Path
 
 from srlib import paths, tracking
+from srlib.convert.pip_source import file_hash
 
 MAX_COMMITTED = 5 * 2**20  # bytes: what a git repository carries comfortably per file
 STAGES = ("srgan_train", "srgan_modified_train", "night2day_m1", "night2day_m2", "night2day_m3")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def publish(profile: str, stages: tuple[str, ...] = STAGES) -> dict:
@@ -43,7 +34,7 @@ def publish(profile: str, stages: tuple[str, ...] = STAGES) -> dict:
             )
         for src in sorted(run.glob("*.pth")):
             size = src.stat().st_size
-            entry = {"source": paths.shown(src), "bytes": size, "sha256": sha256(src)}
+            entry = {"source": paths.shown(src), "bytes": size, "sha256": file_hash(src)}
             if size <= MAX_COMMITTED:
                 dest = out_dir / stage / src.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
