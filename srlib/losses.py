@@ -28,8 +28,11 @@ def pixel_l1(sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(sr, gt)
 
 
+VGG_CFGS = {"vgg19": "E", "vgg16": "D"}  # torchvision's layer configurations
+
+
 class VGGFeatures(nn.Module):
-    """Frozen torchvision VGG19 ``features`` trunk, returning the maps after the requested layers.
+    """Frozen torchvision VGG19 (or VGG16) ``features`` trunk, returning the maps after the requested layers.
 
     Args:
         layer: one ``features`` index (``'features.35'`` = conv5_4 after ReLU, SRGAN's VGG54); or
@@ -37,6 +40,8 @@ class VGGFeatures(nn.Module):
             returns a list in that order. Use one of the two.
         weights_mode: ``pretrained | auto | random`` (see :mod:`srlib.weights`); ``self.status`` records the outcome.
         normalize: apply ImageNet mean/std to [0, 1] inputs (torchvision weights were trained that way).
+        arch: ``vgg19`` (SRGAN, Real-ESRGAN) or ``vgg16`` (the hallucination paper's L_percp); both share the
+            indices up to pool2 (relu2_2 = 8).
     """
 
     def __init__(
@@ -46,17 +51,23 @@ class VGGFeatures(nn.Module):
         layers: Sequence[str | int] | None = None,
         weights_mode: str = "auto",
         normalize: bool = True,
+        arch: str = "vgg19",
     ):
         super().__init__()
         from torchvision.models.vgg import cfgs, make_layers
+
+        if arch not in VGG_CFGS:
+            raise ValueError(
+                f"VGGFeatures: arch must be one of {', '.join(VGG_CFGS)}, got {arch!r}"
+            )
 
         if (layer is None) == (layers is None):
             raise ValueError("VGGFeatures: give exactly one of `layer` or `layers`")
         self.single = layer is not None
         self.indices = [int(str(x).split(".")[-1]) for x in ([layer] if self.single else layers)]
-        # Only torchvision's VGG19 `features` trunk is built: the 120 M-parameter classifier is never used.
-        features = make_layers(cfgs["E"], batch_norm=False)
-        state, self.status = weights.load_state_dict("vgg19", weights_mode)
+        # Only torchvision's `features` trunk is built: the 120 M-parameter classifier is never used.
+        features = make_layers(cfgs[VGG_CFGS[arch]], batch_norm=False)
+        state, self.status = weights.load_state_dict(arch, weights_mode)
         if state is not None:
             features.load_state_dict(
                 {
@@ -330,3 +341,33 @@ def patch_nce(feat_q: torch.Tensor, feat_k: torch.Tensor, *, tau: float = 0.07) 
     l_neg = l_neg.masked_fill(diagonal, -10.0)
     logits = torch.cat((l_pos, l_neg), dim=2).flatten(0, 1) / tau  # (B*P, 1+P)
     return F.cross_entropy(logits, torch.zeros(b * p, dtype=torch.long, device=feat_q.device))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Diverse hallucination SR (Abid, Hedhli, Gagne): R1 and the diversity term of DSGAN
+
+
+def r1_penalty(real_logits: torch.Tensor, real_inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """R1 = E[ ||grad_x D(x)||^2 ] on real data (Mescheder et al. 2018, eq. 9, without its gamma / 2).
+
+    ``real_logits`` must come from ``real_inputs`` with ``requires_grad`` set; the gradient of the logits' sum (each
+    image's own logits: D is per image) is taken w.r.t. every input (all scales of an MSG pyramid, the conditioning
+    map excluded), squared, summed per image and averaged over the batch. ``create_graph`` keeps it differentiable
+    for D's update.
+    """
+    grads = torch.autograd.grad(real_logits.sum(), list(real_inputs), create_graph=True)
+    return sum(g.pow(2).flatten(1).sum(dim=1) for g in grads).mean()
+
+
+def diversity_term(
+    out_1: torch.Tensor, out_2: torch.Tensor, z_1: torch.Tensor, z_2: torch.Tensor, *, tau: float
+):
+    """L_z = E[min(d(G(x, z1), G(x, z2)) / ||z1 - z2||, tau)] (DSGAN, Yang et al. 2019, eq. 2), per image, averaged.
+
+    ``d`` and the norm are mean absolute differences (DSGAN's L1 choice, normalised by the element counts so the
+    ratio does not depend on the image or noise size). The generator *maximises* it (its loss carries ``-alpha L_z``);
+    ``tau`` bounds it so the term stops pushing once outputs differ enough (DSGAN's stability bound).
+    """
+    d_out = (out_1 - out_2).abs().flatten(1).mean(dim=1)
+    d_z = (z_1 - z_2).abs().flatten(1).mean(dim=1).clamp_min(1e-8)
+    return torch.clamp(d_out / d_z, max=tau).mean()

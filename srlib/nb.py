@@ -28,6 +28,7 @@ import yaml
 from srlib import config, paths
 from srlib.config import StageConfig
 from srlib.data.config import DataPrepareConfig
+from srlib.hallucination.config import HallucinationEvaluateConfig, HallucinationTrainConfig
 from srlib.night2day.config import (
     Night2DayDataConfig,
     Night2DayEvaluateConfig,
@@ -51,7 +52,9 @@ STAGES: dict[str, str] = {
     "night2day_m2": "notebooks/32_night2day_m2.ipynb",
     "night2day_m3": "notebooks/33_night2day_m3.ipynb",
     "night2day_evaluate": "notebooks/34_night2day_evaluate.ipynb",
-    "realesrgan_pretrained": "notebooks/40_realesrgan_pretrained.ipynb",
+    "hallucination_train": "notebooks/40_hallucination_train.ipynb",
+    "hallucination_evaluate": "notebooks/41_hallucination_evaluate.ipynb",
+    "realesrgan_pretrained": "notebooks/50_realesrgan_pretrained.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 
@@ -68,6 +71,8 @@ CONFIGS: dict[str, type[StageConfig]] = {
     "night2day_m2": Night2DayM2Config,
     "night2day_m3": Night2DayM3Config,
     "night2day_evaluate": Night2DayEvaluateConfig,
+    "hallucination_train": HallucinationTrainConfig,
+    "hallucination_evaluate": HallucinationEvaluateConfig,
     "realesrgan_pretrained": RealESRGANPretrainedConfig,
     "tables": TablesConfig,
 }

@@ -38,6 +38,9 @@ class Recipe:
     extracts_to: str  # folder under data/raw/ after extraction
     used_for: str
     size: str
+    archive: str = (
+        ""  # the archive's file name when the URL's last part is not one (default: that part)
+    )
 
 
 RECIPES: dict[str, Recipe] = {
@@ -75,6 +78,17 @@ RECIPES: dict[str, Recipe] = {
         "night2day",
         "night->day multi-modality SR (issue 6): ~20K night/day AB pairs",
         "unknown",
+    ),
+    # CelebA's aligned faces (178 x 218 JPEGs) from its Google Drive folder (torchvision's file id); the partition
+    # file list_eval_partition.txt is beside it there. Crop with `srlib.hallucination.data.celeba_crops`.
+    "celeba_align": Recipe(
+        "celeba_align",
+        "https://drive.usercontent.google.com/download?id=0B7EVK8r0v71pZjFTYXZWM3FlRnM&export=download&confirm=t",
+        None,
+        "img_align_celeba",
+        "diverse hallucination SR (issue 15): 202,599 aligned faces; 128^2 centre crops, 16^2 LR at x8",
+        "1.4 GB",
+        archive="img_align_celeba.zip",
     ),
 }
 
@@ -130,7 +144,7 @@ def fetch(
     r = RECIPES[name]
     dest = Path(dest) if dest else raw_dir()
     dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / Path(r.url).name
+    archive = dest / (r.archive or Path(r.url).name)
     if archive.is_file():
         digest = _sha256(archive)
         if r.sha256 and digest != r.sha256:

@@ -13,6 +13,7 @@ from torch import nn
 from srlib import tracking
 from srlib.models.cut import NLayerDiscriminator, ResnetGenerator
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
+from srlib.models.hallucination import HallucinationGenerator, PyramidDiscriminator
 from srlib.models.srgan import Discriminator, SRResNet
 from srlib.models.srgan_modified import SRGANModifiedDiscriminator, SRGANModifiedGenerator
 from srlib.models.srvgg import SRVGGNetCompact
@@ -23,19 +24,23 @@ ARCHS = {
     "rrdbnet": RRDBNet,
     "cut_resnet_9blocks": ResnetGenerator,
     "srvgg_compact": SRVGGNetCompact,
+    "hallucination": HallucinationGenerator,
 }
 DISCRIMINATORS = {
     "srgan": Discriminator,
     "srgan_modified": SRGANModifiedDiscriminator,
     "unet_sn": UNetDiscriminatorSN,
     "cut_patchgan": NLayerDiscriminator,
+    "hallucination_pyramid": PyramidDiscriminator,
 }
 
 __all__ = [
     "ARCHS",
     "DISCRIMINATORS",
     "Discriminator",
+    "HallucinationGenerator",
     "NLayerDiscriminator",
+    "PyramidDiscriminator",
     "RRDBNet",
     "ResnetGenerator",
     "SRGANModifiedDiscriminator",

@@ -87,7 +87,8 @@ class RRDBNet(nn.Module):
     Args:
         num_in_ch: image channels (3).
         num_out_ch: output channels (3).
-        scale: 4, 2 or 1.
+        scale: 4, 2 or 1 (ESRGAN / Real-ESRGAN); or 8, a third nearest x2 + conv (+ LReLU) after the two, srlib's
+            8x head for the 8x comparison rows (NOT in ESRGAN's releases; labelled where used).
         num_feat: trunk width (64 in ESRGAN and Real-ESRGAN).
         num_block: number of RRDBs (23; the anime 6B model uses 6).
         num_grow_ch: dense-block growth channels (32).
@@ -104,10 +105,10 @@ class RRDBNet(nn.Module):
         num_grow_ch: int = 32,
     ):
         super().__init__()
-        if scale not in (1, 2, 4):
-            raise ValueError(f"RRDBNet scale must be 1, 2 or 4, got {scale}")
+        if scale not in (1, 2, 4, 8):
+            raise ValueError(f"RRDBNet scale must be 1, 2, 4 or 8, got {scale}")
         self.scale = scale
-        self.unshuffle = {4: 1, 2: 2, 1: 4}[
+        self.unshuffle = {8: 1, 4: 1, 2: 2, 1: 4}[
             scale
         ]  # pixel-unshuffle factor in front of the x4 trunk
         self.conv_first = nn.Conv2d(num_in_ch * self.unshuffle**2, num_feat, 3, 1, 1)
@@ -116,6 +117,8 @@ class RRDBNet(nn.Module):
         # Nearest-neighbour x2 followed by a conv, twice (ESRGAN uses this instead of sub-pixel convolution).
         self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        if scale == 8:  # srlib's 8x head (no released ESRGAN is 8x): one more x2 step, same form
+            self.conv_up3 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
@@ -139,7 +142,11 @@ class RRDBNet(nn.Module):
         feat = self.lrelu(
             self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest"))
         )  # (B, C, 4h', 4w')
-        out = self.conv_last(self.lrelu(self.conv_hr(feat)))  # (B, 3, 4h', 4w')
+        if self.scale == 8:
+            feat = self.lrelu(
+                self.conv_up3(F.interpolate(feat, scale_factor=2, mode="nearest"))
+            )  # (B, C, 8h, 8w)
+        out = self.conv_last(self.lrelu(self.conv_hr(feat)))  # (B, 3, 4h', 4w') (8h, 8w at x8)
         return out[..., : h * self.scale, : w * self.scale].contiguous()
 
     def encode(self, lq: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:

@@ -1,4 +1,4 @@
-"""Real-ESRGAN's ``realesrgan_pretrained`` stage (notebook 40): bicubic vs the released x4plus on the benchmark.
+"""Real-ESRGAN's ``realesrgan_pretrained`` stage (notebook 50): bicubic vs the released x4plus on the benchmark.
 
 Wang et al. 2021 (https://arxiv.org/abs/2107.10833) release RealESRGAN_x4plus; srlib converts Real-ESRGAN's fp16
 ncnn files of it from a pip wheel (:func:`srlib.convert.releases.load_model`; close to, not bit-identical with, the

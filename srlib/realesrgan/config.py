@@ -23,7 +23,7 @@ KID_DIMS = (64, 192, 768, 2048)  # pytorch-fid's Inception blocks
 
 @dataclass
 class RealESRGANPretrainedConfig(StageConfig):
-    """``realesrgan_pretrained`` (notebook 40): bicubic vs the pretrained Real-ESRGAN x4plus on the benchmark.
+    """``realesrgan_pretrained`` (notebook 50): bicubic vs the pretrained Real-ESRGAN x4plus on the benchmark.
 
     Each benchmark image, mod-cropped to the scale, is the ground truth; its 8-bit MATLAB-bicubic x1/4 downscale is
     the input (the study's degradation, as ``srgan_evaluate``). x4plus runs through srlib's tiled inference.

@@ -360,7 +360,7 @@ def night2day(inp: Inputs) -> Study:
 
 
 def realesrgan(inp: Inputs) -> Study:
-    """Bicubic vs the released Real-ESRGAN x4plus (fp16-converted) on the benchmark (notebook 40)."""
+    """Bicubic vs the released Real-ESRGAN x4plus (fp16-converted) on the benchmark (notebook 50)."""
     st = "realesrgan_pretrained"
     n = int(inp.number(st, "metrics.models.bicubic.images"))
     mk, pk = "metrics.models.", "metrics.paired.realesrgan_x4plus_vs_bicubic_"
