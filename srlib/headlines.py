@@ -66,6 +66,18 @@ def _realesrgan_pretrained(m: dict) -> dict:  # the released x4plus vs bicubic
     }
 
 
+def _hallucination_evaluate(m: dict) -> dict:  # ours (z = 0) vs bicubic: faces, else bench
+    s = m["faces"] if "faces" in m else m["bench"]
+    gain = s["paired"]["ours_z0_vs_bicubic_psnr_y"]
+    return {
+        "psnr_y": s["rows"]["ours_z0"]["psnr_y"],
+        "gain_db": gain["mean_diff"],
+        "ci_low": gain["ci_low"],
+        "ci_high": gain["ci_high"],
+        "n": s["rows"]["ours_z0"]["n"],
+    }
+
+
 def _night2day_model(column: str) -> Callable[[dict], dict]:
     def pick(m: dict) -> dict:  # the val preview's output
         return {"rmse": m["val_preview"][column]["rmse"]}
@@ -89,6 +101,8 @@ STAGES: dict[str, Callable[[dict], dict]] = {
     "night2day_m2": _night2day_model("post"),
     "night2day_m3": _night2day_model("M3-paired"),
     "night2day_evaluate": _night2day_evaluate,
+    "hallucination_train": lambda m: {},  # the commit only: its numbers are training losses
+    "hallucination_evaluate": _hallucination_evaluate,
 }
 
 

@@ -43,18 +43,12 @@ class HallucinationTrainConfig(StageConfig):
     progress: bool = False  # tqdm bars (off under DVC/papermill; the log line is the record)
     scale: int = 8  # SR factor (the paper: x8 on CelebA)
     # data: the paper's CelebA (128^2 centre crops of the aligned faces, 16^2 LR: a common x8 setup, not stated)
-    train_dir: str = "data/celeba128/train"  # a folder of HR images (the paper: CelebA's train crops, srlib.hallucination.data) | manifest (data_prepare's train split)
-    proxy: bool = (
-        False  # the training images are not the paper's CelebA (labelled everywhere when true)
-    )
-    train_max_side: int = (
-        0  # shrink training photos with a longer side (memory; not in the paper); 0 keeps
-    )
+    train_dir: str = "data/celeba128/train"  # HR folder (paper: CelebA train crops) | manifest
+    proxy: bool = False  # not the paper's CelebA (labelled when true)
+    train_max_side: int = 0  # shrink larger photos (memory; not in the paper); 0 keeps
     gt_size: int = 128  # HR crop side (CelebA 128^2 -> 16^2 LR at x8)
     batch_size: int = 8  # crops per update (the paper: 8)
-    flat_threshold: float = (
-        0.0  # redraw crops of grey std below this (not in the paper; faces are never flat)
-    )
+    flat_threshold: float = 0.0  # redraw crops of grey std below this (ours)
     # generator (Fig. 2)
     num_feat: int = 64  # width (not stated; LAG narrows 256 -> 64 over its stages; one width here)
     num_block: int = 8  # residual blocks on LR + noise (the paper: 8)
@@ -65,39 +59,25 @@ class HallucinationTrainConfig(StageConfig):
     # losses (§3)
     gamma: float = 10.0  # weight of L_percp + L_grad in L_recons (the paper: 10)
     beta: float = 0.1  # weight of the reconstruction's adversarial terms (the paper: 0.1)
-    alpha: float = (
-        1.0  # weight of L_z in L_halluc (the paper: 1; the ablation trains alpha 0 beside it)
-    )
-    tau: float = 0.1  # L_z's clamp (not stated; DSGAN's bound): mean |g_z1 - g_z2| per mean |z1 - z2| (chosen, see notebook 40)
+    alpha: float = 1.0  # weight of L_z (the paper: 1; the ablation: 0)
+    tau: float = 0.1  # L_z clamp (not stated; DSGAN bound; ours)
     consistency_eps: float = 0.1  # epsilon of F in 8-bit levels (the paper: 0.1)
-    r1_gamma: float = 10.0  # R1 weight gamma, the penalty is gamma / 2 E||grad D||^2 (not stated; Mescheder 2018's 10)
-    percep_net: str = "vgg16"  # L_percp's network: vgg16 (the paper) | inception (FID-Inception Mixed_5d, a labelled substitute)
-    vgg_layer: str = (
-        "features.8"  # phi_i (not stated): VGG-16 relu2_2, Johnson et al. 2016's SR feature loss
-    )
-    vgg_weights: str = (
-        "auto"  # ImageNet VGG-16 file: pretrained | auto (random if absent, labelled) | random
-    )
+    r1_gamma: float = 10.0  # R1 gamma: gamma / 2 E||grad D||^2 (Mescheder 2018)
+    percep_net: str = "vgg16"  # vgg16 (the paper) | inception (labelled substitute)
+    vgg_layer: str = "features.8"  # phi (not stated): relu2_2 (Johnson 2016)
+    vgg_weights: str = "auto"  # VGG-16 file: pretrained | auto | random
     inception_weights: str = "auto"  # percep_net inception: pretrained | auto | random
     # optimisation (§4)
     iters: int = 200_000  # G updates (not stated; LAG trains for ~2M images: 250k steps of batch 8)
     lr_g: float = 1e-4  # Adam lr of G (the paper: 1e-4)
-    lr_d: float = (
-        4e-4  # Adam lr of D_I and D_g: TTUR (the paper names TTUR, not its ratio; LAG's ttur 4)
-    )
+    lr_d: float = 4e-4  # D lr: TTUR ratio 4 (LAG ttur; not stated)
     beta1: float = 0.0  # Adam beta1 (the paper: 0)
     beta2: float = 0.9  # Adam beta2 (the paper: 0.9)
-    train_ablation: bool = (
-        True  # also train alpha 0 at the same budget: the test of the paper's central claim
-    )
+    train_ablation: bool = True  # also train alpha 0, same budget (central claim)
     # the 8x comparison rows of Table 1, retrained on the same crops with srlib's engines
     train_baselines: bool = True  # SRGAN (SRResNet x8) and ESRGAN (RRDBNet with srlib's 8x head)
-    baseline_pretrain_iters: int = (
-        100_000  # MSE (SRResNet) / L1 (RRDBNet) updates before the GAN phase (ours)
-    )
-    baseline_gan_iters: int = (
-        100_000  # GAN updates of each baseline (ours: the budget of the model above)
-    )
+    baseline_pretrain_iters: int = 100_000  # pixel-loss steps of each baseline (ours)
+    baseline_gan_iters: int = 100_000  # GAN steps of each baseline (ours)
     srgan_num_feat: int = 64  # SRResNet width (Ledig: 64)
     srgan_num_block: int = 16  # SRResNet residual blocks (Ledig: 16)
     esrgan_num_feat: int = 64  # RRDBNet width (ESRGAN: 64)
@@ -149,30 +129,20 @@ class HallucinationEvaluateConfig(StageConfig):
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
     progress: bool = False  # tqdm bars (off under DVC/papermill)
     scale: int = 8  # SR factor (the paper: x8)
-    faces_dir: str = "data/celeba128/test"  # folder of 128^2 face crops (the paper: CelebA's test crops); "" skips the face set
+    faces_dir: str = "data/celeba128/test"  # 128^2 faces (paper: CelebA test); "" skips
     faces_proxy: bool = False  # the faces are not CelebA's test set (labelled when true)
     max_faces: int = 0  # 0: every face of faces_dir
-    bench_crop: int = 0  # side of centre crops of the benchmark photos (HR pixels; 0 skips them: the paper has none)
+    bench_crop: int = 0  # benchmark centre crops (HR px; 0 skips)
     max_bench: int = 0  # 0: every benchmark image
-    num_samples: int = (
-        8  # K hallucinations per input (z ~ N(0, 1)) for the noisy row (z drawn) and the diversity
-    )
-    crop_border: int = (
-        8  # pixels removed on each side for PSNR / SSIM (the scale, BasicSR's convention)
-    )
-    consistency_eps: float = (
-        0.1  # epsilon in 8-bit levels of the LR-consistency check (the paper: 0.1)
-    )
+    num_samples: int = 8  # K hallucinations per input (z ~ N(0, 1))
+    crop_border: int = 8  # PSNR / SSIM border (the scale: BasicSR)
+    consistency_eps: float = 0.1  # LR-consistency epsilon, 8-bit levels (paper)
     lpips_net: str = "alex"  # LPIPS trunk (the paper does not say; alex is LPIPS's default)
     lpips_weights: str = "auto"  # pretrained | auto | random
-    fid_weights: str = (
-        "auto"  # the FID Inception (diversity in its features, KID): pretrained | auto | random
-    )
+    fid_weights: str = "auto"  # FID Inception: pretrained | auto | random
     n_boot: int = 10000  # bootstrap resamples of the paired CIs
     interp_steps: int = 7  # frames of the z-interpolation strip
-    reference: str = (
-        "references/hallucination_abid.csv"  # Table 1 typed in (value, table, page a row)
-    )
+    reference: str = "references/hallucination_abid.csv"  # Table 1 typed in (a row per value)
 
     def check(self) -> None:
         _check_scale(self)

@@ -186,6 +186,10 @@ def paired(
     return stats.compare_models(df, metric, a, b, by="row", on="image", n_boot=n_boot, seed=seed)
 
 
+ABLATION_COLUMNS = ["set", "measure", "metric", "a", "b", "higher_is_better", "n", "n_dropped", "mean_a", "mean_b",
+                    "mean_diff", "ci_low", "ci_high", "p_wilcoxon", "verdict"]  # fmt: skip
+
+
 def ablation(div: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
     """The central claim, measured: diversity with L_z minus without, per set and measure, paired over inputs."""
     out = []
@@ -205,7 +209,7 @@ def ablation(div: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
                 seed=seed,
             )
             out.append({"set": set_name, "measure": measure} | res)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=ABLATION_COLUMNS)
 
 
 def paper_table(

@@ -296,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
     from srlib import models
+    from srlib.models.hallucination import Reconstruction
     from srlib.runtime import pick_device, set_threads
 
     try:
@@ -306,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             arch, source, weights = args.model, status.path, status.as_dict()
         else:
             model, state = models.load_generator(args.checkpoint)
+            if isinstance(model, models.HallucinationGenerator):  # image + gradient pyramids: the z = 0 image
+                model = Reconstruction(model)
             arch, source = state["arch"], args.checkpoint
             weights = report.checkpoint_status(args.checkpoint, state) if args.report else {}
     except (ValueError, OSError, RuntimeError) as exc:

@@ -190,6 +190,17 @@ class HallucinationGenerator(nn.Module):
         return self(lq, z)["image"][-1]
 
 
+class Reconstruction(nn.Module):
+    """The reconstruction G(lq, 0) as a plain upscaler (lq -> image tensor), for srlib's tiled inference and CLI."""
+
+    def __init__(self, g: HallucinationGenerator):
+        super().__init__()
+        self.g, self.scale = g, g.scale
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:  # (B, 3, h, w) -> (B, 3, scale h, scale w)
+        return self.g.sr(lq)
+
+
 class DownBlock(nn.Module):
     """1x1 conv pixel -> features (added: MSG-GAN's input at every scale, summed as LAG's ``from_rgb``), two convs +
     LReLU, average pooling x1/2 (Fig. 3)."""

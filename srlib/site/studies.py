@@ -1,4 +1,5 @@
-"""The four studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, Real-ESRGAN."""
+"""The five studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, diverse hallucination,
+Real-ESRGAN."""
 
 from __future__ import annotations
 
@@ -359,6 +360,136 @@ def night2day(inp: Inputs) -> Study:
     )
 
 
+# hallucination_evaluate's sets, in the order the headlines prefer them; Table 1's rows ours (z = 0) is paired with;
+# the ablation's three diversity measures
+_SETS = ("faces", "bench")
+_ROWS = {"bicubic": "bicubic", "srgan": "SRGAN", "esrgan": "ESRGAN"}
+_DIVERSITY = {
+    "div_pixel": "pixels",
+    "div_grad": "G's gradient maps",
+    "div_inception": "FID-Inception features",
+}
+
+
+def _first_set(inp: Inputs, stage: str) -> str:
+    """The evaluation set the headlines are read from: "faces" when the run has it, else "bench"."""
+    present = inp.value(stage, "metrics")
+    found = next((s for s in _SETS if s in present), None)
+    if found is None:
+        where = shown(inp.metrics_path(stage))
+        raise SiteError(f"{where}: no {' or '.join(map(repr, _SETS))} set under 'metrics'")
+    return found
+
+
+def _more_diverse_with_lz(inp: Inputs, stage: str, key: str, n: int) -> tuple[str, str]:
+    """(verdict, why) of "diversity is higher with L_z than without" on all three measures: agrees when every one
+    agrees, contradicts when any one contradicts, else it cannot be tested here."""
+    names = ("with L_z", "without L_z")
+    found = {
+        m: decide(inp.value(stage, f"{key}.{m}"), "A better", n, names=names) for m in _DIVERSITY
+    }
+    verdicts = {v for v, _ in found.values()}
+    verdict = (
+        CONTRADICTS if CONTRADICTS in verdicts else AGREES if verdicts == {AGREES} else UNTESTABLE
+    )
+    return verdict, "; ".join(f"{_DIVERSITY[m]}: {why}" for m, (_, why) in found.items())
+
+
+def hallucination(inp: Inputs) -> Study:
+    """Abid, Hedhli & Gagné: ours at z = 0 and z drawn, its alpha = 0 (no L_z) ablation, SRGAN / ESRGAN at ×8, on the
+    first evaluation set present (notebooks 40, 41)."""
+    ev, tr, ref = "hallucination_evaluate", "hallucination_train", "hallucination_abid"
+    name = _first_set(inp, ev)
+    s = f"metrics.{name}."
+    n = int(inp.number(ev, s + "rows.ours_z0.n"))
+    k = inp.number(ev, "config.num_samples")
+    gains = {
+        row: paired(inp, ev, f"{s}paired.ours_z0_vs_{row}_psnr_y", f"ours (z = 0) − {label}, PSNR-Y (dB)",
+                    "+.2f", n)
+        for row, label in _ROWS.items()
+    }  # fmt: skip
+    diverse = {
+        m: paired(inp, ev, f"{s}ablation.{m}", f"diversity with L_z − without, {what}", "+.3g", n)
+        for m, what in _DIVERSITY.items()
+    }
+    eps = inp.number(ev, "config.consistency_eps")
+    consistent = [
+        Headline(
+            f"ours ({label}), share of LR-consistent outputs",
+            cell(inp, ev, f"{s}rows.{row}.lr_consistent", ".0%"),
+            note=f"round(DS(I)) within {eps:g} 8-bit levels of I_LR everywhere; {how}",
+        )
+        for row, label, how in (
+            ("ours_z0", "z = 0", f"{n} images"),
+            ("ours_z", "z drawn", f"{n} images × {k:.0f} draws of z"),
+        )
+    ]
+    absolute = [
+        Headline(f"{label}, PSNR-Y (dB)", cell(inp, ev, f"{s}rows.{row}.psnr_y", ".2f"),
+                 note=f"mean of {n} images")
+        for row, label in {**_ROWS, "ours_z0": "ours (z = 0)"}.items()
+    ]  # fmt: skip
+
+    def paper(method: str) -> str:
+        return f"{inp.paper(ref, method=method, metric='psnr_y'):.2f}"
+
+    where = ref_where(inp, ref) + " (row labels inferred)"
+    claims = [
+        Claim(
+            f"Ours beats {label} in PSNR-Y ({where}: {paper('ours')} dB vs {paper(row)} dB)",
+            *decide(inp.value(ev, f"{s}paired.ours_z0_vs_{row}_psnr_y"), "A better", n,
+                    names=("ours (z = 0)", label)),
+        )
+        for row, label in _ROWS.items()
+    ]  # fmt: skip
+    claims.append(
+        Claim(
+            "L_z makes the hallucinations diverse: a cGAN without it ignores z (the paper's central claim; here "
+            f"alpha = 1 vs its alpha = 0 ablation, {k:.0f} draws of z per image, in pixels, G's gradient maps "
+            "and FID-Inception features)",
+            *_more_diverse_with_lz(inp, ev, s + "ablation", n),
+        )
+    )
+    budget = (
+        f"; trained {inp.number(tr, 'metrics.ours.iters'):.0f} steps (params.yaml hallucination_train: "
+        f"{paper_setting('hallucination_train', 'iters')}; the paper does not state its number of steps)"
+    )
+    claims.append(
+        Claim(
+            f"The absolute numbers of {where} on {inp.reference(ref)[0]['dataset']}",
+            UNTESTABLE,
+            not_comparable(inp, ev, f"tables/hallucination/table1_{name}.md") + budget,
+        )
+    )
+    return Study(
+        slug="hallucination",
+        title="Diverse hallucination SR (Abid, Hedhli & Gagné): Table 1 at ×8 and the L_z ablation",
+        paper="Abid, Hedhli & Gagné, A generative model for hallucinating diverse versions of super resolution "
+        "images",
+        url="",
+        scope=f"the {name} set, {n} images of {data_name(inp, ev)}, ×{inp.number(ev, 'config.scale'):.0f} from "
+        f"the 8-bit average-pooled LR, PSNR / SSIM on Y with a border of "
+        f"{inp.number(ev, 'config.crop_border'):.0f} pixels removed, {k:.0f} draws of z per image",
+        stages=[tr, ev],
+        tables=[
+            *(
+                f"hallucination/table1_{x}.{ext}"
+                for x in inp.value(ev, "metrics")
+                for ext in ("md", "csv")
+            ),
+            "hallucination/ablation.csv",
+            "hallucination/diversity.csv",
+            "hallucination/per_image.csv",
+        ],
+        figure="hallucination_evaluate/ablation.png",
+        caption="Diversity of each input's hallucinations with L_z (alpha = 1) and without (alpha = 0): pixels, "
+        "gradient maps, FID-Inception features",
+        headlines=[*gains.values(), *diverse.values(), *consistent, *absolute],
+        summary=[gains["bicubic"], diverse["div_inception"]],
+        claims=claims,
+    )
+
+
 def realesrgan(inp: Inputs) -> Study:
     """Bicubic vs the released Real-ESRGAN x4plus (fp16-converted) on the benchmark (notebook 50)."""
     st = "realesrgan_pretrained"
@@ -406,4 +537,4 @@ def realesrgan(inp: Inputs) -> Study:
     )
 
 
-STUDIES = (srgan, srgan_modified, night2day, realesrgan)
+STUDIES = (srgan, srgan_modified, night2day, hallucination, realesrgan)

@@ -51,6 +51,58 @@ def test_a_headline_refuses_a_key_outside_the_shared_columns(monkeypatch):
         headlines.headline("x", {"metrics": {}, "git_commit": "abc"})
 
 
+def _hallucination_set(psnr_y: float, gain: float, n: int) -> dict:
+    """One evaluation set of a hallucination_evaluate record, as srlib.hallucination.evaluate.metrics writes it."""
+    comp = {
+        "mean_diff": gain,
+        "ci_low": gain - 0.25,
+        "ci_high": gain + 0.5,
+        "p_wilcoxon": 0.01,
+        "n": n,
+    }
+    return {
+        "rows": {
+            "bicubic": {"psnr_y": psnr_y - gain, "n": n},
+            "ours_z0": {"psnr_y": psnr_y, "n": n},
+            "ours_z": {"psnr_y": psnr_y - 1.0, "n": n},
+        },
+        "paired": {
+            "ours_z0_vs_bicubic_psnr_y": comp,
+            "ours_z0_vs_srgan_psnr_y": dict(comp, mean_diff=9.0),
+            "ours_z0_vs_bicubic_ssim_y": dict(comp, mean_diff=0.1),
+        },
+        "diversity": {},
+        "ablation": {},
+    }
+
+
+def test_hallucination_headline_is_ours_at_z0_against_bicubic_on_faces_else_bench():
+    faces = _hallucination_set(21.08349, 2.97051, 40)
+    bench = _hallucination_set(18.5, -1.25, 7)
+    record = {"metrics": {"bench": bench, "faces": faces}, "git_commit": "fedcba9876543210 (clean)"}
+    assert headlines.headline("hallucination_evaluate", record) == {
+        "ci_high": 3.471,  # 2.97051 + 0.5, rounded to 1/1000 dB
+        "ci_low": 2.721,  # 2.97051 - 0.25
+        "commit": "fedcba9",
+        "gain_db": 2.971,
+        "n": 40,
+        "psnr_y": 21.083,
+    }
+    del record["metrics"]["faces"]  # a run without the face set: the benchmark crops
+    assert headlines.headline("hallucination_evaluate", record) == {
+        "ci_high": -0.75,
+        "ci_low": -1.5,
+        "commit": "fedcba9",
+        "gain_db": -1.25,
+        "n": 7,
+        "psnr_y": 18.5,
+    }
+    # the training stage's headline is its commit alone
+    assert headlines.headline("hallucination_train", {"metrics": {"ours": {"iters": 4}}}) == {
+        "commit": "unknown"
+    }
+
+
 def test_rebuild_splits_a_record_written_before_the_split(tmp_path):
     old = {"stage": "data_prepare", "metrics": {"bench": {"images": 32}}, "git_commit": "not a sha"}
     (tmp_path / "data_prepare.json").write_text(json.dumps(old))

@@ -33,7 +33,14 @@ from srlib.site.claims import AGREES, CONTRADICTS, UNTESTABLE, VERDICTS, paired_
 from srlib.site.inputs import Inputs, SiteError
 
 PROFILE = "smoke"
-STUDY_PAGES = ("srgan.html", "srgan_modified.html", "night2day.html", "realesrgan.html")
+STUDY_PAGES = (
+    "srgan.html",
+    "srgan_modified.html",
+    "night2day.html",
+    "hallucination.html",
+    "realesrgan.html",
+)
+PAGES = 1 + len(STUDY_PAGES)  # the index, then one page per study, then the notebooks
 
 
 def _copy_results(root: Path) -> Path:
@@ -131,9 +138,9 @@ def test_build_writes_the_index_the_studies_and_every_notebook_in_seconds(site):
     root, pages, seconds = site
     out = root / PROFILE / "site"
     assert pages[0] == out / "index.html"
-    assert [p.name for p in pages[1:5]] == list(STUDY_PAGES)
+    assert [p.name for p in pages[1:PAGES]] == list(STUDY_PAGES)
     notebooks = sorted(p.stem for p in (root / PROFILE / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert sorted(p.stem for p in pages[5:]) == notebooks  # every rendered notebook, as HTML
+    assert sorted(p.stem for p in pages[PAGES:]) == notebooks  # every rendered notebook, as HTML
     assert all(p.is_file() and p.parent.is_relative_to(out) for p in pages)
     assert seconds < 60, f"site build took {seconds:.0f} s"
 
@@ -172,7 +179,7 @@ def test_no_script_and_no_external_stylesheet_or_font(site):
 
 def test_every_number_on_a_page_is_its_metrics_file_value(site):
     root, pages, _ = site
-    for page in pages[:5]:
+    for page in pages[:PAGES]:
         nums = Page(page).nums
         assert len(nums) >= 6, page.name
         for n in nums:
@@ -183,19 +190,26 @@ def test_every_number_on_a_page_is_its_metrics_file_value(site):
 
 def test_headlines_shown_are_the_papers_comparisons(site):
     root, pages, _ = site
-    shown = {p.name: {(n["data-stage"], n["data-key"]) for n in Page(p).nums} for p in pages[:5]}
+    shown = {
+        p.name: {(n["data-stage"], n["data-key"]) for n in Page(p).nums} for p in pages[:PAGES]
+    }
     ev = "metrics.paired.srresnet_vs_bicubic_psnr_y."
     x4 = "metrics.paired.realesrgan_x4plus_vs_bicubic_"
+    hs = f"metrics.{_hallucination_set(root)}"
     want = {
         "srgan.html": [("srgan_evaluate", ev + k) for k in ("mean_diff", "ci_low", "ci_high")],
         "realesrgan.html": [("realesrgan_pretrained", f"{x4}{m}.{k}") for m in ("psnr_y", "niqe") for k in ("mean_diff", "ci_low", "ci_high")],
         "night2day.html": [("night2day_evaluate", f"metrics.phases.{p}.{m}") for p in ("M1/Post", "M2/Post") for m in ("rmse", "ssim", "fid", "kid")]
         + [("night2day_evaluate", "metrics.post_vs_pre.M1_rmse.ci_low")],
         "srgan_modified.html": [("srgan_modified_postprocess", "metrics.ablation.network [faithful].seam")],
+        "hallucination.html": [("hallucination_evaluate", f"{hs}.paired.ours_z0_vs_{r}_psnr_y.{k}") for r in ("bicubic", "srgan", "esrgan") for k in ("mean_diff", "ci_low", "ci_high")]
+        + [("hallucination_evaluate", f"{hs}.ablation.{m}.{k}") for m in ("div_pixel", "div_grad", "div_inception") for k in ("mean_diff", "ci_low", "ci_high")]
+        + [("hallucination_evaluate", f"{hs}.rows.{r}.lr_consistent") for r in ("ours_z0", "ours_z")],
     }  # fmt: skip
     for name, keys in want.items():
         assert set(keys) <= shown[name], name
     assert set(want["srgan.html"]) <= shown["index.html"]
+    assert set(want["hallucination.html"][:3]) <= shown["index.html"]  # ours (z = 0) − bicubic [CI]
     # and the index line reads as the numbers: "+0.14 [+0.10, +0.16]"
     res = _metrics(root, "srgan_evaluate")["metrics"]["paired"]["srresnet_vs_bicubic_psnr_y"]
     text = re.sub(r"<[^>]+>", "", pages[0].read_text()).replace("&amp;", "&").replace("&#x27;", "'")
@@ -204,6 +218,48 @@ def test_headlines_shown_are_the_papers_comparisons(site):
 
 def _claims(page: Path) -> dict[str, tuple[str, str]]:
     return {text: (verdict, why) for text, verdict, why in Page(page).claims}
+
+
+def _hallucination_set(root: Path) -> str:
+    """The set the hallucination page reads: "faces" when the run has it, else "bench" (the study's rule)."""
+    sets = _metrics(root, "hallucination_evaluate")["metrics"]
+    return "faces" if "faces" in sets else "bench"
+
+
+def _rule(res: dict) -> str:
+    """A claim that A beats B, from a stored comparison's CI and Wilcoxon p (the site's stated rule)."""
+    lo, hi, p = res["ci_low"], res["ci_high"], res["p_wilcoxon"]
+    return UNTESTABLE if lo <= 0 <= hi or p >= 0.05 else AGREES if lo > 0 else CONTRADICTS
+
+
+def test_hallucination_verdicts_follow_the_numbers(site):
+    root, _, _ = site
+    claims = _claims(root / PROFILE / "site" / "hallucination.html")
+    m = _metrics(root, "hallucination_evaluate")["metrics"][_hallucination_set(root)]
+    ref = {
+        r["method"]: float(r["value"])
+        for r in Inputs(PROFILE, root).reference("hallucination_abid")
+        if r["metric"] == "psnr_y"
+    }
+    for row, label in (("bicubic", "bicubic"), ("srgan", "SRGAN"), ("esrgan", "ESRGAN")):
+        (text, (verdict, why)), *_ = (
+            (t, v) for t, v in claims.items() if t.startswith(f"Ours beats {label} in PSNR-Y")
+        )
+        res = m["paired"][f"ours_z0_vs_{row}_psnr_y"]
+        assert verdict == _rule(res) and f"{res['p_wilcoxon']:.3g}" in why, row
+        # the paper's Table 1, from references/
+        assert f"{ref['ours']:.2f} dB vs {ref[row]:.2f} dB" in text
+    assert "21.08 dB vs 18.11 dB" in next(t for t in claims if "bicubic" in t)
+    # the central claim: higher diversity with L_z on all three measures
+    (verdict, why), *_ = (v for t, v in claims.items() if "central claim" in t)
+    rules = {_rule(m["ablation"][k]) for k in ("div_pixel", "div_grad", "div_inception")}
+    assert verdict == (
+        CONTRADICTS if CONTRADICTS in rules else AGREES if rules == {AGREES} else UNTESTABLE
+    )
+    assert all(w in why for w in ("pixels", "gradient maps", "FID-Inception"))
+    (verdict, why), *_ = (v for t, v in claims.items() if "absolute numbers" in t)
+    assert verdict == UNTESTABLE and "comparable_with_paper is false" in why
+    assert "params.yaml hallucination_train: " in why
 
 
 def test_verdicts_follow_the_numbers(site):
@@ -282,6 +338,8 @@ def test_provenance_names_the_git_commit(site):
         (lambda d: (d / "figures" / "srgan_evaluate" / "psnr_y_per_image.png").unlink(), "psnr_y_per_image.png"),
         (lambda d: (d / "notebooks" / "33_night2day_m3.ipynb").unlink(), "NN_night2day_m3.ipynb"),
         (lambda d: (d / "tables" / "night2day" / "findings.md").unlink(), "findings.md"),
+        (lambda d: (d / "figures" / "hallucination_evaluate" / "ablation.png").unlink(), "hallucination_evaluate/ablation.png"),
+        (lambda d: _rename_sets(d / "metrics" / "hallucination_evaluate.details.json"), "hallucination_evaluate.details.json: no 'faces' or 'bench' set"),
     ],
 )  # fmt: skip
 def test_a_bad_input_is_one_line_naming_the_file_and_nothing_is_written(tmp_path, damage, named):
@@ -320,6 +378,12 @@ def test_a_failed_build_keeps_the_last_site_and_a_rebuild_leaves_no_stale_page(
 def _drop_key(path: Path) -> None:
     payload = json.loads(path.read_text())
     del payload["metrics"]["paired"]["realesrgan_x4plus_vs_bicubic_niqe"]
+    path.write_text(json.dumps(payload))
+
+
+def _rename_sets(path: Path) -> None:
+    payload = json.loads(path.read_text())
+    payload["metrics"] = {f"other_{k}": v for k, v in payload["metrics"].items()}
     path.write_text(json.dumps(payload))
 
 
@@ -535,3 +599,93 @@ def test_a_collapsed_srgan_does_not_count_as_the_papers_trade(
     claim = srgan(Inputs(PROFILE, root)).claims[2]
     assert claim.text.startswith("SRGAN-VGG54 gives up PSNR-Y") and claim.verdict == verdict
     assert claim.why.startswith(why) and ("SRGAN " in claim.why) == bool(why)
+
+
+def _resolved(res: dict, diff: float, verdict: str) -> None:
+    """A stored comparison made decisive (n = 40, p = 1e-6) or, for "similar", a CI across 0."""
+    span = abs(diff) + 1.0 if verdict == "similar" else abs(diff) / 2
+    res.update(
+        mean_diff=diff,
+        ci_low=diff - span,
+        ci_high=diff + span,
+        p_wilcoxon=1e-6,
+        verdict=verdict,
+        n=40,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ablation", "verdict"),
+    [
+        ({"div_pixel": "A better", "div_grad": "A better", "div_inception": "A better"}, AGREES),
+        (
+            {"div_pixel": "A better", "div_grad": "B better", "div_inception": "A better"},
+            CONTRADICTS,
+        ),
+        ({"div_pixel": "A better", "div_grad": "A better", "div_inception": "similar"}, UNTESTABLE),
+        ({"div_pixel": "B better", "div_grad": "similar", "div_inception": "similar"}, CONTRADICTS),
+    ],
+)
+def test_the_hallucination_central_claim_needs_more_diversity_with_lz_on_every_measure(
+    tmp_path, ablation, verdict
+):
+    from srlib.site.studies import hallucination
+
+    root = _copy_results(tmp_path)
+    path = root / PROFILE / "metrics" / "hallucination_evaluate.details.json"
+    payload = json.loads(path.read_text())
+    s = payload["metrics"][_hallucination_set(root)]
+    s["rows"]["ours_z0"]["n"] = 40
+    for measure, found in ablation.items():
+        _resolved(
+            s["ablation"][measure], {"A better": 0.5, "B better": -0.5}.get(found, 0.0), found
+        )
+    path.write_text(json.dumps(payload))
+    claim = next(
+        c for c in hallucination(Inputs(PROFILE, root)).claims if "central claim" in c.text
+    )
+    assert claim.verdict == verdict
+    # each measure's own reading over the 40 images, in the order pixels, gradient maps, Inception features
+    label = {
+        "div_pixel": "pixels",
+        "div_grad": "G's gradient maps",
+        "div_inception": "FID-Inception features",
+    }
+    winner = {
+        "A better": "with L_z better",
+        "B better": "without L_z better",
+        "similar": "no difference resolved",
+    }
+    parts = claim.why.split("; ")
+    assert len(parts) == 3
+    for part, (measure, found) in zip(parts, ablation.items(), strict=True):
+        assert part.startswith(f"{label[measure]}: ") and part.endswith(
+            f"over 40 images: {winner[found]}"
+        )
+
+
+def test_the_hallucination_page_reads_the_faces_set_when_there_is_one(tmp_path):
+    from srlib.site.studies import hallucination
+
+    root = _copy_results(tmp_path)
+    path = root / PROFILE / "metrics" / "hallucination_evaluate.details.json"
+    payload = json.loads(path.read_text())
+    bench = payload["metrics"]["bench"]
+    faces = json.loads(json.dumps(bench))  # a second set, decisive where the bench is not
+    faces["rows"]["ours_z0"]["n"] = 40
+    _resolved(faces["paired"]["ours_z0_vs_bicubic_psnr_y"], 2.96, "A better")
+    _resolved(faces["paired"]["ours_z0_vs_srgan_psnr_y"], -0.9, "B better")
+    # faces second: the record's order does not matter
+    payload["metrics"] = {"bench": bench, "faces": faces}
+    payload["comparable_with_paper"] = True  # then the claim names the set's Table 1
+    path.write_text(json.dumps(payload))
+    study = hallucination(Inputs(PROFILE, root))
+    assert study.scope.startswith("the faces set, 40 images")
+    assert {h.cell.key.split(".")[1] for h in study.headlines} == {"faces"}
+    gain = study.summary[0]
+    assert gain.cell.key == "metrics.faces.paired.ours_z0_vs_bicubic_psnr_y.mean_diff"
+    assert (gain.cell.text, gain.ci[0].text, gain.ci[1].text) == ("+2.96", "+1.48", "+4.44")
+    verdicts = [c.verdict for c in study.claims]
+    assert verdicts[:2] == [AGREES, CONTRADICTS] and "SRGAN better" in study.claims[1].why
+    assert "rows are in tables/hallucination/table1_faces.md; trained " in study.claims[-1].why
+    assert {"hallucination/table1_faces.md", "hallucination/table1_bench.md"} <= set(study.tables)
