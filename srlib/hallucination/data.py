@@ -87,7 +87,6 @@ def evaluation_sets(cfg, manifest: dict) -> dict[str, list[tuple[str, torch.Tens
 
     The faces are read where they lie (never copied into the project); every HR image goes through :func:`pair`.
     """
-    from srlib import paths
 
     sets: dict[str, list] = {}
     if cfg.faces_dir:

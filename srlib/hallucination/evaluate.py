@@ -28,6 +28,7 @@ import torch
 from srlib import evaluation, stats
 from srlib.data import degradations
 from srlib.metrics import inception as inception_metrics
+from srlib.metrics.fid import kid_from_features
 from srlib.metrics.lpips import LPIPSModel
 from srlib.models import hallucination as hm
 
@@ -112,15 +113,33 @@ def evaluate(
     cfg,
     lpips_model: LPIPSModel,
     device,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-image metrics of every row of :data:`ROWS` present, and per-input diversity of the two noisy models.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-image metrics of every row of :data:`ROWS` present, per-input diversity of the two noisy models, and KID.
 
     ``generators``: ``{"srgan": g, "esrgan": g, "ours": G, "no_lz": G}`` (any may be absent). Returns
-    ``(per_image, per_input_diversity)``: one row per (set, image, row) with the metric means over that input's
-    outputs, and one row per (set, image, model) with the three diversity measures and the share of consistent
-    hallucinations.
+    ``(per_image, per_input_diversity, kid)``: one row per (set, image, row) with the metric means over that
+    input's outputs; one row per (set, image, model) with the three diversity measures and the share of consistent
+    hallucinations; one row per (set, row) with the KID of its outputs (all K for the noisy rows) against the HR
+    crops (:func:`kid_table`).
     """
     rows, div_rows = [], []
+    feats: dict[
+        tuple[str, str], list[np.ndarray]
+    ] = {}  # (set, row) -> FID-Inception pool3 features
+
+    def measured(
+        base: dict, row: str, sr: torch.Tensor, gt: torch.Tensor, lq: torch.Tensor
+    ) -> dict:
+        m = image_metrics(sr, gt, lq, **kw)
+        rows.append(base | {"row": row} | _means(m))
+        feats.setdefault((base["set"], row), []).append(pool3(sr))
+        return m
+
+    def pool3(images: torch.Tensor) -> np.ndarray:
+        return inception_metrics.inception_features(
+            images, dims=2048, mode=cfg.fid_weights, device=device, seed=cfg.seed
+        )[0]
+
     upscalers = {"bicubic": evaluation.bicubic_upscaler(cfg.scale)}
     upscalers |= {
         k: evaluation.model_upscaler(generators[k], device)
@@ -136,31 +155,43 @@ def evaluate(
     for set_name, pairs in sets.items():
         for index, (name, lq, gt) in enumerate(pairs):
             base = {"set": set_name, "image": name}
+            feats.setdefault((set_name, "hr"), []).append(pool3(gt[None]))
             for row, up in upscalers.items():
-                sr = degradations.quantize(up(lq[None]).clamp(0, 1))
-                rows.append(base | {"row": row} | _means(image_metrics(sr, gt, lq, **kw)))
-            for model, prefix in (("ours", "ours"), ("no_lz", "no_lz")):
+                measured(base, row, degradations.quantize(up(lq[None]).clamp(0, 1)), gt, lq)
+            for model in ("ours", "no_lz"):
                 if model not in generators:
                     continue
                 g = generators[model]
-                rec = outputs(g, lq, None, device)
-                rows.append(
-                    base
-                    | {"row": f"{prefix}_z0"}
-                    | _means(image_metrics(rec["image"], gt, lq, **kw))
+                measured(base, f"{model}_z0", outputs(g, lq, None, device)["image"], gt, lq)
+                hal = outputs(
+                    g, lq, sample_noise(g, lq, cfg.num_samples, seed=cfg.seed, index=index), device
                 )
-                z = sample_noise(g, lq, cfg.num_samples, seed=cfg.seed, index=index)
-                hal = outputs(g, lq, z, device)
-                m = image_metrics(hal["image"], gt, lq, **kw)
-                rows.append(base | {"row": f"{prefix}_z"} | _means(m))
-                feats, _ = inception_metrics.inception_features(
-                    hal["image"], dims=2048, mode=cfg.fid_weights, device=device, seed=cfg.seed
-                )
+                m = measured(base, f"{model}_z", hal["image"], gt, lq)
                 div_rows.append(
-                    base | {"model": model} | diversity(hal["image"], hal["grad"], feats)
+                    base
+                    | {"model": model}
+                    | diversity(hal["image"], hal["grad"], feats[(set_name, f"{model}_z")][-1])
                     | {"lr_consistent": float(m["lr_consistent"].mean()), "lr_levels_max": float(m["lr_levels"].max())}
                 )  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(div_rows)
+    return pd.DataFrame(rows), pd.DataFrame(div_rows), kid_table(feats, seed=cfg.seed)
+
+
+def kid_table(feats: dict[tuple[str, str], list[np.ndarray]], *, seed: int) -> pd.DataFrame:
+    """KID x 10^3 (mean and std over subsets) of each (set, row)'s outputs against the set's HR crops.
+
+    Unbiased MMD^2 in FID-Inception pool3 features (:func:`srlib.metrics.fid.kid_from_features`); on a few dozen
+    images its subsets are the whole sets, so the std is small and says nothing of the sampling error: read it as a
+    ranking of the rows, not as a distance comparable with published KIDs.
+    """
+    out = []
+    for (set_name, row), chunks in feats.items():
+        if row == "hr":
+            continue
+        fa, fb = np.concatenate(chunks), np.concatenate(feats[(set_name, "hr")])
+        value, std = kid_from_features(fa, fb, n_subsets=100, subset_size=1000, seed=seed)
+        out.append({"set": set_name, "row": row, "kid_x1e3": 1e3 * value, "kid_std_x1e3": 1e3 * std,
+                    "n_outputs": len(fa), "n_hr": len(fb)})  # fmt: skip
+    return pd.DataFrame(out)
 
 
 def _means(m: dict[str, np.ndarray]) -> dict[str, float]:
@@ -318,9 +349,10 @@ def load_generators(run) -> dict[str, torch.nn.Module]:
     return found
 
 
-def metrics(summary_df: pd.DataFrame, per_image: pd.DataFrame, abl: pd.DataFrame, div: pd.DataFrame, *,
-            n_boot: int, seed: int) -> dict:  # fmt: skip
-    """The metrics file's numbers: per set the rows' means, ours (z = 0) against every other row, the ablation."""
+def metrics(summary_df: pd.DataFrame, per_image: pd.DataFrame, abl: pd.DataFrame, div: pd.DataFrame,
+            kid: pd.DataFrame, *, n_boot: int, seed: int) -> dict:  # fmt: skip
+    """The metrics file's numbers: per set the rows' means (and KID), ours (z = 0) against every other row, the
+    ablation."""
     out: dict = {}
     for set_name, df in summary_df.groupby("set", sort=False):
         rows = {
@@ -339,6 +371,10 @@ def metrics(summary_df: pd.DataFrame, per_image: pd.DataFrame, abl: pd.DataFrame
         diversity_means = {m: {k: float(g[k].mean()) for k in (*DIVERSITY, "lr_consistent")}
                            for m, g in d.groupby("model", sort=False)}  # fmt: skip
         a = abl[abl.set == set_name] if len(abl) else abl
+        for r in kid[kid.set == set_name].to_dict("records") if len(kid) else []:
+            rows.setdefault(r["row"], {}).update(
+                kid_x1e3=r["kid_x1e3"], kid_std_x1e3=r["kid_std_x1e3"]
+            )
         out[set_name] = {
             "rows": rows,
             "paired": comps,
@@ -433,7 +469,8 @@ def run_labels(cfg, sets: dict, lpips_model: LPIPSModel, train_record: dict | No
     return labels + list((train_record or {}).get("labels", []))
 
 
-def write_results(cfg, *, per_image: pd.DataFrame, div: pd.DataFrame, summary_df: pd.DataFrame, abl: pd.DataFrame,
+def write_results(cfg, *, per_image: pd.DataFrame, div: pd.DataFrame, kid: pd.DataFrame, summary_df: pd.DataFrame,
+                  abl: pd.DataFrame,
                   tables: dict[str, pd.DataFrame], labels: list[str], weights: dict, sets: dict) -> dict:  # fmt: skip
     """The per-image, diversity, ablation and Table 1 tables (CSV; Table 1 also markdown) and the metrics file."""
     from srlib import paths, tracking
@@ -448,7 +485,8 @@ def write_results(cfg, *, per_image: pd.DataFrame, div: pd.DataFrame, summary_df
         paths.table_file(cfg.profile, f"hallucination/table1_{set_name}.md").write_text(
             evaluation.markdown_table(paper_table_view(table))
         )
-    numbers = metrics(summary_df, per_image, abl, div, n_boot=cfg.n_boot, seed=cfg.seed)
+    kid.to_csv(paths.table_file(cfg.profile, "hallucination/kid.csv"), index=False)
+    numbers = metrics(summary_df, per_image, abl, div, kid, n_boot=cfg.n_boot, seed=cfg.seed)
     proxy = cfg.faces_proxy or "bench" in sets
     return tracking.write_metrics(
         paths.metrics_file(cfg.profile, cfg.STAGE),

@@ -307,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             arch, source, weights = args.model, status.path, status.as_dict()
         else:
             model, state = models.load_generator(args.checkpoint)
-            if isinstance(model, models.HallucinationGenerator):  # image + gradient pyramids: the z = 0 image
+            # image + gradient pyramids: upscale with the reconstruction (z = 0) image
+            if isinstance(model, models.HallucinationGenerator):
                 model = Reconstruction(model)
             arch, source = state["arch"], args.checkpoint
             weights = report.checkpoint_status(args.checkpoint, state) if args.report else {}
