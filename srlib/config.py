@@ -148,6 +148,15 @@ class StageConfig:
     def check(self) -> None:
         """Stage-specific refusals (override); raise :class:`ParamsError` naming the parameter."""
 
+    def require_choice(self, names: tuple[str, ...], choices) -> None:
+        """Refuse any of the parameters ``names`` whose value is not one of ``choices``, naming it."""
+        for name in names:
+            if getattr(self, name) not in choices:
+                raise ParamsError(
+                    f"{self.STAGE}: parameter {name!r} must be one of {', '.join(map(str, choices))}, "
+                    f"got {getattr(self, name)!r}"
+                )
+
     @classmethod
     def sections(cls) -> tuple[str, ...]:
         return cls.SECTIONS or (cls.STAGE,)

@@ -29,15 +29,22 @@ def _srgan_train(m: dict) -> dict:  # SRResNet's last validation on benchmark ce
     return {"psnr_y": m["srresnet"]["val_psnr_y"], "gain_db": m["srresnet"]["val_gain_db"]}
 
 
-def _srgan_evaluate(m: dict) -> dict:  # SRResNet vs bicubic on the whole benchmark
-    gain = m["paired"]["srresnet_vs_bicubic_psnr_y"]
+def _paired_gain(psnr_y: float, gain: dict, n: int) -> dict:
+    """A model's PSNR-Y and its paired gain over bicubic (mean difference and its bootstrap CI) on n images."""
     return {
-        "psnr_y": m["models"]["srresnet"]["psnr_y"],
+        "psnr_y": psnr_y,
         "gain_db": gain["mean_diff"],
         "ci_low": gain["ci_low"],
         "ci_high": gain["ci_high"],
-        "n": m["models"]["srresnet"]["n"],
+        "n": n,
     }
+
+
+def _srgan_evaluate(m: dict) -> dict:  # SRResNet vs bicubic on the whole benchmark
+    srresnet = m["models"]["srresnet"]
+    return _paired_gain(
+        srresnet["psnr_y"], m["paired"]["srresnet_vs_bicubic_psnr_y"], srresnet["n"]
+    )
 
 
 def _srgan_modified_train(m: dict) -> dict:  # the reported BN mode's validation
@@ -55,27 +62,16 @@ def _srgan_modified_postprocess(
 
 
 def _realesrgan_pretrained(m: dict) -> dict:  # the released x4plus vs bicubic
-    gain = m["paired"]["realesrgan_x4plus_vs_bicubic_psnr_y"]
     x4 = m["models"]["realesrgan_x4plus"]
-    return {
-        "psnr_y": x4["psnr_y"],
-        "gain_db": gain["mean_diff"],
-        "ci_low": gain["ci_low"],
-        "ci_high": gain["ci_high"],
-        "n": x4["images"],
-    }
+    return _paired_gain(
+        x4["psnr_y"], m["paired"]["realesrgan_x4plus_vs_bicubic_psnr_y"], x4["images"]
+    )
 
 
 def _hallucination_evaluate(m: dict) -> dict:  # ours (z = 0) vs bicubic: faces, else bench
     s = m["faces"] if "faces" in m else m["bench"]
-    gain = s["paired"]["ours_z0_vs_bicubic_psnr_y"]
-    return {
-        "psnr_y": s["rows"]["ours_z0"]["psnr_y"],
-        "gain_db": gain["mean_diff"],
-        "ci_low": gain["ci_low"],
-        "ci_high": gain["ci_high"],
-        "n": s["rows"]["ours_z0"]["n"],
-    }
+    ours = s["rows"]["ours_z0"]
+    return _paired_gain(ours["psnr_y"], s["paired"]["ours_z0_vs_bicubic_psnr_y"], ours["n"])
 
 
 def _night2day_model(column: str) -> Callable[[dict], dict]:

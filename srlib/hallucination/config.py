@@ -98,11 +98,7 @@ class HallucinationTrainConfig(StageConfig):
             raise ParamsError(
                 f"{self.STAGE}: parameter 'percep_net' must be one of {', '.join(PERCEP_NETS)}, got {self.percep_net!r}"
             )
-        for name in ("vgg_weights", "inception_weights"):
-            if getattr(self, name) not in MODES:
-                raise ParamsError(
-                    f"{self.STAGE}: parameter {name!r} must be one of {', '.join(MODES)}"
-                )
+        self.require_choice(("vgg_weights", "inception_weights"), MODES)
         for name in ("iters", "batch_size", "noise_dim", "num_block", "num_feat", "d_num_feat"):
             if getattr(self, name) < 1:
                 raise ParamsError(
@@ -158,8 +154,4 @@ class HallucinationEvaluateConfig(StageConfig):
             raise ParamsError(
                 f"{self.STAGE}: set 'faces_dir' or 'bench_crop': there is nothing to evaluate"
             )
-        for name in ("lpips_weights", "fid_weights"):
-            if getattr(self, name) not in MODES:
-                raise ParamsError(
-                    f"{self.STAGE}: parameter {name!r} must be one of {', '.join(MODES)}"
-                )
+        self.require_choice(("lpips_weights", "fid_weights"), MODES)
