@@ -85,6 +85,23 @@ def _night2day_evaluate(m: dict) -> dict:  # M1 (the paper's first model) on the
     return {"rmse": m["phases"]["M1/Post"]["rmse"]}
 
 
+def _degradation_matrix(
+    m: dict,
+) -> dict:  # the diagonal (each network on its own degradation) vs bicubic
+    block = next(iter(m["blocks"].values()))["psnr_y"]  # the stage's scale (x2 by default)
+    diag = [block[f"trained on {t}"][t] for t in block["bicubic"] if f"trained on {t}" in block]
+    bic = [block["bicubic"][t] for t in block["bicubic"] if f"trained on {t}" in block]
+    return {"psnr_y": sum(diag) / len(diag), "gain_db": (sum(diag) - sum(bic)) / len(diag),
+            "n": m["images"]}  # fmt: skip
+
+
+def _zssr(m: dict) -> dict:  # ZSSR in the ideal case (bicubic LR, bicubic kernel) vs bicubic
+    gain = m["ideal"].get("vs_bicubic") or {}
+    if not gain:
+        return {"psnr_y": m["ideal"]["psnr_y"], "n": m["images"]}
+    return _paired_gain(m["ideal"]["psnr_y"], gain, gain["n"])
+
+
 STAGES: dict[str, Callable[[dict], dict]] = {
     "data_prepare": lambda m: {"n": m["bench"]["images"]},
     "srgan_train": _srgan_train,
@@ -99,6 +116,8 @@ STAGES: dict[str, Callable[[dict], dict]] = {
     "night2day_evaluate": _night2day_evaluate,
     "hallucination_train": lambda m: {},  # the commit only: its numbers are training losses
     "hallucination_evaluate": _hallucination_evaluate,
+    "degradation_matrix": _degradation_matrix,
+    "zssr": _zssr,
 }
 
 

@@ -39,6 +39,7 @@ from srlib.night2day.config import (
 from srlib.realesrgan.config import RealESRGANPretrainedConfig
 from srlib.srgan.config import SRGANEvaluateConfig, SRGANTrainConfig, TablesConfig
 from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig, SRGANModifiedTrainConfig
+from srlib.zssr.config import DegradationMatrixConfig, ZSSRConfig
 
 # stage name (= params.yaml section = DVC stage) -> source notebook. A plain dict: grep from a stage to its notebook.
 STAGES: dict[str, str] = {
@@ -55,6 +56,8 @@ STAGES: dict[str, str] = {
     "hallucination_train": "notebooks/40_hallucination_train.ipynb",
     "hallucination_evaluate": "notebooks/41_hallucination_evaluate.ipynb",
     "realesrgan_pretrained": "notebooks/50_realesrgan_pretrained.ipynb",
+    "degradation_matrix": "notebooks/60_degradation_matrix.ipynb",
+    "zssr": "notebooks/61_zssr.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 
@@ -74,6 +77,8 @@ CONFIGS: dict[str, type[StageConfig]] = {
     "hallucination_train": HallucinationTrainConfig,
     "hallucination_evaluate": HallucinationEvaluateConfig,
     "realesrgan_pretrained": RealESRGANPretrainedConfig,
+    "degradation_matrix": DegradationMatrixConfig,
+    "zssr": ZSSRConfig,
     "tables": TablesConfig,
 }
 
