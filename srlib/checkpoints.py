@@ -12,6 +12,7 @@ the index's sha256 names the exact file either way.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 
@@ -24,9 +25,18 @@ STAGES = ("srgan_train", "srgan_modified_train", "night2day_m1", "night2day_m2",
 
 
 def publish(profile: str, stages: tuple[str, ...] = STAGES) -> dict:
-    """Copy the small final generators of ``stages`` into the profile's results and write their index."""
+    """Copy the small final generators of ``stages`` into the profile's results and write their index.
+
+    The index keeps the entries of the stages not published this time (a profile rendered in parts adds a stage
+    without losing the others'), as long as their committed copy is still there.
+    """
     out_dir = paths.profile_results(profile) / "checkpoints"
     index: dict[str, dict] = {}
+    previous = out_dir / "index.json"
+    if previous.is_file():
+        old = json.loads(previous.read_text())
+        index = {k: v for k, v in old.items() if isinstance(v, dict) and k.split("/")[0] not in stages
+                 and (v.get("committed") is None or paths.resolve(v["committed"]).is_file())}  # fmt: skip
     for stage in stages:
         run = paths.run_dir(profile, stage)
         if not run.is_dir():

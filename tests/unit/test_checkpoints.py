@@ -62,3 +62,15 @@ def test_stages_picks_what_a_partial_profile_has(root, capsys):
     assert checkpoints.main(["--profile", "p", "--stages", "srgan_train"]) == 0
     assert capsys.readouterr().out == "srgan_train/srresnet.pth: 0.00 MiB, committed\n"
     assert (root / "results/p/checkpoints/srgan_train/srresnet.pth").is_file()
+
+
+def test_a_partial_publish_keeps_the_other_stages_entries(root):
+    _model(root, "a", "g.pth", 256)
+    _model(root, "b", "g.pth", 512)
+    checkpoints.publish("p", stages=("a", "b"))
+    (root / "models/p/b/g.pth").write_bytes(b"retrained")
+    index = checkpoints.publish("p", stages=("b",))
+    assert sorted(index) == ["a/g.pth", "b/g.pth"] and index["a/g.pth"]["bytes"] == 256
+    assert index["b/g.pth"]["bytes"] == len(b"retrained")
+    (root / "results/p/checkpoints/a/g.pth").unlink()  # a stale entry whose copy is gone is dropped
+    assert sorted(checkpoints.publish("p", stages=("b",))) == ["b/g.pth"]
