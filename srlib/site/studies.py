@@ -1,5 +1,5 @@
-"""The five studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, diverse hallucination,
-Real-ESRGAN."""
+"""The six studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, diverse hallucination, the
+degradation matrix with ZSSR, Real-ESRGAN."""
 
 from __future__ import annotations
 
@@ -490,6 +490,221 @@ def hallucination(inp: Inputs) -> Study:
     )
 
 
+# the degradation study's row names, as srlib.zssr.matrix.trained_row and srlib.zssr.study.ZSSR_ROWS write them
+# (matched here rather than imported: those modules import torch, seconds the site does not need; a test holds the
+# names together); the phrases srlib.zssr's verdict_claim2 / verdict_claim3 begin with
+_ZSSR_KNOWN = "ZSSR (known kernel)"
+_STORED = re.compile(r"^(holds|does not hold( here)?|inconclusive|untested)\b")
+_ZSSR_TABLES = ("table1.md", "table1.csv", "full_matrix_psnr_y.md", "full_matrix_psnr_y.csv", "claim3.csv",
+                "inference_ablation.csv", "variance.csv", "night_niqe.csv", "runs.csv", "lr_decisions.csv",
+                "per_image.csv")  # fmt: skip
+
+
+_ZSSR_CLAIM = (
+    "ZSSR adapts to the test image's degradation where an external model trained on bicubic fails (the seed "
+    "essay's claim 3): with the known kernel it beats the network trained on bicubic on every non-bicubic test"
+)
+
+
+def _trained(degradation: str) -> str:
+    return f"trained on {degradation}"
+
+
+def _stored_verdict(text: str) -> tuple[str, str]:
+    """(verdict, its phrase) of a stage's own verdict on a claim: "holds" agrees, "does not hold ..." contradicts,
+    "inconclusive ..." and "untested" cannot be tested here."""
+    m = _STORED.match(text)
+    phrase = m[1] if m else text
+    if phrase == "holds":
+        return AGREES, phrase
+    return (CONTRADICTS if phrase.startswith("does not hold") else UNTESTABLE), phrase
+
+
+def _matrix_claim(inp: Inputs, dm: str) -> tuple[list[Headline], Claim]:
+    """Claim 2: each test column's diagonal against the mean of the networks trained on the other degradations."""
+    claim2 = inp.value(dm, "metrics.claim2")
+    columns = {k.removesuffix("_vs_any"): k for k in claim2 if k.endswith("_vs_any")}
+    gains = [
+        paired(inp, dm, f"metrics.claim2.{k}", f"test {t}: trained on it − trained on the others (mean), PSNR-Y "
+               "(dB)", "+.2f", int(claim2[k]["n"]))
+        for t, k in columns.items()
+    ]  # fmt: skip
+    readings = [
+        f"test {t}: "
+        + decide(claim2[k], "A better", int(claim2[k]["n"]), names=(_trained(t), "the others"))[1]
+        for t, k in columns.items()
+    ]
+    verdict, phrase = _stored_verdict(inp.value(dm, "metrics.claim2_verdict"))
+    budget = (
+        f"each network trained {inp.number(dm, 'config.iters'):.0f} steps (params.yaml degradation_matrix: "
+        f"{paper_setting('degradation_matrix', 'iters')})"
+    )
+    claim = Claim(
+        "A model trained on one degradation does poorly on others (the seed essay's claim 2): on each test "
+        "degradation the network trained on it beats those trained on the others (mean of their PSNR-Y, "
+        f"×{inp.number(dm, 'config.scale'):.0f}, one reduced SRResNet per training degradation)",
+        verdict,
+        "; ".join([*readings, f"the stage's verdict: {phrase}", budget]),
+    )
+    return gains, claim
+
+
+def _zssr_claims(
+    inp: Inputs, zs: str, ref: str
+) -> tuple[list[Headline], list[Headline], list[Claim]]:
+    """(headlines, index line, claims) of ZSSR: the ideal case, claim 3, its costs, Table 1 (not comparable)."""
+    n = int(inp.number(zs, "metrics.images"))
+    ideal = inp.value(zs, "metrics.ideal.vs_bicubic")  # empty when fewer than 2 images
+    label = "ZSSR − bicubic, ideal case (bicubic LR, bicubic kernel), PSNR-Y (dB)"
+    vs_bicubic = (
+        [paired(inp, zs, "metrics.ideal.vs_bicubic", label, "+.2f", int(ideal["n"]))]
+        if ideal
+        else []
+    )
+    # Table 1's "ours" is the ideal case's mean, with its bootstrap CI
+    table1 = inp.value(zs, "metrics.table1")
+    absolute = Headline(
+        "ZSSR, ideal case, PSNR-Y (dB)",
+        cell(inp, zs, "metrics.ideal.psnr_y", ".2f"),
+        tuple(cell(inp, zs, f"metrics.table1.0.ours CI {end}", ".2f") for end in ("low", "high")) if table1 else None,
+        note=f"bootstrap over {n} images (tables/zssr/table1.csv)" if table1 else f"mean of {n} images",
+    )  # fmt: skip
+    stored = inp.value(zs, "metrics.claim3")
+    keys = {
+        t: f"{t}: {_ZSSR_KNOWN} vs {_trained('bicubic')}"
+        for t in inp.value(zs, "config.test_degradations")
+    }
+    keys = {t: k for t, k in keys.items() if k in stored}  # the non-bicubic tests
+    adapts = [
+        paired(inp, zs, f"metrics.claim3.{k}", f"test {t}: {_ZSSR_KNOWN} − network {_trained('bicubic')}, PSNR-Y "
+               "(dB)", "+.2f", int(stored[k]["n"]))
+        for t, k in keys.items()
+    ]  # fmt: skip
+    max_iters = inp.number(zs, "config.max_iters")
+    cost = [
+        Headline("ZSSR, seconds per training", cell(inp, zs, "metrics.seconds_per_image", ".3g"),
+                 note=f"mean over the trainings on {n} images"),
+        Headline("ZSSR, iterations per training", cell(inp, zs, "metrics.iters_mean", ".0f"),
+                 note=f"mean; at most {max_iters:.0f}"),
+        Headline("ZSSR, lr divisions per training", cell(inp, zs, "metrics.lr_divisions_mean", ".1f"),
+                 note="mean; ZSSR's lr policy on its reconstruction test"),
+    ]  # fmt: skip
+    variance = inp.value(zs, "metrics.variance")
+    if variance:
+        spread = cell(inp, zs, "metrics.variance.mean_std_db", ".2g")
+        note = f"{variance['seeds']} seeds, mean over {variance['images']} image(s)"
+        cost.append(Headline("ZSSR, run-to-run std of PSNR-Y (dB)", spread, note=note))
+    niqe = [
+        Headline(f"real photos, {row}, NIQE (lower: more natural)",
+                 cell(inp, zs, f"metrics.night_niqe.{row}", ".2f"), note="no ground truth")
+        for row, v in inp.value(zs, "metrics.night_niqe").items()
+        if v == v  # NaN: a photo too small for NIQE
+    ]  # fmt: skip
+    budget = (
+        f"ZSSR trained at most {max_iters:.0f} iterations on {inp.number(zs, 'config.crop_size'):.0f}² crops "
+        f"(ZSSR's settings, params.yaml zssr: {paper_setting('zssr', 'max_iters')} iterations, "
+        f"{paper_setting('zssr', 'crop_size')}² crops)"
+    )
+    readings = [
+        f"test {t}: "
+        + decide(
+            stored[k], "A better", int(stored[k]["n"]), names=(_ZSSR_KNOWN, _trained("bicubic"))
+        )[1]
+        for t, k in keys.items()
+    ]
+    verdict, phrase = _stored_verdict(inp.value(zs, "metrics.claim3_verdict"))
+    tests = f" ({', '.join(keys)}; ×{inp.number(zs, 'config.scale'):.0f}, PSNR-Y)" if keys else ""
+    memory = "; ".join(
+        dict.fromkeys(r["row_label"] for r in inp.reference(ref) if r["method"] == "zssr")
+    )
+    claims = [
+        Claim(
+            _ZSSR_CLAIM + tests,
+            verdict,
+            "; ".join([*readings, f"the stage's verdict: {phrase}", budget]),
+        ),
+        Claim(
+            _table1_claim(inp, ref),
+            UNTESTABLE,
+            not_comparable(inp, zs, "tables/zssr/table1.md")
+            + f"; ours is one number for every row (ZSSR on {n} benchmark photos, {absolute.cell.text} dB); the "
+            f"paper's values: {memory} (references/{ref}.csv); {budget}",
+        ),
+    ]
+    return [*vs_bicubic, absolute, *adapts, *cost, *niqe], [*vs_bicubic, *adapts[:1]], claims
+
+
+def _table1_claim(inp: Inputs, ref: str) -> str:
+    """The claim on ZSSR's Table 1, its numbers from references/."""
+    rows = [r for r in inp.reference(ref) if r["method"] == "zssr" and r["metric"] == "psnr_y"]
+    sets = [r["dataset"] for r in rows]
+    said = " / ".join(
+        f"{inp.paper(ref, dataset=d, method='zssr', metric='psnr_y'):.2f}" for d in sets
+    )
+    scales = "/".join(dict.fromkeys(f"×{r['scale']}" for r in rows))
+    where = f"ZSSR's {ref_where(inp, ref)} ({scales}, bicubic kernel, PSNR-Y)"
+    return f"The absolute numbers of {where}: {' / '.join(sets)} {said} dB"
+
+
+def degradation(inp: Inputs) -> Study:
+    """The train × test degradation matrix (notebook 60) and Zero-Shot SR against it (notebook 61): the seed essay's
+    claims 2 and 3, ZSSR's Table 1. A profile without a ZSSR run shows the matrix, and says ZSSR's claims are not
+    tested."""
+    dm, zs, ref = "degradation_matrix", "zssr", "zssr_shocher"
+    n = int(inp.number(dm, "metrics.images"))
+    scale = inp.number(dm, "config.scale")
+    blocks = inp.value(dm, "metrics.blocks")
+    gains, claim2 = _matrix_claim(inp, dm)
+    x4 = blocks.get("x4", {}).get("psnr_y", {})
+    x4plus = [
+        Headline(f"×4 block: Real-ESRGAN x4plus on the {t} test, PSNR-Y (dB)",
+                 cell(inp, dm, f"metrics.blocks.x4.psnr_y.realesrgan_x4plus.{t}", ".2f"),
+                 note=f"mean of {n} images, no CI stored (bicubic: tables/degradation/matrix_x4_psnr_y.md)")
+        for t in x4.get("realesrgan_x4plus", {})
+    ]  # fmt: skip
+    has_zssr = inp.metrics_path(zs).is_file()
+    if has_zssr:
+        heads, summary, claims = _zssr_claims(inp, zs, ref)
+    else:
+        absent = f"no ZSSR run in this profile: {shown(inp.metrics_path(zs))} is absent (run `dvc repro {zs}`)"
+        heads, summary = [], []
+        claims = [
+            Claim(_ZSSR_CLAIM, UNTESTABLE, absent),
+            Claim(_table1_claim(inp, ref), UNTESTABLE, absent),
+        ]
+    tables = [
+        *(f"degradation/matrix_{b}_{m}.{ext}" for b in blocks for m in ("psnr_y", "ssim_y") for ext in ("md", "csv")),
+        "degradation/claim2.csv",
+        "degradation/per_image.csv",
+        *(["degradation/per_image_x4.csv"] if "x4" in blocks and scale != 4 else []),
+        *(f"zssr/{t}" for t in (_ZSSR_TABLES if has_zssr else ())),
+    ]  # fmt: skip
+    zssr_scope = (
+        f"; ZSSR on {inp.number(zs, 'metrics.images'):.0f} of them" if has_zssr else "; no ZSSR run"
+    )
+    return Study(
+        slug="degradation",
+        title="When the degradation is wrong: the train × test matrix and Zero-Shot SR (Shocher et al., CVPR 2018)",
+        paper="Shocher, Cohen & Irani, “Zero-Shot” Super-Resolution using Deep Internal Learning; the train × "
+        "test matrix tests the seed essay's claim 2",
+        url="https://arxiv.org/abs/1712.06087",
+        scope=f"{n} test images ({data_name(inp, dm)}), ×{scale:.0f}, the test LR made by each of "
+        f"{', '.join(inp.value(dm, 'config.test_degradations'))} (one seeded draw per image), PSNR / SSIM on Y "
+        f"with a {scale:.0f}-pixel border removed"
+        + (", a ×4 block with the released Real-ESRGAN x4plus" if x4 else "")
+        + zssr_scope,
+        stages=[dm, zs] if has_zssr else [dm],
+        tables=tables,
+        figure="zssr/full_matrix_psnr.png" if has_zssr else "degradation_matrix/matrix_psnr.png",
+        caption="PSNR-Y of every upscaler (rows"
+        + (", ZSSR's two kernels last" if has_zssr else "")
+        + ") on every test degradation (columns); each network's own degradation outlined",
+        headlines=[*gains, *heads, *x4plus],
+        summary=[*gains[:1], *summary],
+        claims=[claim2, *claims],
+    )
+
+
 def realesrgan(inp: Inputs) -> Study:
     """Bicubic vs the released Real-ESRGAN x4plus (fp16-converted) on the benchmark (notebook 50)."""
     st = "realesrgan_pretrained"
@@ -537,4 +752,4 @@ def realesrgan(inp: Inputs) -> Study:
     )
 
 
-STUDIES = (srgan, srgan_modified, night2day, hallucination, realesrgan)
+STUDIES = (srgan, srgan_modified, night2day, hallucination, degradation, realesrgan)

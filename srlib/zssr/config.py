@@ -123,7 +123,7 @@ class ZSSRConfig(StageConfig):
     # optimisation (configs.py; the policy is ZSSR.py's learning_rate_policy)
     lr: float = 1e-3  # Adam lr, first value (ZSSR: 0.001)
     max_iters: int = 3000  # iterations at most (ZSSR: 3000)
-    min_iters: int = 256  # iterations between two lr decisions (ZSSR: 256)
+    min_iters: int = 256  # iterations since the last lr change before a check (ZSSR: 256)
     min_lr: float = 9e-6  # stop once lr is below this (ZSSR: 9e-6)
     lr_check_every: int = 60  # lr policy cadence (ZSSR: 60)
     lr_slope_range: int = 256  # iterations the linear fit spans (ZSSR: 256)
@@ -180,9 +180,9 @@ class ZSSRConfig(StageConfig):
             raise ParamsError(
                 f"{self.STAGE}: parameter 'num_layer' must be >= 2, got {self.num_layer}"
             )
-        if self.lr_slope_range // self.test_every < 3:
+        if self.lr_slope_range // self.test_every < 5:
             raise ParamsError(
-                f"{self.STAGE}: 'lr_slope_range' / 'test_every' must give >= 3 points for the linear fit"
+                f"{self.STAGE}: 'lr_slope_range' / 'test_every' must give >= 5 points for the linear fit"
             )
         if not 0 <= self.p_leave_as_is + self.p_no_interpolate <= 1:
             raise ParamsError(

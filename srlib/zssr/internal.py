@@ -137,8 +137,9 @@ class LRPolicy:
     ``step(it, lr, steps, values)`` is called after iteration ``it`` with the iterations and values of the
     reconstruction tests so far; it returns the new lr. At iterations where ``(it + 1) % check_every == 0`` and more
     than ``min_iters`` have passed since the last change, it fits a line to the last ``slope_range // test_every``
-    tests (``numpy.polyfit(..., cov=True)``: the slope and the std of its estimate) and divides the lr by 10 when
-    ``-ratio * slope < std``; each such check is appended to :attr:`decisions`.
+    tests (the slope and the std of its estimate, with the covariance scaled by rss / (M - 4) as upstream's numpy
+    did: at least 5 points) and divides the lr by 10 when ``-ratio * slope < std``; each such check is appended to
+    :attr:`decisions`.
     """
 
     check_every: int = 60
@@ -156,8 +157,16 @@ class LRPolicy:
         if not self.due(it):
             return lr
         n = self.slope_range // self.test_every
-        (slope, _), cov = np.polyfit(steps[-n:], values[-n:], 1, cov=True)
-        std = float(np.sqrt(cov[0, 0]))
+        if (
+            len(steps) < n
+        ):  # fewer tests than the fit spans (only when min_iters < slope_range): no decision yet
+            return lr
+        x, y = np.asarray(steps[-n:], dtype=float), np.asarray(values[-n:], dtype=float)
+        (slope, icpt), cov = np.polyfit(x, y, 1, cov="unscaled")
+        # upstream ran numpy < 1.16, whose polyfit(cov=True) scaled the covariance by rss / (M - N - 2) -- today's
+        # uses rss / (M - N) (numpy PR 11197); with 5 points that is a sqrt(3) larger std. Scale as upstream did.
+        rss = float(((y - (slope * x + icpt)) ** 2).sum())
+        std = float(np.sqrt(cov[0, 0] * rss / (len(x) - 4)))
         divide = bool(-self.ratio * slope < std)
         new_lr = lr / 10 if divide else lr
         self.decisions.append({"iter": it, "slope": float(slope), "std": std, "lr": lr, "new_lr": new_lr,
@@ -201,6 +210,9 @@ def train_zssr(lq: torch.Tensor, *, cfg, degradation: str, seed: int, noise_std:
 
     Raises :class:`srlib.training.NonFiniteTraining` on a non-finite loss (the net so far is discarded with it).
     """
+    if any(side % cfg.scale for side in lq.shape[-2:]):
+        raise ValueError(f"ZSSR: the LR image {tuple(lq.shape[-2:])} must be divisible by scale={cfg.scale} "
+                         "(its own son is made at that scale); mod-crop it first")  # fmt: skip
     noise = cfg.noise_std if noise_std is None else noise_std
     torch.manual_seed(seed)
     net = ZSSRNet(

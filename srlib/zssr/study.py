@@ -59,9 +59,10 @@ def test_pairs(cfg, manifest: dict) -> dict[str, list]:
                              seed=cfg.seed)  # fmt: skip
 
 
-def upscale(cfg, net, lq: torch.Tensor, *, test: str, ensemble: bool, bp: bool) -> torch.Tensor:
-    """ZSSR's final test of one trained net (back-projection with the test's deterministic down-sampling)."""
-    down = zi.downscaler(test, scale=cfg.scale, sigma=cfg.blur_sigma)
+def upscale(cfg, net, lq: torch.Tensor, *, son: str, ensemble: bool, bp: bool) -> torch.Tensor:
+    """ZSSR's final test of one trained net; back-projection down-samples with the sons' kernel (upstream: the
+    kernel ZSSR was given, so bicubic when it is assumed)."""
+    down = zi.downscaler(son, scale=cfg.scale, sigma=cfg.blur_sigma)
     return zi.zssr_upscale(net, lq, scale=cfg.scale, down=down, ensemble=ensemble,
                            bp_iters=cfg.bp_iters if bp else 0)  # fmt: skip
 
@@ -81,7 +82,7 @@ def gradual_upscale(cfg, lq: torch.Tensor, *, test: str, seed: int, device) -> t
     x = lq
     for step in range(2):
         run = zi.train_zssr(x, cfg=half, degradation=test, seed=seed + step, device=device)
-        x = upscale(half, run.net, x, test=test, ensemble=cfg.ensemble, bp=cfg.bp_iters > 0)
+        x = upscale(half, run.net, x, son=test, ensemble=cfg.ensemble, bp=cfg.bp_iters > 0)
     return x
 
 
@@ -119,15 +120,13 @@ def run_all(
                         for i, v in zip(run.test_steps, run.test_mse)
                     ]
                 for variant, opt in zi.INFERENCE.items():
-                    sr = upscale(
-                        cfg, run.net, lq, test=test, ensemble=opt["ensemble"], bp=opt["bp"]
-                    )
+                    sr = upscale(cfg, run.net, lq, son=son, ensemble=opt["ensemble"], bp=opt["bp"])
                     m = evaluation.measure(sr[None], gt[None], crop_border=cfg.scale)
                     rows.append(base | {"inference": variant} | m)
                     if variant == "full" and stem == plist[0][0]:
                         samples[(test, kernel)] = sr
                 if cfg.gradual:  # x4 in two x2 ZSSR steps, beside the one-jump x4
-                    sr = gradual_upscale(cfg, lq, test=test if kernel == "known" else "bicubic", seed=cfg.seed,
+                    sr = gradual_upscale(cfg, lq, test=son, seed=cfg.seed,
                                          device=device)  # fmt: skip
                     rows.append(base | {"inference": "gradual"}
                                 | evaluation.measure(sr[None], gt[None], crop_border=cfg.scale))  # fmt: skip
@@ -145,7 +144,7 @@ def seed_variance(cfg, pairs: dict[str, list], *, device) -> pd.DataFrame:
     for stem, lq, gt in pairs[test][: cfg.variance_images]:
         for seed in cfg.variance_seeds:
             run = train(cfg, lq, degradation=test, seed=seed, device=device)
-            sr = upscale(cfg, run.net, lq, test=test, ensemble=cfg.ensemble, bp=cfg.bp_iters > 0)
+            sr = upscale(cfg, run.net, lq, son=test, ensemble=cfg.ensemble, bp=cfg.bp_iters > 0)
             rows.append({"image": stem, "test": test, "seed": seed, "iters": run.iters}
                         | evaluation.measure(sr[None], gt[None], crop_border=cfg.scale))  # fmt: skip
     return pd.DataFrame(rows)
@@ -208,7 +207,7 @@ def night_scores(
         outs = {row: degradations.quantize(up(lq[None]).clamp(0, 1))[0] for row, up in ups.items()}
         run = train(real, lq, degradation="bicubic", seed=cfg.seed, device=device)
         outs[ZSSR_ROWS["bicubic"]] = degradations.quantize(
-            upscale(real, run.net, lq, test="bicubic", ensemble=False, bp=False)
+            upscale(real, run.net, lq, son="bicubic", ensemble=False, bp=False)
         )
         for row, sr in outs.items():
             rows.append(

@@ -103,6 +103,43 @@ def test_hallucination_headline_is_ours_at_z0_against_bicubic_on_faces_else_benc
     }
 
 
+def test_degradation_matrix_headline_is_the_diagonal_against_bicubic_on_the_first_block():
+    psnr = {
+        "trained on bicubic": {"bicubic": 30.0, "blur": 26.0, "realesrgan": 24.0},
+        "trained on blur": {"bicubic": 29.5, "blur": 28.5, "realesrgan": 24.5},
+        "bicubic": {
+            "bicubic": 29.0,
+            "blur": 27.0,
+            "realesrgan": 25.0,
+        },  # realesrgan: no network trained on it
+    }
+    x4 = {"bicubic": {"bicubic": 20.0}, "realesrgan_x4plus": {"bicubic": 99.0}}
+    record = {"metrics": {"images": 5, "blocks": {"x2": {"psnr_y": psnr}, "x4": {"psnr_y": x4}}}}
+    # diagonal (30.0 + 28.5) / 2; its gain over the bicubic row ((30.0 - 29.0) + (28.5 - 27.0)) / 2
+    assert headlines.headline("degradation_matrix", record) == {
+        "commit": "unknown",
+        "gain_db": 1.25,
+        "n": 5,
+        "psnr_y": 29.25,
+    }
+
+
+def test_zssr_headline_is_the_ideal_case_against_bicubic_with_its_ci_when_stored():
+    gain = {"mean_diff": 1.20559, "ci_low": 0.5482, "ci_high": 1.86299, "p_wilcoxon": 0.5, "n": 4}
+    record = {"metrics": {"images": 6, "ideal": {"psnr_y": 36.83102, "vs_bicubic": gain}},
+              "git_commit": "7991b7b7b92ad82fea4c812647e869ef0a7e5fee (with uncommitted changes)"}  # fmt: skip
+    assert headlines.headline("zssr", record) == {
+        "ci_high": 1.863,
+        "ci_low": 0.548,
+        "commit": "7991b7b+",
+        "gain_db": 1.206,
+        "n": 4,  # the paired comparison's images, not the record's 6
+        "psnr_y": 36.831,
+    }
+    record["metrics"]["ideal"]["vs_bicubic"] = {}  # one image: no paired comparison was made
+    assert headlines.headline("zssr", record) == {"commit": "7991b7b+", "n": 6, "psnr_y": 36.831}
+
+
 def test_rebuild_splits_a_record_written_before_the_split(tmp_path):
     old = {"stage": "data_prepare", "metrics": {"bench": {"images": 32}}, "git_commit": "not a sha"}
     (tmp_path / "data_prepare.json").write_text(json.dumps(old))

@@ -38,6 +38,7 @@ STUDY_PAGES = (
     "srgan_modified.html",
     "night2day.html",
     "hallucination.html",
+    "degradation.html",
     "realesrgan.html",
 )
 PAGES = 1 + len(STUDY_PAGES)  # the index, then one page per study, then the notebooks
@@ -205,11 +206,15 @@ def test_headlines_shown_are_the_papers_comparisons(site):
         "hallucination.html": [("hallucination_evaluate", f"{hs}.paired.ours_z0_vs_{r}_psnr_y.{k}") for r in ("bicubic", "srgan", "esrgan") for k in ("mean_diff", "ci_low", "ci_high")]
         + [("hallucination_evaluate", f"{hs}.ablation.{m}.{k}") for m in ("div_pixel", "div_grad", "div_inception") for k in ("mean_diff", "ci_low", "ci_high")]
         + [("hallucination_evaluate", f"{hs}.rows.{r}.lr_consistent") for r in ("ours_z0", "ours_z")],
+        "degradation.html": [("degradation_matrix", f"metrics.claim2.{t}_vs_any.{k}") for t in ("bicubic", "blur", "realesrgan") for k in ("mean_diff", "ci_low", "ci_high")]
+        + [("zssr", f"metrics.ideal.vs_bicubic.{k}") for k in ("mean_diff", "ci_low", "ci_high")]
+        + [("zssr", f"metrics.claim3.{t}: ZSSR (known kernel) vs trained on bicubic.{k}") for t in ("blur", "realesrgan") for k in ("mean_diff", "ci_low", "ci_high")],
     }  # fmt: skip
     for name, keys in want.items():
         assert set(keys) <= shown[name], name
     assert set(want["srgan.html"]) <= shown["index.html"]
     assert set(want["hallucination.html"][:3]) <= shown["index.html"]  # ours (z = 0) − bicubic [CI]
+    assert set(want["degradation.html"][:3] + want["degradation.html"][9:15]) <= shown["index.html"]
     # and the index line reads as the numbers: "+0.14 [+0.10, +0.16]"
     res = _metrics(root, "srgan_evaluate")["metrics"]["paired"]["srresnet_vs_bicubic_psnr_y"]
     text = re.sub(r"<[^>]+>", "", pages[0].read_text()).replace("&amp;", "&").replace("&#x27;", "'")
@@ -260,6 +265,145 @@ def test_hallucination_verdicts_follow_the_numbers(site):
     (verdict, why), *_ = (v for t, v in claims.items() if "absolute numbers" in t)
     assert verdict == UNTESTABLE and "comparable_with_paper is false" in why
     assert "params.yaml hallucination_train: " in why
+
+
+def _stage_rule(stored: str) -> str:
+    """A claim from the stage's own verdict phrase (srlib.zssr's verdict_claim2 / verdict_claim3), the brief's rule."""
+    if stored == "holds" or stored.startswith("holds:"):
+        return AGREES
+    return CONTRADICTS if stored.startswith("does not hold") else UNTESTABLE
+
+
+def test_degradation_verdicts_follow_the_numbers(site):
+    import yaml
+
+    root, _, _ = site
+    claims = _claims(root / PROFILE / "site" / "degradation.html")
+    dm = _metrics(root, "degradation_matrix")
+    zs = _metrics(root, "zssr")
+    (verdict, why), *_ = (v for t, v in claims.items() if "claim 2" in t)
+    assert verdict == _stage_rule(dm["metrics"]["claim2_verdict"])
+    for t in dm["config"]["test_degradations"]:  # each column's own reading, with its rank test
+        res = dm["metrics"]["claim2"][f"{t}_vs_any"]
+        assert f"test {t}: {res['mean_diff']:+.3g} [95 % CI {res['ci_low']:+.3g}" in why
+        assert f"p = {res['p_wilcoxon']:.3g}" in why or _rule(res) != UNTESTABLE
+    assert f"each network trained {dm['config']['iters']} steps" in why
+    (text, (verdict, why)), *_ = ((t, v) for t, v in claims.items() if "claim 3" in t)
+    assert verdict == _stage_rule(zs["metrics"]["claim3_verdict"])
+    assert text.endswith("(blur, realesrgan; ×2, PSNR-Y)")
+    for t in ("blur", "realesrgan"):
+        res = zs["metrics"]["claim3"][f"{t}: ZSSR (known kernel) vs trained on bicubic"]
+        assert f"test {t}: {res['mean_diff']:+.3g} [95 % CI" in why
+    # the budget: this run's against ZSSR's (params.yaml zssr), on claim 3 and on Table 1
+    paper = yaml.safe_load((paths.root() / "params.yaml").read_text())["zssr"]
+    budget = (
+        f"at most {zs['config']['max_iters']} iterations on {zs['config']['crop_size']}² crops (ZSSR's "
+        f"settings, params.yaml zssr: {paper['max_iters']} iterations, {paper['crop_size']}² crops)"
+    )
+    assert (paper["max_iters"], paper["crop_size"]) == (3000, 128) and budget in why
+    (text, (verdict, why)), *_ = ((t, v) for t, v in claims.items() if "absolute numbers" in t)
+    assert verdict == UNTESTABLE and "comparable_with_paper is false" in why and budget in why
+    assert "typed from memory" in why and "ours is one number for every row" in why
+    ref = Inputs(PROFILE, root).reference("zssr_shocher")
+    said = " / ".join(f"{float(r['value']):.2f}" for r in ref)
+    assert text.endswith(f"Set5 / Set14 / BSD100 {said} dB") and said == "37.37 / 33.00 / 31.65"
+    page = (root / PROFILE / "site" / "degradation.html").read_text()
+    for href in (
+        "60_degradation_matrix.html",
+        "61_zssr.html",
+        "figures/zssr/full_matrix_psnr.png",
+        "tables/zssr/table1.md",
+        "tables/degradation/claim2.csv",
+        "tables/degradation/matrix_x2_psnr_y.md",
+    ):
+        assert href in page, href  # fmt: skip
+
+
+def _degradation_copy(
+    root: Path, *, claim2: str | None = None, claim3: str | None = None
+) -> Inputs:
+    """The smoke results under ``root`` with the stages' own verdicts replaced."""
+    for stage, key, verdict in (
+        ("degradation_matrix", "claim2_verdict", claim2),
+        ("zssr", "claim3_verdict", claim3),
+    ):
+        if verdict is not None:
+            path = root / PROFILE / "metrics" / f"{stage}.details.json"
+            payload = json.loads(path.read_text())
+            payload["metrics"][key] = verdict
+            path.write_text(json.dumps(payload))
+    return Inputs(PROFILE, root)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("claim2", "claim3", "verdicts"),
+    [
+        ("holds", "holds: blur (+3.02 dB, CI +1.24 .. +4.81: A better)", (AGREES, AGREES)),
+        ("does not hold for blur (-0.10 dB, CI -0.20 .. -0.01)", "does not hold here: blur (...)", (CONTRADICTS, CONTRADICTS)),
+        ("inconclusive for blur (+0.03 dB, CI +0.02 .. +0.05) (the rank test cannot separate them on these images)",
+         "inconclusive: blur (...)", (UNTESTABLE, UNTESTABLE)),
+        ("untested", "untested", (UNTESTABLE, UNTESTABLE)),
+        ("holds", "does not hold here: realesrgan (-0.16 dB)", (AGREES, CONTRADICTS)),
+    ],
+)  # fmt: skip
+def test_the_degradation_claims_follow_the_stages_verdicts(tmp_path, claim2, claim3, verdicts):
+    from srlib.site.studies import degradation
+
+    study = degradation(_degradation_copy(_copy_results(tmp_path), claim2=claim2, claim3=claim3))
+    assert [c.verdict for c in study.claims] == [
+        *verdicts,
+        UNTESTABLE,
+    ]  # Table 1 is never comparable here
+    phrase = lambda s: s.split(":")[0].split(" for ")[0]  # noqa: E731
+    assert f"the stage's verdict: {phrase(claim2)};" in study.claims[0].why
+    assert f"the stage's verdict: {phrase(claim3)};" in study.claims[1].why
+
+
+def test_the_stages_verdict_phrases_are_the_ones_the_site_reads():
+    """srlib.zssr's verdict_claim2 / verdict_claim3 on each outcome, read back by the page; the row names agree."""
+    import pandas as pd
+
+    from srlib.site import studies
+    from srlib.zssr import matrix, study
+
+    assert studies._ZSSR_KNOWN == study.ZSSR_ROWS["known"]
+    assert studies._trained("blur") == matrix.trained_row("blur")
+    outcomes = {("A better", "A better"): AGREES, ("A better", "B better"): CONTRADICTS,
+                ("A better", "similar"): CONTRADICTS, ("A better", "inconclusive"): UNTESTABLE}  # fmt: skip
+    for found, want in outcomes.items():
+        rows = [dict(test=t, verdict=v, mean_diff=0.1, ci_low=0.05, ci_high=0.2) for t, v in zip(("blur", "realesrgan"), found, strict=True)]  # fmt: skip
+        two = pd.DataFrame([dict(r, diagonal=r["test"], against="any") for r in rows])
+        three = pd.DataFrame([dict(r, a=study.ZSSR_ROWS["known"], b=matrix.trained_row("bicubic")) for r in rows])  # fmt: skip
+        for stored in (matrix.verdict_claim2(two), study.verdict_claim3(three)):
+            assert studies._stored_verdict(stored)[0] == want == _stage_rule(stored), stored
+    empty = pd.DataFrame(columns=["test", "against", "a", "b", "verdict"])
+    assert studies._stored_verdict(matrix.verdict_claim2(empty)) == (UNTESTABLE, "untested")
+    assert studies._stored_verdict(study.verdict_claim3(empty)) == (UNTESTABLE, "untested")
+
+
+def test_a_profile_without_a_zssr_run_shows_the_matrix_alone(tmp_path, monkeypatch):
+    from srlib.site import notebooks
+    from srlib.site.studies import degradation
+
+    root = _copy_results(tmp_path)
+    for name in ("zssr.details.json", "zssr.json"):
+        (root / PROFILE / "metrics" / name).unlink()
+    study = degradation(Inputs(PROFILE, root))
+    assert study.stages == ["degradation_matrix"]
+    assert study.figure == "degradation_matrix/matrix_psnr.png"
+    assert not any(t.startswith("zssr/") for t in study.tables)
+    assert {h.cell.stage for h in study.headlines} == {"degradation_matrix"}
+    assert [c.verdict for c in study.claims[1:]] == [UNTESTABLE, UNTESTABLE]
+    assert all(
+        "no ZSSR run in this profile" in c.why and "zssr.details.json" in c.why
+        for c in study.claims[1:]
+    )
+    # and the site still builds (nbconvert stubbed: the notebooks are not what this checks)
+    monkeypatch.setattr(notebooks, "to_html", lambda exp, nb, out, **kw: out.write_text("stub"))
+    pages = build(PROFILE, root)
+    page = root / PROFILE / "site" / "degradation.html"
+    assert page in pages and "61_zssr" not in page.read_text()
+    assert "degradation_matrix/matrix_psnr.png" in page.read_text()  # fmt: skip
 
 
 def test_verdicts_follow_the_numbers(site):
@@ -340,6 +484,9 @@ def test_provenance_names_the_git_commit(site):
         (lambda d: (d / "tables" / "night2day" / "findings.md").unlink(), "findings.md"),
         (lambda d: (d / "figures" / "hallucination_evaluate" / "ablation.png").unlink(), "hallucination_evaluate/ablation.png"),
         (lambda d: _rename_sets(d / "metrics" / "hallucination_evaluate.details.json"), "hallucination_evaluate.details.json: no 'faces' or 'bench' set"),
+        (lambda d: (d / "metrics" / "degradation_matrix.details.json").unlink(), "degradation_matrix.details.json"),
+        (lambda d: (d / "figures" / "zssr" / "full_matrix_psnr.png").unlink(), "zssr/full_matrix_psnr.png"),
+        (lambda d: (d / "tables" / "zssr" / "table1.md").unlink(), "zssr/table1.md"),
     ],
 )  # fmt: skip
 def test_a_bad_input_is_one_line_naming_the_file_and_nothing_is_written(tmp_path, damage, named):
