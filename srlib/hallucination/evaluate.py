@@ -243,6 +243,23 @@ def ablation(div: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(out, columns=ABLATION_COLUMNS)
 
 
+def collapsed(summary_df: pd.DataFrame, set_name: str) -> dict[str, float]:
+    """``{row: PSNR-Y - bicubic's}`` of the rows of one set whose mean PSNR-Y is more than
+    :data:`srlib.stats.COLLAPSE_DB` (3.01 dB: twice bicubic's MSE) below bicubic: broken runs, labelled as such."""
+    df = summary_df[summary_df.set == set_name].set_index("row")
+    if "bicubic" not in df.index:
+        return {}
+    gap = df.psnr_y - df.loc["bicubic", "psnr_y"]
+    return {row: float(g) for row, g in gap.items() if row != "bicubic" and g < -stats.COLLAPSE_DB}
+
+
+def collapse_labels(summary_df: pd.DataFrame) -> list[str]:
+    """One ``COLLAPSED: ...`` label per (set, row) that :func:`collapsed` finds."""
+    return [f"COLLAPSED: {ROWS[row]} on {s}: {gap:+.2f} dB PSNR-Y against bicubic (more than twice its MSE); its "
+            "Table 1 row and every comparison with it describe a broken run, not the method"
+            for s in dict.fromkeys(summary_df.set) for row, gap in collapsed(summary_df, s).items()]  # fmt: skip
+
+
 def paper_table(
     summary_df: pd.DataFrame, reference: pd.DataFrame, per_image: pd.DataFrame, *, set_name: str, n_boot: int,
     seed: int, not_comparable: Sequence[str],
@@ -252,11 +269,11 @@ def paper_table(
     no row is comparable, e.g. PROXY data)."""
     value = reference.set_index(["method", "metric"])["value"]
     ours = summary_df[summary_df.set == set_name].set_index("row")
-    rows = []
+    rows, broken = [], collapsed(summary_df, set_name)
     for row, label in ROWS.items():
         if row not in ours.index:
             continue
-        rec: dict = {"row": label}
+        rec: dict = {"row": label + (" — COLLAPSED" if row in broken else "")}
         paper_row = PAPER_ROW.get(row)
         for metric in METRICS:
             p = value.get((paper_row, metric), math.nan) if paper_row else math.nan
@@ -377,6 +394,7 @@ def metrics(summary_df: pd.DataFrame, per_image: pd.DataFrame, abl: pd.DataFrame
             )
         out[set_name] = {
             "rows": rows,
+            "collapsed": collapsed(summary_df, set_name),
             "paired": comps,
             "diversity": diversity_means,
             "ablation": {
@@ -431,10 +449,13 @@ def conclusions(record: dict, *, paper: pd.DataFrame) -> list[str]:
             paper_gap = value.get(("ours", "psnr_y"), math.nan) - value.get(
                 (other, "psnr_y"), math.nan
             )
+            broken = m.get("collapsed", {}).get(other)
             lines.append(
                 f"{tag} PSNR-Y ours (z = 0) − {other}: {res['mean_diff']:+.2f} dB [{res['ci_low']:+.2f}, "
                 f"{res['ci_high']:+.2f}] (the paper: {paper_gap:+.2f} dB): {ordering(res, paper_gap)}"
-            )
+                + (f" -- but the {other} row COLLAPSED ({broken:+.2f} dB against bicubic): this says nothing of "
+                   f"{other} itself" if broken is not None else "")
+            )  # fmt: skip
         for row, label in (("ours_z0", "z = 0"), ("ours_z", "z != 0")):
             if row in rows:
                 lines.append(
@@ -487,6 +508,7 @@ def write_results(cfg, *, per_image: pd.DataFrame, div: pd.DataFrame, kid: pd.Da
         )
     kid.to_csv(paths.table_file(cfg.profile, "hallucination/kid.csv"), index=False)
     numbers = metrics(summary_df, per_image, abl, div, kid, n_boot=cfg.n_boot, seed=cfg.seed)
+    labels = list(labels) + collapse_labels(summary_df)
     proxy = cfg.faces_proxy or "bench" in sets
     return tracking.write_metrics(
         paths.metrics_file(cfg.profile, cfg.STAGE),

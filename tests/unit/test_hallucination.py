@@ -621,3 +621,20 @@ def test_ablation_pairs_ours_with_no_lz_per_set():
     assert res.loc["div_grad", "mean_diff"] == pytest.approx(0.25)
     assert res.loc["div_inception", "mean_diff"] == pytest.approx(-2.5)
     assert res.loc["div_pixel", "n"] == 4 and bool(res.loc["div_pixel", "higher_is_better"])
+
+
+def test_a_row_more_than_3_db_below_bicubic_is_labelled_collapsed():
+    import pandas as pd
+
+    from srlib.hallucination import evaluate as hev
+
+    summary = pd.DataFrame(
+        [{"set": "faces", "row": r, "psnr_y": v} for r, v in
+         (("bicubic", 22.0), ("srgan", 8.0), ("esrgan", 19.5), ("ours_z0", 18.9))]
+    )  # fmt: skip
+    assert hev.collapsed(summary, "faces") == {"srgan": -14.0, "ours_z0": pytest.approx(-3.1)}
+    labels = hev.collapse_labels(summary)
+    assert len(labels) == 2 and labels[0].startswith(
+        "COLLAPSED: SRGAN (x8, retrained) on faces: -14.00 dB"
+    )
+    assert hev.collapsed(summary, "bench") == {}
