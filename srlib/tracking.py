@@ -243,3 +243,16 @@ def state_dict_difference(want: dict, have: dict) -> str:
         ):
             return f"{k} has shape {tuple(have[k].shape)} in the file, {tuple(v.shape)} expected"
     return ""
+
+
+def last_values(hist: History, keys) -> dict[str, float]:
+    """The last logged value of each of ``keys`` a history has (the last interval's means)."""
+    frame = hist.to_frame()
+    return {
+        k: float(frame[k].dropna().iloc[-1]) for k in keys if k in frame and frame[k].notna().any()
+    }
+
+
+def train_minutes(*hists: History, log_interval: int) -> float:
+    """Minutes the histories' steps took (each logged ``sec_per_iter`` stands for ``log_interval`` steps)."""
+    return float(sum(h.to_frame().sec_per_iter.sum() for h in hists) * log_interval / 60)

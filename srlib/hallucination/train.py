@@ -386,23 +386,12 @@ def run_labels(cfg: HallucinationTrainConfig, percep: L1Features) -> list[str]:
     return labels + ([cfg.run_label] if cfg.run_label else [])
 
 
-def last_values(hist: tracking.History, keys) -> dict[str, float]:
-    frame = hist.to_frame()
-    return {
-        k: float(frame[k].dropna().iloc[-1]) for k in keys if k in frame and frame[k].notna().any()
-    }
-
-
-def train_minutes(*hists: tracking.History, log_interval: int) -> float:
-    return float(sum(h.to_frame().sec_per_iter.sum() for h in hists) * log_interval / 60)
-
-
 def final_metrics(cfg: HallucinationTrainConfig, hists: dict[str, tracking.History]) -> dict:
     """The last interval's losses of each network and the CPU/GPU minutes each took (the budget, measured)."""
     keys = ("l_g_percep", "l_g_grad", "l_g_adv_rec", "l_g_adv_hal", "l_z", "l_d_real", "l_d_fake", "r1",
             "lr_consistent_rec", "lr_consistent_hal", "l_g_pix", "l_g_gan")  # fmt: skip
-    out = {name: last_values(h, keys) | {"iters": int(h.to_frame().step.max()),
-                                         "minutes": train_minutes(h, log_interval=cfg.log_interval)}
+    out = {name: tracking.last_values(h, keys) | {"iters": int(h.to_frame().step.max()),
+                                         "minutes": tracking.train_minutes(h, log_interval=cfg.log_interval)}
            for name, h in hists.items()}  # fmt: skip
     return out | {"train_minutes": float(sum(v["minutes"] for v in out.values()))}
 

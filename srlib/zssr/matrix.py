@@ -296,10 +296,10 @@ def run_labels(cfg, weights: dict) -> list[str]:
 
 def final_losses(hists: dict, *, log_interval: int) -> dict:
     """Each network's last interval's pixel loss, its steps and the minutes it took."""
-    from srlib.hallucination.train import last_values, train_minutes
+    from srlib import tracking
 
-    return {d: last_values(h, ("l_g_pix",)) | {"iters": int(h.to_frame().step.max()),
-                                                "minutes": train_minutes(h, log_interval=log_interval)}
+    return {d: tracking.last_values(h, ("l_g_pix",)) | {"iters": int(h.to_frame().step.max()),
+                                                "minutes": tracking.train_minutes(h, log_interval=log_interval)}
             for d, h in hists.items()}  # fmt: skip
 
 
