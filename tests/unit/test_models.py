@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from srlib import models
 from srlib.models import ARCHS, DISCRIMINATORS, Discriminator, SRResNet
+from srlib.models import hallucination as hm
 from srlib.models.srgan import count_params
 
 
@@ -63,6 +64,9 @@ SMALL_GENERATORS = {
     "rrdbnet": dict(num_feat=8, num_block=1, num_grow_ch=4, scale=2),
     "cut_resnet_9blocks": dict(num_feat=4, num_block=1, antialias=False),
     "srvgg_compact": dict(num_feat=4, num_conv=1, upscale=1),  # x1: the check below reads `scale`
+    "hallucination": dict(
+        scale=2, num_feat=8, num_block=1, noise_dim=2
+    ),  # checked at z = 0 (its .sr)
 }
 # name -> (arguments, output shape for a (2, 3, 32, 32) input)
 SMALL_DISCRIMINATORS = {
@@ -70,6 +74,10 @@ SMALL_DISCRIMINATORS = {
     "srgan_modified": (dict(num_feat=4, fc_dim=8, input_size=32), (2,)),
     "unet_sn": (dict(num_feat=4), (2, 1, 32, 32)),
     "cut_patchgan": (dict(num_feat=4), (2, 1, 2, 2)),
+    "hallucination_pyramid": (
+        dict(scale=4, num_feat=4, num_block=1),
+        (2, 1, 8, 8),
+    ),  # on x's pyramid
 }
 
 
@@ -98,8 +106,11 @@ def test_every_generator_family_records_its_arguments_and_round_trips(name, tmp_
     assert type(g2) is cls and g2.arch_kwargs == g.arch_kwargs and not g2.training
     assert state["arch"] == name and state["meta"] == {"stage": "test"}
     x = torch.rand(1, 3, 8, 8, generator=gen)
-    with torch.no_grad():
-        out, out2 = g.eval()(x), g2(x)
+    with (
+        torch.no_grad()
+    ):  # the hallucination G gives pyramids: its reconstruction (z = 0) image is the output
+        run = lambda net: net.sr(x) if hasattr(net, "sr") else net(x)  # noqa: E731
+        out, out2 = run(g.eval()), run(g2)
     side = 8 * kwargs.get("scale", 1)
     assert out.shape == (1, 3, side, side)
     torch.testing.assert_close(out2, out, rtol=0, atol=0)
@@ -112,7 +123,7 @@ def test_every_discriminator_family_gives_logits(name):
     d = DISCRIMINATORS[name](**kwargs).eval()
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 32, 32, generator=gen, requires_grad=True)
-    logits = d(x)
+    logits = d(hm.pyramid(x, d.num_scales)) if isinstance(d, hm.PyramidDiscriminator) else d(x)
     assert logits.shape == shape and logits.dtype == torch.float32
     assert torch.isfinite(logits).all()
     assert not torch.equal(logits[0], logits[1])  # depends on its input ...

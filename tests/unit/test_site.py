@@ -251,7 +251,10 @@ def test_hallucination_verdicts_follow_the_numbers(site):
             (t, v) for t, v in claims.items() if t.startswith(f"Ours beats {label} in PSNR-Y")
         )
         res = m["paired"][f"ours_z0_vs_{row}_psnr_y"]
-        assert verdict == _rule(res) and f"{res['p_wilcoxon']:.3g}" in why, row
+        if row in m.get("collapsed", {}):  # a broken baseline cannot test the ordering
+            assert verdict == UNTESTABLE and f"the {label} row COLLAPSED here" in why, row
+        else:
+            assert verdict == _rule(res) and f"{res['p_wilcoxon']:.3g}" in why, row
         # the paper's Table 1, from references/
         assert f"{ref['ours']:.2f} dB vs {ref[row]:.2f} dB" in text
     assert "21.08 dB vs 18.11 dB" in next(t for t in claims if "bicubic" in t)
@@ -820,6 +823,9 @@ def test_the_hallucination_page_reads_the_faces_set_when_there_is_one(tmp_path):
     bench = payload["metrics"]["bench"]
     faces = json.loads(json.dumps(bench))  # a second set, decisive where the bench is not
     faces["rows"]["ours_z0"]["n"] = 40
+    faces[
+        "collapsed"
+    ] = {}  # no broken baseline on this set: every ordering is decided by its numbers
     _resolved(faces["paired"]["ours_z0_vs_bicubic_psnr_y"], 2.96, "A better")
     _resolved(faces["paired"]["ours_z0_vs_srgan_psnr_y"], -0.9, "B better")
     # faces second: the record's order does not matter
@@ -836,3 +842,19 @@ def test_the_hallucination_page_reads_the_faces_set_when_there_is_one(tmp_path):
     assert verdicts[:2] == [AGREES, CONTRADICTS] and "SRGAN better" in study.claims[1].why
     assert "rows are in tables/hallucination/table1_faces.md; trained " in study.claims[-1].why
     assert {"hallucination/table1_faces.md", "hallucination/table1_bench.md"} <= set(study.tables)
+
+
+def test_a_collapsed_baseline_cannot_test_the_ordering(tmp_path):
+    from srlib.site.studies import hallucination
+
+    root = _copy_results(tmp_path)
+    path = root / PROFILE / "metrics" / "hallucination_evaluate.details.json"
+    payload = json.loads(path.read_text())
+    for m in payload["metrics"].values():
+        m["collapsed"] = {"esrgan": -9.5}
+        _resolved(m["paired"]["ours_z0_vs_esrgan_psnr_y"], 5.0, "A better")
+    path.write_text(json.dumps(payload))
+    study = hallucination(Inputs(PROFILE, root))
+    claim = next(c for c in study.claims if c.text.startswith("Ours beats ESRGAN"))
+    assert claim.verdict == UNTESTABLE and "the ESRGAN row COLLAPSED here (-9.50 dB" in claim.why
+    assert any(h.label.startswith("ESRGAN (COLLAPSED)") for h in study.headlines)
