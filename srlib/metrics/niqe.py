@@ -47,6 +47,8 @@ as MATLAB's ``double``.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import os
 import sys
 import tempfile
@@ -310,3 +312,12 @@ def niqe(
     params = load_pristine_params(params_path)
     scores = torch.tensor([niqe_luma(plane, params) for plane in y], dtype=torch.float64)
     return {"niqe": scores, "params": dict(PROVENANCE), "crop_border": int(crop_border)}
+
+
+def niqe_or_nan(img: torch.Tensor, crop_border: int, where: str) -> float:
+    """NIQE of one (3, H, W) image; NaN (logged, naming ``where``) when it is too small for two 96 x 96 blocks."""
+    try:
+        return float(niqe(img, crop_border=crop_border)["niqe"][0])
+    except ValueError as exc:
+        logging.getLogger("srlib.metrics.niqe").warning("%s: NIQE left out: %s", where, exc)
+        return math.nan

@@ -194,15 +194,6 @@ def upscalers(run: PretrainedRun) -> dict[str, evaluation.Upscaler]:
     }
 
 
-def _niqe(img: torch.Tensor, crop_border: int, where: str) -> float:
-    """NIQE of one (3, H, W) image; NaN (logged) when it is too small for two 96 x 96 blocks."""
-    try:
-        return float(niqe.niqe(img, crop_border=crop_border)["niqe"][0])
-    except ValueError as exc:
-        log.warning("%s: NIQE left out: %s", where, exc)
-        return math.nan
-
-
 def _uint8(img: torch.Tensor) -> torch.Tensor:
     return img.clamp(0, 1).mul(255).round().to(torch.uint8)
 
@@ -224,7 +215,7 @@ def measure(run: PretrainedRun) -> tuple[pd.DataFrame, dict[str, dict[str, torch
     for name, lq, gt in items:
         size = {"image": name, "height": gt.shape[-2], "width": gt.shape[-1]}
         outputs[HR][name] = _uint8(gt)
-        niqe_hr = _niqe(gt, cfg.crop_border, f"{name} (ground truth)")
+        niqe_hr = niqe.niqe_or_nan(gt, cfg.crop_border, f"{name} (ground truth)")
         rows.append({"model": HR, "method": names[HR], **size, "niqe": niqe_hr})
         line = []
         for m, up in ups.items():
@@ -234,7 +225,7 @@ def measure(run: PretrainedRun) -> tuple[pd.DataFrame, dict[str, dict[str, torch
             row = {"model": m, "method": names[m], **size, "seconds": seconds}
             row |= evaluation.measure(sr, gt[None], crop_border=cfg.crop_border)
             row["lpips"] = float(run.lpips(sr, gt[None])[0])
-            row["niqe"] = _niqe(sr[0], cfg.crop_border, f"{name} ({m})")
+            row["niqe"] = niqe.niqe_or_nan(sr[0], cfg.crop_border, f"{name} ({m})")
             outputs[m][name] = _uint8(sr[0])
             rows.append(row)
             line.append(f"{m} {row['psnr_y']:.2f} dB, NIQE {row['niqe']:.2f}, {seconds:.1f} s")

@@ -20,6 +20,7 @@ import torch
 from srlib import evaluation, paths, stats
 from srlib.config import ParamsError
 from srlib.data import degradations, images
+from srlib.metrics import niqe
 from srlib.zssr import internal as zi
 from srlib.zssr import matrix
 
@@ -185,12 +186,6 @@ def night_inputs(cfg) -> list[tuple[str, torch.Tensor]]:
     return out
 
 
-def _niqe(img: torch.Tensor, crop_border: int, where: str) -> float:
-    from srlib.realesrgan.benchmark import _niqe as niqe_or_nan
-
-    return niqe_or_nan(img, crop_border, where)
-
-
 def night_scores(
     cfg, photos: list[tuple[str, torch.Tensor]], *, nets: dict, device
 ) -> tuple[pd.DataFrame, dict]:
@@ -211,7 +206,11 @@ def night_scores(
         )
         for row, sr in outs.items():
             rows.append(
-                {"photo": stem, "row": row, "niqe": _niqe(sr, cfg.scale, f"{stem} / {row}")}
+                {
+                    "photo": stem,
+                    "row": row,
+                    "niqe": niqe.niqe_or_nan(sr, cfg.scale, f"{stem} / {row}"),
+                }
             )
         outputs[stem] = {
             "LR (nearest)": degradations.nearest_upsample(lq[None], cfg.scale)[0]
