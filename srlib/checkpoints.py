@@ -21,7 +21,7 @@ from srlib.convert.pip_source import file_hash
 
 MAX_COMMITTED = 5 * 2**20  # bytes: what a git repository carries comfortably per file
 STAGES = ("srgan_train", "srgan_modified_train", "night2day_m1", "night2day_m2", "night2day_m3",
-          "hallucination_train", "degradation_matrix")  # fmt: skip
+          "hallucination_train", "degradation_matrix", "pseudo_sr_train")  # fmt: skip
 
 
 def publish(profile: str, stages: tuple[str, ...] = STAGES) -> dict:

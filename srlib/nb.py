@@ -36,6 +36,7 @@ from srlib.night2day.config import (
     Night2DayM2Config,
     Night2DayM3Config,
 )
+from srlib.pseudo_sr.config import BlindSREvaluateConfig, PseudoSRTrainConfig
 from srlib.realesrgan.config import RealESRGANPretrainedConfig
 from srlib.srgan.config import SRGANEvaluateConfig, SRGANTrainConfig, TablesConfig
 from srlib.srgan_modified.config import SRGANModifiedPostprocessConfig, SRGANModifiedTrainConfig
@@ -58,6 +59,8 @@ STAGES: dict[str, str] = {
     "realesrgan_pretrained": "notebooks/50_realesrgan_pretrained.ipynb",
     "degradation_matrix": "notebooks/60_degradation_matrix.ipynb",
     "zssr": "notebooks/61_zssr.ipynb",
+    "pseudo_sr_train": "notebooks/52_pseudo_sr_train.ipynb",
+    "blind_sr_evaluate": "notebooks/53_blind_sr_evaluate.ipynb",
     "tables": "notebooks/90_tables.ipynb",
 }
 
@@ -79,6 +82,8 @@ CONFIGS: dict[str, type[StageConfig]] = {
     "realesrgan_pretrained": RealESRGANPretrainedConfig,
     "degradation_matrix": DegradationMatrixConfig,
     "zssr": ZSSRConfig,
+    "pseudo_sr_train": PseudoSRTrainConfig,
+    "blind_sr_evaluate": BlindSREvaluateConfig,
     "tables": TablesConfig,
 }
 

@@ -14,6 +14,7 @@ from srlib import tracking
 from srlib.models.cut import NLayerDiscriminator, ResnetGenerator
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
 from srlib.models.hallucination import HallucinationGenerator, PyramidDiscriminator
+from srlib.models.pseudo_sr import CleaningGenerator, DegradationGenerator, PatchDiscriminator
 from srlib.models.srgan import Discriminator, SRResNet
 from srlib.models.srgan_modified import SRGANModifiedDiscriminator, SRGANModifiedGenerator
 from srlib.models.srvgg import SRVGGNetCompact
@@ -25,6 +26,8 @@ ARCHS = {
     "cut_resnet_9blocks": ResnetGenerator,
     "srvgg_compact": SRVGGNetCompact,
     "hallucination": HallucinationGenerator,
+    "pseudo_sr_cleaning": CleaningGenerator,
+    "pseudo_sr_degradation": DegradationGenerator,
 }
 DISCRIMINATORS = {
     "srgan": Discriminator,
@@ -32,14 +35,18 @@ DISCRIMINATORS = {
     "unet_sn": UNetDiscriminatorSN,
     "cut_patchgan": NLayerDiscriminator,
     "hallucination_pyramid": PyramidDiscriminator,
+    "pseudo_sr_patchgan": PatchDiscriminator,
 }
 
 __all__ = [
     "ARCHS",
+    "CleaningGenerator",
+    "DegradationGenerator",
     "DISCRIMINATORS",
     "Discriminator",
     "HallucinationGenerator",
     "NLayerDiscriminator",
+    "PatchDiscriminator",
     "PyramidDiscriminator",
     "RRDBNet",
     "ResnetGenerator",
