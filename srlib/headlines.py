@@ -102,6 +102,12 @@ def _zssr(m: dict) -> dict:  # ZSSR in the ideal case (bicubic LR, bicubic kerne
     return _paired_gain(m["ideal"]["psnr_y"], gain, gain["n"])
 
 
+def _blind_sr_evaluate(m: dict) -> dict:  # pseudo-SR vs bicubic on the degraded test set
+    return _paired_gain(
+        m["rows"]["pseudo"]["psnr_y"], m["paired"]["pseudo_vs_bicubic_psnr_y"], m["images"]
+    )
+
+
 STAGES: dict[str, Callable[[dict], dict]] = {
     "data_prepare": lambda m: {"n": m["bench"]["images"]},
     "srgan_train": _srgan_train,
@@ -118,6 +124,8 @@ STAGES: dict[str, Callable[[dict], dict]] = {
     "hallucination_evaluate": _hallucination_evaluate,
     "degradation_matrix": _degradation_matrix,
     "zssr": _zssr,
+    "pseudo_sr_train": lambda m: {},  # the commit only: its numbers are training losses
+    "blind_sr_evaluate": _blind_sr_evaluate,
 }
 
 

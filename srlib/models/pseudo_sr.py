@@ -88,7 +88,9 @@ class DegradationGenerator(nn.Module):
         )  # starts as the identity: a clean LR passes unchanged
         nn.init.zeros_(self.fusion[-1].bias)
 
-    def forward(self, lq, z):  # (B, 3, h, w), (B, 1, h/4, w/4) -> (B, 3, h, w), unclamped
+    def forward(self, lq, z=None):  # (B, 3, h, w), (B, 1, h/4, w/4) -> (B, 3, h, w), unclamped
+        if z is None:  # the noise-free degradation (a zero noise map)
+            z = lq.new_zeros(lq.shape[0], 1, lq.shape[-2] // 4, lq.shape[-1] // 4)
         if z.shape[-2] * 4 != lq.shape[-2] or z.shape[-1] * 4 != lq.shape[-1]:
             raise ValueError(
                 f"noise {tuple(z.shape[-2:])} must be 1/4 of the image {tuple(lq.shape[-2:])}"

@@ -42,18 +42,14 @@ class PseudoSRTrainConfig(StageConfig):
     STAGE: ClassVar[str] = "pseudo_sr_train"
     COMMON: ClassVar[tuple[str, ...]] = ("seed", "device", "num_threads", "progress")
 
-    seed: int = (
-        0  # global seed: initialisation, the (seed, step) crop / degradation / noise streams
-    )
+    seed: int = 0  # global seed: init, the (seed, step) crop / degradation / noise streams
     device: str = "auto"  # auto | cpu | cuda
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
     progress: bool = False  # tqdm bars (off under DVC/papermill; the log line is the record)
-    scale: int = (
-        4  # SR factor (the paper's realistic-wild experiment: x4; the unofficial faces config: 2)
-    )
+    scale: int = 4  # SR factor (paper, realistic wild: x4; the unofficial faces config: 2)
     # data: Y = clean HR, X = degraded LR, unpaired (disjoint images); "manifest" = the halves of the train split
     y_dir: str = "data/ntire2018_wild/train_hr"  # clean HR folder (paper: DIV2K HR) | manifest
-    x_dir: str = "data/ntire2018_wild/train_lr"  # real degraded LR folder (paper: NTIRE 2018 track 4) | manifest
+    x_dir: str = "data/ntire2018_wild/train_lr"  # degraded LR (NTIRE 2018 track 4) | manifest
     proxy: bool = False  # X synthesised by the hidden pipeline below (labelled when true)
     train_max_side: int = 0  # shrink larger photos (memory; ours); 0 keeps
     gt_size: int = 128  # HR crop side; LR patch gt_size / scale (unofficial: LR 32)
@@ -72,16 +68,12 @@ class PseudoSRTrainConfig(StageConfig):
     d_num_layers: int = 3  # their stride layers (unofficial: 3)
     # losses of the LR part (unofficial faces.yaml OPT_CYC.LOSS; LSGAN as its GANLoss)
     w_cyc: float = 1.0  # one-way cycle |G_xy(G_yx(y_down)) - y_down|_1 (unofficial: 1)
-    w_idt: float = (
-        2.0  # identity |G_xy(y_down) - y_down|_1 (unofficial: 2; Maeda: against colour shift)
-    )
+    w_idt: float = 2.0  # identity |G_xy(y_down) - y_down|_1 (unofficial: 2; against colour shift)
     w_geo: float = 1.0  # geometric ensemble |G_xy(x) - mean_k T_k^-1 G_xy(T_k x)|_1 (unofficial: 1)
     w_dsr: float = 0.1  # D_{X up} term on the two LR generators, never U (unofficial: 0.1)
     # U (unofficial pseudo_model.py: pixel L1 on the pseudo pairs only)
     w_u_pix: float = 1.0  # L1 of U(G_xy(G_yx(y_down))) against y, the pseudo-supervision
-    r1_gamma: float = (
-        10.0  # R1 on the HR discriminator of the direct ablation (unofficial SR part: 10)
-    )
+    r1_gamma: float = 10.0  # R1 on the direct ablation's HR D (unofficial SR part: 10)
     # optimisation (unofficial faces.yaml; milestones as fractions of iters: 100k, 180k, 240k, 280k of 300k)
     iters: int = 300_000  # updates per run (unofficial MAX_ITER: 300k)
     lr_g: float = 1e-4  # Adam lr of G_yx and G_xy (unofficial: 1e-4)
@@ -94,14 +86,8 @@ class PseudoSRTrainConfig(StageConfig):
     lr_decay_u: float = 0.9  # lr factor at each milestone, U (unofficial OPT_SR: 0.9)
     # runs
     variants: tuple[str, ...] = ("pseudo", "direct", "two_way")  # model; GAN-only U; two-way cycle
-    baselines: tuple[str, ...] = (
-        "bicubic",
-        "blur",
-        "realesrgan",
-    )  # paired SRResNet rows on Y (ours)
-    finetune_iters: int = (
-        0  # pixel-MSE fine-tune of x4plus on Real-ESRGAN-degraded Y; 0 skips (ours)
-    )
+    baselines: tuple[str, ...] = ("bicubic", "blur", "realesrgan")  # paired SRResNets on Y
+    finetune_iters: int = 0  # pixel-MSE x4plus fine-tune on Real-ESRGAN-degraded Y; 0 skips
     finetune_lr: float = 1e-4  # its Adam lr (Real-ESRGAN's finetune config: 1e-4)
     realesrgan_weights: str = "auto"  # x4plus release for the fine-tune: pretrained | auto | random
     log_interval: int = 100  # steps between log lines
@@ -166,9 +152,7 @@ class BlindSREvaluateConfig(StageConfig):
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
     progress: bool = False  # tqdm bars (off under DVC/papermill)
     scale: int = 4  # SR factor; must be pseudo_sr_train's
-    test_dir: str = (
-        "data/ntire2018_wild/val_hr"  # HR test folder (paper: NTIRE 2018 track 4 val) | manifest
-    )
+    test_dir: str = "data/ntire2018_wild/val_hr"  # HR test folder (paper: NTIRE 2018 track 4 val)
     bench_crop: int = 0  # test on centre crops (HR px); 0 whole images
     max_images: int = 0  # first N test images; 0 all
     photos: tuple[str, ...] = ()  # real JPEG photos without ground truth (qualitative grid, NIQE)

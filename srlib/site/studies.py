@@ -1,5 +1,5 @@
-"""The six studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, diverse hallucination, the
-degradation matrix with ZSSR, Real-ESRGAN."""
+"""The seven studies, each from its metrics files: SRGAN, the modified SRGAN, night→day, diverse hallucination, the
+degradation matrix with ZSSR, Real-ESRGAN, pseudo-supervised unpaired SR with its blind-SR table."""
 
 from __future__ import annotations
 
@@ -757,4 +757,59 @@ def realesrgan(inp: Inputs) -> Study:
     )
 
 
-STUDIES = (srgan, srgan_modified, night2day, hallucination, degradation, realesrgan)
+def blind_sr(inp: Inputs) -> Study:
+    """Maeda 2020's pseudo-supervised unpaired SR against every engine of srlib on one degraded test set (52, 53)."""
+    st, ref = "blind_sr_evaluate", "pseudo_sr_maeda"
+    rows = inp.value(st, "metrics.rows")
+    names = {"srresnet_bicubic": "the ideal-degradation SRResNet", "zssr": "ZSSR", "x4plus": "Real-ESRGAN x4plus",
+             "direct": "the direct ablation", "two_way": "the two-way-cycle ablation"}  # fmt: skip
+    present = {k: v for k, v in names.items() if k in rows}
+
+    def key(row: str, metric: str = "psnr_y") -> str:
+        return f"metrics.paired.pseudo_vs_{row}_{metric}"
+
+    gains = [paired(inp, st, key(r), f"pseudo-SR − {name}, PSNR-Y (dB)", "+.2f", int(inp.number(st, key(r) + ".n")))
+             for r, name in present.items()]  # fmt: skip
+    absolute = [Headline(f"{r}, PSNR-Y (dB)", cell(inp, st, f"metrics.rows.{r}.psnr_y", ".2f"),
+                         note=f"mean of {rows[r]['images']:.0f} images" + (" — COLLAPSED" if rows[r]["collapsed"] else ""))
+                for r in rows]  # fmt: skip
+    claims = []
+    for r, text in (("srresnet_bicubic", "Pseudo-supervised SR beats a model trained on ideal (bicubic) degradations "
+                     "on real-world-degraded LR"),
+                    ("direct", "Pseudo-supervision beats the direct approach (a GAN loss on the SR output only)"),
+                    ("zssr", "Pseudo-supervised SR beats ZSSR on the degraded test set (not the paper's claim: ours)")):  # fmt: skip
+        if r in rows:
+            res = inp.value(st, key(r))
+            verdict, why = decide(res, "A better", int(res["n"]), names=("pseudo-SR", names[r]))
+            claims.append(Claim(text + " (PSNR-Y)", verdict, why))
+    claims.append(Claim("The paper's numbers on NTIRE 2018 track 4 (realistic wild, ×4)", UNTESTABLE,
+                        "not typed: " + inp.reference(ref)[0]["row_label"] + "; "
+                        + not_comparable(inp, st, "tables/blind_sr/table.md")))  # fmt: skip
+    n = int(inp.number(st, "metrics.images"))
+    return Study(
+        slug="blind_sr",
+        title="Unpaired SR with pseudo-supervision, and a blind-SR table (Maeda, CVPR 2020)",
+        paper="Maeda, Unpaired Image Super-Resolution using Pseudo-Supervision",
+        url="https://arxiv.org/abs/2002.11397",
+        scope=f"{n} test images ({data_name(inp, st)}), ×{inp.number(st, 'config.scale'):.0f}, the LR drawn once per "
+        "image from the Real-ESRGAN second-order family (X's hidden family); PSNR / SSIM on Y with the scale as border",
+        stages=["pseudo_sr_train", st],
+        tables=[
+            f"blind_sr/{t}"
+            for t in (
+                "table.md",
+                "summary.csv",
+                "paired_vs_pseudo.csv",
+                "per_image.csv",
+                "photos_niqe.csv",
+            )
+        ],  # fmt: skip
+        figure="blind_sr/psnr_per_image.png",
+        caption="PSNR-Y per test image, every row of the blind-SR table",
+        headlines=[*gains, *absolute],
+        summary=gains[:1],
+        claims=claims,
+    )
+
+
+STUDIES = (srgan, srgan_modified, night2day, hallucination, degradation, realesrgan, blind_sr)

@@ -67,6 +67,8 @@ SMALL_GENERATORS = {
     "hallucination": dict(
         scale=2, num_feat=8, num_block=1, noise_dim=2
     ),  # checked at z = 0 (its .sr)
+    "pseudo_sr_cleaning": dict(num_feat=8, num_block=1),  # x1: G_{X -> Y down}
+    "pseudo_sr_degradation": dict(num_feat=8, num_block=1, z_feat=2),  # x1, z = 0: G_{Y down -> X}
 }
 # name -> (arguments, output shape for a (2, 3, 32, 32) input)
 SMALL_DISCRIMINATORS = {
@@ -78,6 +80,10 @@ SMALL_DISCRIMINATORS = {
         dict(scale=4, num_feat=4, num_block=1),
         (2, 1, 8, 8),
     ),  # on x's pyramid
+    "pseudo_sr_patchgan": (
+        dict(num_feat=4, scale=4),
+        (2, 1, 5, 5),
+    ),  # D_{X up}: stride 2, 2, 1, 1, 1
 }
 
 

@@ -40,6 +40,7 @@ STUDY_PAGES = (
     "hallucination.html",
     "degradation.html",
     "realesrgan.html",
+    "blind_sr.html",
 )
 PAGES = 1 + len(STUDY_PAGES)  # the index, then one page per study, then the notebooks
 
