@@ -60,6 +60,15 @@ RECIPES: dict[str, Recipe] = {
         "validation HR photos (100)",
         "0.4 GB",
     ),
+    # NTIRE 2018 track 4 ("realistic wild", x4, unknown degradation): X of the pseudo-supervised SR study (Maeda 2020)
+    "div2k_train_lr_wild": Recipe(
+        "div2k_train_lr_wild",
+        "http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_LR_wild.zip",
+        None,
+        "DIV2K_train_LR_wild",
+        "NTIRE 2018 track 4 training LR (x4, realistic wild degradations): pseudo_sr_train.x_dir",
+        "size not known here",
+    ),
     # EDSR's benchmark archive: Set5, Set14, B100 (= BSD100) and Urban100, HR plus bicubic LR x2/x3/x4.
     "sr_benchmark": Recipe(
         "sr_benchmark",

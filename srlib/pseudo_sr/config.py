@@ -14,6 +14,7 @@ from typing import ClassVar
 from srlib.config import ParamsError, StageConfig
 from srlib.weights import MODES
 
+PARTS = ("even", "odd", "all")
 VARIANTS = ("pseudo", "direct", "two_way")  # the model, and the two ablations the paper motivates
 BASELINES = (
     "bicubic",
@@ -47,9 +48,11 @@ class PseudoSRTrainConfig(StageConfig):
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
     progress: bool = False  # tqdm bars (off under DVC/papermill; the log line is the record)
     scale: int = 4  # SR factor (paper, realistic wild: x4; the unofficial faces config: 2)
-    # data: Y = clean HR, X = degraded LR, unpaired (disjoint images); "manifest" = the halves of the train split
-    y_dir: str = "data/ntire2018_wild/train_hr"  # clean HR folder (paper: DIV2K HR) | manifest
-    x_dir: str = "data/ntire2018_wild/train_lr"  # degraded LR (NTIRE 2018 track 4) | manifest
+    # data: Y = clean HR, X = degraded LR of other scenes; "manifest": the train split of data_prepare
+    y_dir: str = "data/raw/DIV2K_train_HR"  # clean HR folder (DIV2K train) | manifest (train split)
+    x_dir: str = "data/raw/DIV2K_train_LR_wild"  # degraded LR (NTIRE 2018 track 4) | manifest
+    y_part: str = "even"  # Y = these positions of its sorted list: even | odd | all (ours)
+    x_part: str = "odd"  # X = these (odd vs even: no scene in both, unpaired by construction)
     proxy: bool = False  # X synthesised by the hidden pipeline below (labelled when true)
     train_max_side: int = 0  # shrink larger photos (memory; ours); 0 keeps
     gt_size: int = 128  # HR crop side; LR patch gt_size / scale (unofficial: LR 32)
@@ -108,6 +111,11 @@ class PseudoSRTrainConfig(StageConfig):
                 raise ParamsError(
                     f"{self.STAGE}: parameter {name!r} may list {', '.join(known)}, got {bad}"
                 )
+        self.require_choice(("y_part", "x_part"), PARTS)
+        if "all" in (self.y_part, self.x_part) or self.y_part == self.x_part:
+            if self.y_dir == self.x_dir or "manifest" in (self.y_dir, self.x_dir):
+                raise ParamsError(f"{self.STAGE}: 'y_part' {self.y_part!r} and 'x_part' {self.x_part!r} of one "
+                                  "image list overlap: X and Y must be unpaired")  # fmt: skip
         if "pseudo" not in self.variants:
             raise ParamsError(
                 f"{self.STAGE}: parameter 'variants' must include 'pseudo' (the model)"
@@ -152,7 +160,7 @@ class BlindSREvaluateConfig(StageConfig):
     num_threads: int = 0  # torch CPU threads; 0 keeps torch's default
     progress: bool = False  # tqdm bars (off under DVC/papermill)
     scale: int = 4  # SR factor; must be pseudo_sr_train's
-    test_dir: str = "data/ntire2018_wild/val_hr"  # HR test folder (paper: NTIRE 2018 track 4 val)
+    test_dir: str = "data/raw/DIV2K_valid_HR"  # HR test folder (DIV2K valid) | manifest (bench)
     bench_crop: int = 0  # test on centre crops (HR px); 0 whole images
     max_images: int = 0  # first N test images; 0 all
     photos: tuple[str, ...] = ()  # real JPEG photos without ground truth (qualitative grid, NIQE)

@@ -7,8 +7,11 @@ x4plus settings, random per crop from a stream the model never sees) and the HR 
 the benchmark split degraded by the same family, each image drawn once and seeded per image
 (:func:`srlib.zssr.matrix.test_pairs`), so ground truth exists.
 
-On a networked host (``paper``) X and Y are folders: the real degraded LR of NTIRE 2018 track 4 ("realistic wild",
-x4, unknown degradation) and clean DIV2K HR images of other scenes.
+On a networked host (``paper``) X and Y are folders (``python -m srlib data fetch div2k_train_lr_wild`` and
+``div2k_train_hr``): the real degraded LR of NTIRE 2018 track 4 ("realistic wild", x4, unknown degradation) at odd
+positions and the clean DIV2K HR at even positions, so no scene is in both (the split is ours; the paper's is not known
+here). The test HR is DIV2K valid; its LR is drawn from the hidden family as here (ours: the track's own wild LR is
+not guaranteed pixel-aligned with its HR, which PSNR needs).
 """
 
 from __future__ import annotations
@@ -39,11 +42,22 @@ def _folder(cfg, name: str) -> list[Path]:
         raise ParamsError(f"{cfg.STAGE}: parameter {name!r} = {folder!r}: {exc}") from None
 
 
+PARTS = {"even": slice(0, None, 2), "odd": slice(1, None, 2), "all": slice(None)}
+
+
 def domain_files(cfg, manifest: dict) -> tuple[list[Path], list[Path]]:
-    """``(y_files, x_files)``: the two halves of the train split (``manifest``), or the two folders."""
-    train = splits.split_files(manifest, "train")
-    y = train[0::2] if cfg.y_dir == "manifest" else _folder(cfg, "y_dir")
-    x = train[1::2] if cfg.x_dir == "manifest" else _folder(cfg, "x_dir")
+    """``(y_files, x_files)``: ``y_part`` / ``x_part`` of the train split (``manifest``) or of each folder's sorted
+    images (DIV2K's train HR and wild LR share scene numbers: even vs odd positions keep every scene on one side)."""
+
+    def files(name: str) -> list[Path]:
+        return (
+            splits.split_files(manifest, "train")
+            if getattr(cfg, name) == "manifest"
+            else _folder(cfg, name)
+        )
+
+    y = files("y_dir")[PARTS[cfg.y_part]]
+    x = files("x_dir")[PARTS[cfg.x_part]]
     if not y or not x:
         raise ParamsError(
             f"{cfg.STAGE}: Y has {len(y)} and X {len(x)} images; both need at least one"

@@ -232,6 +232,15 @@ def test_domains_are_the_two_halves_of_the_train_split_and_never_overlap():
     assert [p.stem for p in y] == ["0", "2", "4"] and [p.stem for p in x] == ["1", "3"]
     with pytest.raises(ParamsError, match="y_dir"):
         pdata.domain_files(tiny_cfg(y_dir="no/such/folder", x_dir="manifest"), manifest)
+    for parts in (
+        dict(y_part="odd"),
+        dict(x_part="all"),
+    ):  # one list, overlapping parts: refused before any work
+        with pytest.raises(ParamsError, match="must be unpaired"):
+            tiny_cfg(y_dir="manifest", x_dir="manifest", **parts)
+    assert (
+        tiny_cfg(y_dir="hr", x_dir="lr", y_part="all", x_part="all").x_part == "all"
+    )  # two folders: allowed
 
 
 def test_resume_repeats_the_uninterrupted_run(tmp_path):
