@@ -51,8 +51,8 @@ class PseudoSRTrainConfig(StageConfig):
     # data: Y = clean HR, X = degraded LR of other scenes; "manifest": the train split of data_prepare
     y_dir: str = "data/raw/DIV2K_train_HR"  # clean HR folder (DIV2K train) | manifest (train split)
     x_dir: str = "data/raw/DIV2K_train_LR_wild"  # degraded LR (NTIRE 2018 track 4) | manifest
-    y_part: str = "even"  # Y = these positions of its sorted list: even | odd | all (ours)
-    x_part: str = "odd"  # X = these (odd vs even: no scene in both, unpaired by construction)
+    y_part: str = "even"  # positions of the sorted list Y takes: even | odd | all (ours)
+    x_part: str = "odd"  # positions X takes (odd vs even: no scene on both sides, unpaired)
     proxy: bool = False  # X synthesised by the hidden pipeline below (labelled when true)
     train_max_side: int = 0  # shrink larger photos (memory; ours); 0 keeps
     gt_size: int = 128  # HR crop side; LR patch gt_size / scale (unofficial: LR 32)
