@@ -5,6 +5,7 @@ Commands:
     weights list|verify|fetch [KEY...]       pretrained files: where they are, checks, downloads
     data recipe|fetch NAME...                the papers' real datasets (networked GPU host)
     upscale IN... -o OUT --checkpoint CKPT   upscale images/folders of any size with a trained generator (tiled)
+    export-onnx --checkpoint CKPT -o F.onnx  a generator as ONNX (dynamic H / W), its ONNX Runtime parity checked
     gpu-run OUT_DIR [--dry-run]              the one prepared GPU run: benchmarks + the gpu profile's SRGAN
     site [--profile P]                       the results site: results/<profile>/site/index.html (offline HTML)
     headlines [--profile P]                  rebuild the metrics files DVC shows from their details files
@@ -15,7 +16,17 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("nb", "weights", "data", "upscale", "gpu-run", "site", "headlines", "checkpoints")
+COMMANDS = (
+    "nb",
+    "weights",
+    "data",
+    "upscale",
+    "export-onnx",
+    "gpu-run",
+    "site",
+    "headlines",
+    "checkpoints",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         from srlib.inference import cli as upscale_cli
 
         return upscale_cli.main(rest)
+    if cmd == "export-onnx":
+        from srlib.inference import onnx
+
+        return onnx.main(rest)
     if cmd == "gpu-run":
         from srlib import gpu_run
 

@@ -96,7 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder (created if needed), or a .png/.tif path when there is a single input file",
     )
     source = ap.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", metavar="CKPT", help="generator file written by srlib")
+    source.add_argument(
+        "--checkpoint",
+        metavar="CKPT",
+        help="generator file written by srlib (.pth), or its ONNX export (.onnx)",
+    )
     source.add_argument(
         "--model",
         choices=list(releases.MODELS),
@@ -305,6 +309,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             model, status = releases.load_model(args.model, "pretrained")
             arch, source, weights = args.model, status.path, status.as_dict()
+        elif args.checkpoint.endswith(
+            ".onnx"
+        ):  # an exported generator, run by ONNX Runtime (CPU, fp32)
+            from srlib.inference.onnx import OnnxGenerator
+
+            if device.type != "cpu" or args.precision not in ("auto", "fp32"):
+                raise ValueError(f"{args.checkpoint}: ONNX models run on the CPU in fp32 (got --device "
+                                 f"{device.type}, --precision {args.precision})")  # fmt: skip
+            model, args.precision = OnnxGenerator(args.checkpoint, threads=args.threads), "fp32"
+            arch, source, weights = (
+                f"onnx:{model.arch}",
+                args.checkpoint,
+                {"format": "onnx", "source": model.source},
+            )
         else:
             model, state = models.load_generator(args.checkpoint)
             # image + gradient pyramids: upscale with the reconstruction (z = 0) image
