@@ -30,17 +30,25 @@ from srlib.weights import WeightStatus
 
 
 def _atomic_write(path: Path, write) -> Path:
-    """Write through a temporary file in the same folder, so a crash never leaves a half-written file."""
+    """Write through a temporary file in the same folder, so a crash never leaves a half-written file.
+
+    Under ``torchrun`` only rank 0 writes; every rank then waits at a barrier, so no rank reads the file before it
+    is complete (every rank runs the same writes: :mod:`srlib.distributed`).
+    """
+    from srlib import distributed
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    if distributed.is_main():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    distributed.barrier()
     return path
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from srlib import losses, paths
+from srlib import distributed, losses, paths
 from srlib import precision as amp
 from srlib.tracking import (
     CheckpointError,
@@ -153,6 +153,9 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
     moment leaves ``last.pth`` a whole checkpoint (the new one or the previous one).
     """
     files = checkpoint_files(run_dir, keep)
+    if not distributed.is_main():  # rank 0 writes (srlib.distributed); the others wait for the file
+        distributed.barrier()
+        return files[0]
     fd, tmp = tempfile.mkstemp(dir=files[0].parent, prefix=f".{files[0].name}.", suffix=".tmp")
     os.close(fd)
     # the copy of last.pth on its way to last.1.pth; a leftover matches remove_stale_temp_files' pattern
@@ -176,13 +179,14 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
         for leftover in (tmp, previous):
             if os.path.exists(leftover):
                 os.unlink(leftover)
+    distributed.barrier()
     return files[0]
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
     """Delete the ``.<name>.*.tmp`` files a killed :func:`_atomic_write` left in ``folder`` (none at a clean stop)."""
     folder = Path(folder)
-    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() and distributed.is_main() else []
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
@@ -238,6 +242,11 @@ def _non_finite_params(state: dict[str, Any]) -> list[str]:
             if tensors and not all(bool(torch.isfinite(t).all()) for t in tensors):
                 bad.append(k)
     return bad
+
+
+_QUIET = logging.getLogger("srlib.train.rank")  # the log of ranks other than 0: silent
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 class IntervalLog:
@@ -321,6 +330,8 @@ def resumable_loop(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     hist_path = run_dir / "history.csv"
+    if not distributed.is_main():  # rank 0 logs and shows progress (srlib.distributed)
+        logger, progress = _QUIET, False
     for p in remove_stale_temp_files(run_dir):
         logger.info("[%s] removed %s, left by an interrupted save", name, p.name)
     config = dict(config or {}) | {"precision": amp.check_loop_state(precision, state)}
@@ -356,6 +367,9 @@ def resumable_loop(
     )
     for step in range(start + 1, iters + 1):
         logs, extra = step_fn(step)
+        logs = distributed.mean_logs(
+            logs
+        )  # the global batch's means under torchrun; as they are in one process
         bad = _non_finite(logs)
         if bad:
             raise stop(f"non-finite loss {', '.join(bad)}", step)

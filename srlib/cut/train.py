@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlib import losses, tracking, training
+from srlib import distributed, losses, tracking, training
 from srlib import precision as amp
 from srlib.cut.data import UnpairedCrops
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF, ResnetGenerator
@@ -386,6 +386,11 @@ def fit_cut(
     scalers = {k: v for k, v in scalers.items() if v is not None}  # fp16 only
     # G's and D's forward passes through the compiled wrappers (G's encoder, used by PatchNCE, and F stay eager);
     # the loop's state and the checkpoints keep the networks themselves
+    if (
+        distributed.active()
+    ):  # PatchNCE's MLP F is built on its first forward: no DDP wrapper can hold it yet
+        raise ValueError("CUT / M3 training is not data-parallel yet (its PatchSampleF is created lazily): "
+                         "run it in one process (without torchrun)")  # fmt: skip
     run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
 
     def step_fn(step: int):

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib import losses, models, tracking, training
+from srlib import distributed, losses, models, tracking, training
 from srlib.data.patches import PairedPatches
 from srlib.models import hallucination as hm
 from srlib.models.esrgan import RRDBNet, UNetDiscriminatorSN
@@ -224,17 +224,23 @@ def fit(
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=betas)
     opt_d = torch.optim.Adam([*d_img.parameters(), *d_grad.parameters()], lr=cfg.lr_d, betas=betas)
 
+    # DDP under torchrun (srlib.distributed): the steps call the wrappers, the checkpoints keep the networks
+    run_g, run_di, run_dg = (distributed.wrap(n, device) for n in (g, d_img, d_grad))
+
     def step_fn(step: int):
         lq, gt = data.batch(step, device)
         # both noises from the step's second stream (the crops use the first): a function of (seed, step)
         noise = training.step_generator(data.seed, step, stream=training.STREAM_OFFSET)
         z_1, z_2 = g.noise(lq, noise), g.noise(lq, noise)
+        lq, gt, z_1, z_2 = distributed.shard(
+            lq, gt, z_1, z_2
+        )  # this rank's slice of the global batch
         fakes, logs = g_step(
-            g=g, d_img=d_img, d_grad=d_grad, opt_g=opt_g, lq=lq, gt=gt, z_1=z_1, z_2=z_2, percep=percep,
+            g=run_g, d_img=run_di, d_grad=run_dg, opt_g=opt_g, lq=lq, gt=gt, z_1=z_1, z_2=z_2, percep=percep,
             gamma=cfg.gamma, beta=cfg.beta, alpha=alpha, tau=cfg.tau, eps=cfg.consistency_eps,
         )  # fmt: skip
         logs |= d_step(
-            d_img=d_img, d_grad=d_grad, opt_d=opt_d, gt=gt, fakes=fakes, r1_gamma=cfg.r1_gamma
+            d_img=run_di, d_grad=run_dg, opt_d=opt_d, gt=gt, fakes=fakes, r1_gamma=cfg.r1_gamma
         )
         return logs, {"lr_g": cfg.lr_g}
 

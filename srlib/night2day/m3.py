@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from srlib import models, tracking, training, weights
+from srlib import distributed, models, tracking, training, weights
 from srlib import precision as amp
 from srlib.cut.train import cut_d_step, gan_nce_update, linear_decay, pooled_nce
 from srlib.models.cut import NLayerDiscriminator, PatchSampleF
@@ -158,6 +158,11 @@ def fit_m3_unpaired(
     scalers = {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}  # fp16 only
     # G's and D's forward passes through the compiled wrappers (G's trunk encoding for PatchNCE and F stay eager);
     # the loop's state and the checkpoints keep the networks themselves
+    if (
+        distributed.active()
+    ):  # PatchNCE's MLP F is built on its first forward: no DDP wrapper can hold it yet
+        raise ValueError("CUT / M3 training is not data-parallel yet (its PatchSampleF is created lazily): "
+                         "run it in one process (without torchrun)")  # fmt: skip
     run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
 
     def step_fn(step: int):

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srlib import losses, models, tracking, training
+from srlib import distributed, losses, models, tracking, training
 from srlib.models import pseudo_sr as pm
 from srlib.models.srgan import SRResNet
 
@@ -190,6 +190,9 @@ def fit(cfg: PseudoSRTrainConfig, *, variant: str, data: UnpairedPatches, run_di
     nets = {k: v.to(device).train() for k, v in build_networks(cfg, variant).items()}
     opts = build_optimizers(cfg, nets)
     w = loss_weights(cfg)
+    run = {
+        k: distributed.wrap(v, device) for k, v in nets.items()
+    }  # DDP under torchrun; checkpoints keep nets
 
     def step_fn(step: int):
         lr = {k: lr_at(cfg.lr_g if k in LR_PART else cfg.lr_d, step, iters=cfg.iters,
@@ -199,11 +202,13 @@ def fit(cfg: PseudoSRTrainConfig, *, variant: str, data: UnpairedPatches, run_di
         )
         for k, v in lr.items():
             training.set_lr(opts[f"opt_{k}"], v)
-        batch = data.batch(step, device)
-        logs, outs = g_step(nets, opts, batch, w=w, two_way=variant == "two_way")
-        logs |= u_step(nets, opts, batch, outs, variant=variant, w_u_pix=cfg.w_u_pix)
+        batch = distributed.shard_dict(
+            data.batch(step, device)
+        )  # this rank's slice of the global batch
+        logs, outs = g_step(run, opts, batch, w=w, two_way=variant == "two_way")
+        logs |= u_step(run, opts, batch, outs, variant=variant, w_u_pix=cfg.w_u_pix)
         logs |= d_step(
-            nets, opts, batch, outs, r1_gamma=cfg.r1_gamma if variant == "direct" else 0.0
+            run, opts, batch, outs, r1_gamma=cfg.r1_gamma if variant == "direct" else 0.0
         )
         return logs, {"lr_g": lr["g_xy"], "lr_u": lr["u"]}
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlib import losses, tracking, training, weights
+from srlib import distributed, losses, tracking, training, weights
 from srlib import precision as amp
 from srlib.data.realesrgan_kernels import usm_sharp
 from srlib.models.esrgan import generator_state
@@ -220,7 +220,10 @@ def fit_realesrgan(
         scaler_d = amp.grad_scaler(precision, device)
         state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
     # the steps call the compiled wrappers (the same parameters); state and checkpoints keep g and d themselves
-    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile) if adversarial else None
+    run_g = distributed.wrap(
+        amp.compiled(g, compile), device
+    )  # DDP under torchrun (srlib.distributed)
+    run_d = distributed.wrap(amp.compiled(d, compile), device) if adversarial else None
 
     def step_fn(step: int):
         lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
@@ -230,6 +233,9 @@ def fit_realesrgan(
                 data.seed, step, stream=training.STREAM_OFFSET, device=device
             )
             lq, gt = pool(lq, gt, generator=pool_gen)
+        lq, gt = distributed.shard(
+            lq, gt
+        )  # this rank's slice of the global batch (after the global pool)
         gt_usm = usm_sharp(gt) if sharpen_gt else gt
         training.set_lr(opt_g, lr_g_fn(step - 1))
         if adversarial:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from srlib import evaluation, losses, models, paths, tracking, training
+from srlib import distributed, evaluation, losses, models, paths, tracking, training
 from srlib import precision as amp
 from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
@@ -144,7 +144,9 @@ def fit(
     if adversarial and (d is None or lr_d is None):
         raise ValueError("adversarial training (w_adv > 0) needs d and lr_d")
     amp.place(g, device, channels_last=channels_last).train()
-    run_g = amp.compiled(g, compile)  # the steps call run_g; the checkpoint keeps g
+    run_g = distributed.wrap(
+        amp.compiled(g, compile), device
+    )  # the steps call run_g (DDP under torchrun)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g_fn(0), betas=betas)
     scaler_g = amp.grad_scaler(precision, device)
     state = {"g": g, "opt_g": opt_g} | ({"scaler_g": scaler_g} if scaler_g else {})
@@ -156,11 +158,14 @@ def fit(
         state |= {"d": d, "opt_d": opt_d} | ({"scaler_d": scaler_d} if scaler_d else {})
     if vgg is not None:
         amp.place(vgg, device, channels_last=channels_last)
-    run_d = amp.compiled(d, compile) if adversarial else None
+    run_d = distributed.wrap(amp.compiled(d, compile), device) if adversarial else None
 
     def step_fn(step: int):
         set_lr(opt_g, lr_g_fn(step - 1))
         lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
+        lq, gt = distributed.shard(
+            lq, gt
+        )  # this rank's slice of the global batch (srlib.distributed)
         sr, logs = g_step(
             g=run_g,
             opt_g=opt_g,

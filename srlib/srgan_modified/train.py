@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from srlib import evaluation, losses, tracking, training, viz
+from srlib import distributed, evaluation, losses, tracking, training, viz
 from srlib import precision as amp
 from srlib.data import images, splits
 from srlib.data.patches import PairedPatches
@@ -147,7 +147,8 @@ def fit(
     device = torch.device(device)
     for net in (g, d, vgg):
         amp.place(net, device, channels_last=channels_last)
-    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)  # the steps' callables
+    # the steps' callables (DDP under torchrun: srlib.distributed); the checkpoints keep g and d
+    run_g, run_d = (distributed.wrap(amp.compiled(n, compile), device) for n in (g, d))
     opt_g = torch.optim.Adam(g.parameters(), lr=lr_g, betas=betas, eps=adam_eps)
     opt_d = torch.optim.Adam(d.parameters(), lr=lr_d, betas=betas, eps=adam_eps)
     scaler_g, scaler_d = amp.grad_scaler(precision, device), amp.grad_scaler(precision, device)
@@ -156,6 +157,7 @@ def fit(
 
     def step_fn(step: int):
         lq, gt = (amp.layout(t, channels_last=channels_last) for t in data.batch(step, device))
+        lq, gt = distributed.shard(lq, gt)
         run_g.eval()  # generator.predict_on_batch: BN with its moving statistics (in either bn_inference mode)
         with torch.no_grad(), amp.autocast(precision, device), bn_statistics(g, "moving"):
             fake = run_g(lq)
