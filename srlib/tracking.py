@@ -116,6 +116,26 @@ def write_metrics(
     return payload
 
 
+def upstream_record(cfg, stage: str, matched: tuple[str, ...] = (), *, why: str = "") -> dict:
+    """The full metrics record (``<stage>.details.json``) of the stage ``cfg``'s stage reads from; refuses, naming the
+    parameter, a config whose ``matched`` parameters differ from the ones that stage ran with (``why`` says why)."""
+    from srlib import paths
+    from srlib.config import ParamsError
+
+    path = paths.details_of(paths.metrics_file(cfg.profile, stage))
+    if not path.is_file():
+        raise ParamsError(
+            f"{cfg.STAGE}: {paths.shown(path)} is missing: run the {stage} stage first"
+        )
+    record = json.loads(path.read_text())
+    for name in matched:
+        theirs = record["config"][name]
+        if getattr(cfg, name) != theirs:
+            raise ParamsError(f"{cfg.STAGE}: parameter {name!r} is {getattr(cfg, name)!r} but {stage} ran with "
+                              f"{theirs!r}" + (f": {why}" if why else ""))  # fmt: skip
+    return record
+
+
 def read_metrics(path: str | Path) -> dict:
     """The full record of a stage's metrics, given its headline file (or the record's own path)."""
     path = paths.details_of(path)

@@ -158,3 +158,32 @@ def benchmark_pairs(
         lq = degradations.quantize(degradations.imresize(gt, 1 / scale).clamp(0, 1))
         pairs.append((Path(f).stem, lq, gt))
     return pairs
+
+
+def folder_images(cfg, name: str) -> list[Path]:
+    """The images of the folder parameter ``name`` of a stage config; a one-line error naming it when there are none."""
+    from srlib import paths
+    from srlib.config import ParamsError
+
+    folder = getattr(cfg, name)
+    try:
+        return list_images(paths.resolve(folder))
+    except (FileNotFoundError, ValueError) as exc:
+        raise ParamsError(f"{cfg.STAGE}: parameter {name!r} = {folder!r}: {exc}") from None
+
+
+def photo_inputs(cfg, name: str, *, crop: int, mod: int) -> list[tuple[str, torch.Tensor]]:
+    """The photos listed in parameter ``name`` (no ground truth) as LR inputs: centre ``crop`` crops (0: whole),
+    mod-cropped to ``mod``; a one-line error naming the parameter for a path that is not a file."""
+    from srlib import evaluation, paths
+    from srlib.config import ParamsError
+
+    out = []
+    for p in getattr(cfg, name):
+        path = paths.resolve(p)
+        if not path.is_file():
+            raise ParamsError(f"{cfg.STAGE}: parameter {name!r}: {p} is not a file")
+        img = load_image(path)
+        img = evaluation.center_crop(img, crop) if crop else img
+        out.append((Path(p).stem, degradations.mod_crop(img, mod)))
+    return out

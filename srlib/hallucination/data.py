@@ -46,19 +46,7 @@ def training_files(cfg, manifest: dict) -> list[Path]:
     """The HR training images: data_prepare's train split (``train_dir: manifest``) or a folder's images."""
     if cfg.train_dir == "manifest":
         return splits.split_files(manifest, "train")
-    return _folder_images(cfg, "train_dir")
-
-
-def _folder_images(cfg, name: str) -> list[Path]:
-    """The images of the folder parameter ``name``; a one-line error naming the parameter when there are none."""
-    from srlib import paths
-    from srlib.config import ParamsError
-
-    folder = getattr(cfg, name)
-    try:
-        return images.list_images(paths.resolve(folder))
-    except (FileNotFoundError, ValueError) as exc:
-        raise ParamsError(f"{cfg.STAGE}: parameter {name!r} = {folder!r}: {exc}") from None
+    return images.folder_images(cfg, "train_dir")
 
 
 def training_patches(cfg, files: Sequence[Path]) -> PairedPatches:
@@ -90,7 +78,7 @@ def evaluation_sets(cfg, manifest: dict) -> dict[str, list[tuple[str, torch.Tens
 
     sets: dict[str, list] = {}
     if cfg.faces_dir:
-        files = _folder_images(cfg, "faces_dir")
+        files = images.folder_images(cfg, "faces_dir")
         files = files[: cfg.max_faces] if cfg.max_faces else files
         sets["faces"] = [(f.stem, *pair(images.load_image(f), cfg.scale)) for f in files]
     if cfg.bench_crop:

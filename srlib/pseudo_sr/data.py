@@ -32,16 +32,6 @@ Z_STREAM = 9_500  # G_{Y down -> X}'s noise maps
 HIDDEN = "realesrgan"  # the degradation family of X and of the test set (srlib.zssr.matrix.degrade)
 
 
-def _folder(cfg, name: str) -> list[Path]:
-    from srlib import paths
-
-    folder = getattr(cfg, name)
-    try:
-        return images.list_images(paths.resolve(folder))
-    except (FileNotFoundError, ValueError) as exc:
-        raise ParamsError(f"{cfg.STAGE}: parameter {name!r} = {folder!r}: {exc}") from None
-
-
 PARTS = {"even": slice(0, None, 2), "odd": slice(1, None, 2), "all": slice(None)}
 
 
@@ -53,7 +43,7 @@ def domain_files(cfg, manifest: dict) -> tuple[list[Path], list[Path]]:
         return (
             splits.split_files(manifest, "train")
             if getattr(cfg, name) == "manifest"
-            else _folder(cfg, name)
+            else images.folder_images(cfg, name)
         )
 
     y = files("y_dir")[PARTS[cfg.y_part]]
@@ -129,7 +119,7 @@ def test_set(cfg, manifest: dict) -> list[tuple[str, torch.Tensor, torch.Tensor]
     if cfg.test_dir == "manifest":
         files = splits.split_files(manifest, "bench")
     else:
-        files = _folder(cfg, "test_dir")
+        files = images.folder_images(cfg, "test_dir")
     files = files[: cfg.max_images] if cfg.max_images else files
     if len(files) < 2:
         raise ParamsError(
@@ -148,14 +138,4 @@ def test_set(cfg, manifest: dict) -> list[tuple[str, torch.Tensor, torch.Tensor]
 
 def photo_inputs(cfg) -> list[tuple[str, torch.Tensor]]:
     """The real photos without ground truth (``photos``), centre-cropped to ``photo_crop`` LR px, mod 4."""
-    from srlib import paths
-
-    out = []
-    for p in cfg.photos:
-        path = paths.resolve(p)
-        if not path.is_file():
-            raise ParamsError(f"{cfg.STAGE}: parameter 'photos': {p} does not exist")
-        img = images.load_image(path)
-        img = evaluation.center_crop(img, cfg.photo_crop) if cfg.photo_crop else img
-        out.append((path.stem, degradations.mod_crop(img, 4)))
-    return out
+    return images.photo_inputs(cfg, "photos", crop=cfg.photo_crop, mod=4)

@@ -17,7 +17,6 @@ Protocol (BasicSR's metrics conventions, as the rest of srlib):
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -73,17 +72,7 @@ class BlindRun:
 
 def train_record(cfg: BlindSREvaluateConfig) -> dict:
     """Notebook 52's full metrics record; refuses a config whose scale differs from the training's."""
-    path = paths.details_of(paths.metrics_file(cfg.profile, "pseudo_sr_train"))
-    if not path.is_file():
-        raise ParamsError(
-            f"blind_sr_evaluate: {paths.shown(path)} is missing: run the pseudo_sr_train stage first"
-        )
-    record = json.loads(path.read_text())
-    for name in MATCHED:
-        if getattr(cfg, name) != record["config"][name]:
-            raise ParamsError(f"blind_sr_evaluate: parameter {name!r} is {getattr(cfg, name)!r} but pseudo_sr_train "
-                              f"ran with {record['config'][name]!r}")  # fmt: skip
-    return record
+    return tracking.upstream_record(cfg, "pseudo_sr_train", MATCHED)
 
 
 def load_networks(cfg: BlindSREvaluateConfig, record: dict, device) -> dict:

@@ -10,15 +10,12 @@ test the known kernel *is* bicubic, so that net serves both kernel rows. The fou
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 import torch
 
-from srlib import evaluation, paths, stats
-from srlib.config import ParamsError
+from srlib import evaluation, paths, stats, tracking
 from srlib.data import degradations, images
 from srlib.metrics import niqe
 from srlib.zssr import internal as zi
@@ -37,20 +34,9 @@ ZSSR_ROWS = {"known": "ZSSR (known kernel)", "bicubic": "ZSSR (bicubic assumed)"
 
 def matrix_record(cfg) -> dict:
     """Notebook 60's full metrics record; refuses a config whose test LR would differ from the matrix's."""
-    path = paths.details_of(paths.metrics_file(cfg.profile, "degradation_matrix"))
-    if not path.is_file():
-        raise ParamsError(
-            f"zssr: {paths.shown(path)} is missing: run the degradation_matrix stage first"
-        )
-    record = json.loads(path.read_text())
-    for name in MATCHED:
-        theirs = record["config"][name]
-        if getattr(cfg, name) != theirs:
-            raise ParamsError(
-                f"zssr: parameter {name!r} is {getattr(cfg, name)!r} but degradation_matrix ran with {theirs!r}: "
-                "ZSSR must see the matrix's test LR"
-            )
-    return record
+    return tracking.upstream_record(
+        cfg, "degradation_matrix", MATCHED, why="ZSSR must see the matrix's test LR"
+    )
 
 
 def test_pairs(cfg, manifest: dict) -> dict[str, list]:
@@ -174,16 +160,7 @@ def real_image_config(cfg):
 
 def night_inputs(cfg) -> list[tuple[str, torch.Tensor]]:
     """The real photos (``night_photos``) as LR inputs: centre ``night_crop`` crops, mod-cropped to the scale."""
-    out = []
-    for p in cfg.night_photos:
-        path = paths.resolve(p)
-        if not path.is_file():
-            raise ParamsError(f"zssr: parameter 'night_photos': {p} is not a file")
-        img = images.load_image(path)
-        if cfg.night_crop:
-            img = evaluation.center_crop(img, cfg.night_crop)
-        out.append((Path(p).stem, degradations.mod_crop(img, cfg.scale)))
-    return out
+    return images.photo_inputs(cfg, "night_photos", crop=cfg.night_crop, mod=cfg.scale)
 
 
 def night_scores(
