@@ -378,7 +378,7 @@ def write_results(run: BlindRun, *, per_image: pd.DataFrame, summary: pd.DataFra
         evaluation.markdown_table(table(summary))
     )
     rows = {r: {m: float(summary.loc[r, m]) for m in (*METRICS, "kid", "kid_std")}
-            | {"images": int(summary.loc[r, "images"]), "collapsed": bool(summary.loc[r, "collapsed"]),
+            | {"method": NAMES[r], "images": int(summary.loc[r, "images"]), "collapsed": bool(summary.loc[r, "collapsed"]),
                "blind": bool(summary.loc[r, "blind"])} for r in summary.index}  # fmt: skip
     pairs = {f"{OURS}_vs_{r['b']}_{r['metric']}": {k: r[k] for k in ("mean_diff", "ci_low", "ci_high", "p_wilcoxon",
              "verdict", "n")} for r in p.to_dict("records")}  # fmt: skip

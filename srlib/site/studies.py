@@ -770,7 +770,7 @@ def blind_sr(inp: Inputs) -> Study:
 
     gains = [paired(inp, st, key(r), f"pseudo-SR − {name}, PSNR-Y (dB)", "+.2f", int(inp.number(st, key(r) + ".n")))
              for r, name in present.items()]  # fmt: skip
-    absolute = [Headline(f"{r}, PSNR-Y (dB)", cell(inp, st, f"metrics.rows.{r}.psnr_y", ".2f"),
+    absolute = [Headline(f"{rows[r]['method']}, PSNR-Y (dB)", cell(inp, st, f"metrics.rows.{r}.psnr_y", ".2f"),
                          note=f"mean of {rows[r]['images']:.0f} images" + (" — COLLAPSED" if rows[r]["collapsed"] else ""))
                 for r in rows]  # fmt: skip
     claims = []
