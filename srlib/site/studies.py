@@ -781,6 +781,11 @@ def blind_sr(inp: Inputs) -> Study:
         if r in rows:
             res = inp.value(st, key(r))
             verdict, why = decide(res, "A better", int(res["n"]), names=("pseudo-SR", names[r]))
+            if rows[r]["collapsed"]:  # a broken comparison row cannot test an ordering
+                verdict, why = (
+                    UNTESTABLE,
+                    f"{names[r]} COLLAPSED (more than 3 dB below bicubic); {why}",
+                )
             claims.append(Claim(text + " (PSNR-Y)", verdict, why))
     claims.append(Claim("The paper's numbers on NTIRE 2018 track 4 (realistic wild, ×4)", UNTESTABLE,
                         "not typed: " + inp.reference(ref)[0]["row_label"] + "; "
