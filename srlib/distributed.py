@@ -1,9 +1,10 @@
 """Data-parallel training on PyTorch's own engine: ``torchrun`` + DistributedDataParallel, one process per device.
 
-``torchrun --nproc_per_node N -m srlib nb STAGE`` (or ``python -m torch.distributed.run``) starts N copies of a stage;
-each notebook kernel inherits torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``), and
-:func:`init` joins the process group the first time a fit loop asks (NCCL on GPUs, gloo on the CPU). What every fit
-loop of srlib does with it:
+A script that calls srlib's fit loops runs under ``torchrun --nproc_per_node N script.py``: each process reads
+torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``) and :func:`init` joins the process
+group the first time a fit loop asks (NCCL on GPUs, gloo on the CPU; ``tests/ddp_worker.py`` is such a script). Not
+yet: a notebook stage under torchrun (every rank would render the notebook), and CUT / M3, which refuse it. What the
+Real-ESRGAN, SRGAN, modified-SRGAN, hallucination and pseudo-SR fit loops do with it:
 
 * **the global batch is the params value**: every rank draws the same global batch from ``(seed, step)`` (the same
   crops, degradations and pools as one process) and keeps its own slice (:func:`shard`; ``batch_size`` must divide

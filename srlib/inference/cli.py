@@ -309,9 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.model:
             model, status = releases.load_model(args.model, "pretrained")
             arch, source, weights = args.model, status.path, status.as_dict()
-        elif args.checkpoint.endswith(
-            ".onnx"
-        ):  # an exported generator, run by ONNX Runtime (CPU, fp32)
+        # an exported generator, run by ONNX Runtime (CPU, fp32)
+        elif args.checkpoint.endswith(".onnx"):
             from srlib.inference.onnx import OnnxGenerator
 
             if device.type != "cpu" or args.precision not in ("auto", "fp32"):
