@@ -1,10 +1,11 @@
 """Data-parallel training on PyTorch's own engine: ``torchrun`` + DistributedDataParallel, one process per device.
 
-A script that calls srlib's fit loops runs under ``torchrun --nproc_per_node N script.py``: each process reads
-torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``) and :func:`init` joins the process
-group the first time a fit loop asks (NCCL on GPUs, gloo on the CPU; ``tests/ddp_worker.py`` is such a script). Not
-yet: a notebook stage under torchrun (every rank would render the notebook), and CUT / M3, which refuse it. What the
-Real-ESRGAN, SRGAN, modified-SRGAN, hallucination and pseudo-SR fit loops do with it:
+A script that calls srlib's fit loops runs under ``torchrun --nproc_per_node N script.py``, and so does a training
+stage's notebook, ``torchrun --nproc_per_node N -m srlib nb <stage>`` (:data:`srlib.nb.DATA_PARALLEL`; every rank
+renders it, rank > 0 into a scratch folder): each process reads torchrun's environment (``RANK``, ``WORLD_SIZE``,
+``LOCAL_RANK``, ``MASTER_ADDR``) and :func:`init` joins the process group the first time a fit loop asks (NCCL on
+GPUs, gloo on the CPU; ``tests/ddp_worker.py`` is such a script). What the Real-ESRGAN, SRGAN, modified-SRGAN, CUT,
+M3, hallucination and pseudo-SR fit loops do with it:
 
 * **the global batch is the params value**: every rank draws the same global batch from ``(seed, step)`` (the same
   crops, degradations and pools as one process) and keeps its own slice (:func:`shard`; ``batch_size`` must divide
@@ -16,7 +17,10 @@ Real-ESRGAN, SRGAN, modified-SRGAN, hallucination and pseudo-SR fit loops do wit
 * **BatchNorm**: statistics over the global batch need SyncBatchNorm, which DDP supports on CUDA only: on GPUs
   :func:`wrap` converts BN layers; on CPU ranks a BN network is refused (its per-rank statistics would silently train
   another model than one process does). Spectral-norm power iterations (Real-ESRGAN's U-Net D) depend on the
-  weights only, so they agree on every rank; DDP broadcasts rank 0's buffers at every forward as well.
+  weights only, so they agree on every rank; DDP broadcasts rank 0's buffers at every forward as well. InstanceNorm
+  (CUT, M3's D) is per image: nothing to synchronise;
+* **the step's own draws** (CUT's patch locations, FastCUT's flip, the pair pool) come from ``(seed, step)``
+  generators, the same on every rank, so each slice sees what it sees in one process.
 
 One process (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``): every function here is the identity, bit for bit.
 """

@@ -7,6 +7,11 @@ silently ignored injection -- and the values build the stage's dataclass, which 
 naming ``scale`` instead of failing deep inside a cell) and refuses what the stage cannot honour (e.g.
 ``common.scale=2`` for the x4 night->day study). All of this happens before a kernel starts.
 
+Under ``torchrun`` (``torchrun --nproc_per_node N -m srlib nb <stage>``, a stage of :data:`DATA_PARALLEL`): every
+rank renders the notebook, so every rank runs the same fit loops in step (:mod:`srlib.distributed`); rank 0 writes
+the rendering, results and checkpoints, and a rank > 0 writes its rendering and results into a private scratch
+folder that is removed when it ends.
+
 The rendered notebook goes to ``results/<profile>/notebooks/``. Papermill writes it to a hidden
 ``.<name>.running.ipynb`` beside it first, which replaces the final file only when the run succeeds: a failed run
 never overwrites the last good rendering; it is kept as ``<name>.failed.ipynb`` (traceback inside) instead.
@@ -19,13 +24,15 @@ import ast
 import logging
 import operator
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from srlib import config, paths
+from srlib import config, distributed, paths
 from srlib.config import StageConfig
 from srlib.data.config import DataPrepareConfig
 from srlib.hallucination.config import HallucinationEvaluateConfig, HallucinationTrainConfig
@@ -301,6 +308,19 @@ def _keep_failed(running: Path, failed: Path) -> Path | None:
     return failed
 
 
+# the stages whose training runs data-parallel under torchrun (their fit loops take srlib.distributed); the others
+# evaluate, or fit per image (ZSSR), and run in one process
+DATA_PARALLEL = (
+    "srgan_train",
+    "srgan_modified_train",
+    "night2day_m1",
+    "night2day_m2",
+    "night2day_m3",
+    "hallucination_train",
+    "pseudo_sr_train",
+)
+
+
 def run_stage(
     stage: str,
     *,
@@ -314,7 +334,40 @@ def run_stage(
 
     The previous rendering at ``output`` is replaced only by a successful run (see the module docstring); a success
     also removes a ``<name>.failed.ipynb`` left by an earlier failure, so that file always belongs to the latest run.
+    Under ``torchrun``, a rank > 0 renders into a scratch folder, removed at the end (its return: the path it used).
     """
+    if not distributed.active():
+        return _run_stage(stage, profile=profile, overrides=overrides, output=output, kernel=kernel,
+                          log_output=log_output)  # fmt: skip
+    if stage not in DATA_PARALLEL:
+        raise config.ParamsError(
+            f"stage {stage!r} does not train data-parallel (those that do: {', '.join(DATA_PARALLEL)}): run it in "
+            "one process, without torchrun"
+        )
+    if distributed.is_main():
+        return _run_stage(stage, profile=profile, overrides=overrides, output=output, kernel=kernel,
+                          log_output=log_output)  # fmt: skip
+    scratch = Path(tempfile.mkdtemp(prefix=f"srlib-rank{distributed.rank()}-"))
+    os.environ[paths.RANK_RESULTS_ENV] = str(scratch / "results")  # the kernel inherits it
+    try:
+        notebook = Path(STAGES[stage]).name
+        return _run_stage(stage, profile=profile, overrides=overrides, output=scratch / notebook,
+                          kernel=kernel, log_output=False)  # fmt: skip
+    finally:
+        os.environ.pop(paths.RANK_RESULTS_ENV, None)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_stage(
+    stage: str,
+    *,
+    profile: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    output: str | Path | None = None,
+    kernel: str = "python3",
+    log_output: bool = False,
+) -> Path:
+    """:func:`run_stage` in one process (or on one rank, writing ``output``)."""
     import papermill as pm
 
     notebook, params = prepare(stage, profile=profile, overrides=overrides)
@@ -380,7 +433,10 @@ def main(argv: list[str] | None = None) -> int:
         "--log-output", action="store_true", help="stream the notebook's output to this terminal"
     )
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if distributed.is_main() else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     try:
         overrides = dict(parse_override(p) for p in args.param)
         out = run_stage(
@@ -393,5 +449,6 @@ def main(argv: list[str] | None = None) -> int:
     except (config.ParamsError, FileNotFoundError, NotebookFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(paths.shown(out))
+    if distributed.is_main():
+        print(paths.shown(out))
     return 0

@@ -40,8 +40,19 @@ def models_dir() -> Path:
     return root() / "models"
 
 
+RANK_RESULTS_ENV = "SRLIB_RANK_RESULTS"
+
+
 def results_dir() -> Path:
-    return root() / "results"
+    """``results/``; under ``torchrun``, a rank > 0's private scratch folder (:func:`srlib.nb.run_stage` sets it)."""
+    scratch = os.environ.get(RANK_RESULTS_ENV)
+    return Path(scratch) if scratch else root() / "results"
+
+
+def rank_private(path: str | os.PathLike) -> bool:
+    """Whether ``path`` lies in this rank's private results folder (written by the rank itself, then discarded)."""
+    scratch = os.environ.get(RANK_RESULTS_ENV)
+    return bool(scratch) and Path(path).resolve().is_relative_to(Path(scratch).resolve())
 
 
 def metrics_dir() -> Path:

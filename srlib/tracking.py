@@ -32,13 +32,14 @@ from srlib.weights import WeightStatus
 def _atomic_write(path: Path, write) -> Path:
     """Write through a temporary file in the same folder, so a crash never leaves a half-written file.
 
-    Under ``torchrun`` only rank 0 writes; every rank then waits at a barrier, so no rank reads the file before it
-    is complete (every rank runs the same writes: :mod:`srlib.distributed`).
+    Under ``torchrun`` only rank 0 writes shared files; every rank then waits at a barrier, so no rank reads the
+    file before it is complete (every rank runs the same writes: :mod:`srlib.distributed`). A rank > 0 writes its
+    own results folder (:func:`srlib.paths.rank_private`), which it alone reads.
     """
     from srlib import distributed
 
     path = Path(path)
-    if distributed.is_main():
+    if distributed.is_main() or paths.rank_private(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
@@ -109,6 +110,10 @@ def write_metrics(
         "git_commit": runtime.git_commit(),
         "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    from srlib import distributed
+
+    if distributed.active():  # trained under torchrun: the processes that shared each global batch
+        payload["world_size"] = distributed.world_size()
     write_json(paths.details_of(path), payload)
     write_json(
         path, headlines.headline(stage, payload)

@@ -386,25 +386,24 @@ def fit_cut(
     scalers = {k: v for k, v in scalers.items() if v is not None}  # fp16 only
     # G's and D's forward passes through the compiled wrappers (G's encoder, used by PatchNCE, and F stay eager);
     # the loop's state and the checkpoints keep the networks themselves
-    if (
-        distributed.active()
-    ):  # PatchNCE's MLP F is built on its first forward: no DDP wrapper can hold it yet
-        raise ValueError("CUT / M3 training is not data-parallel yet (its PatchSampleF is created lazily): "
-                         "run it in one process (without torchrun)")  # fmt: skip
-    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
+    # under torchrun (srlib.distributed): DDP around G, D and F; PatchNCE's locations and FastCUT's flip come from
+    # the step's generator, the same on every rank, so each rank's slice sees one process's draws
+    run_g, run_d = (distributed.wrap(amp.compiled(n, compile), device) for n in (g, d))
+    run_f = distributed.wrap(f, device)
 
     def step_fn(step: int):
         for opt in opts.values():
             training.set_lr(opt, lr_fn(step - 1))
         real_x, real_y = (
-            amp.layout(t.to(device), channels_last=channels_last) for t in data.batch(step)
+            amp.layout(t.to(device), channels_last=channels_last)
+            for t in distributed.shard(*data.batch(step))  # this rank's slice of the global batch
         )
         gen = training.step_generator(
             seed, step, stream=training.STREAM_OFFSET, device=device
         )  # apart from the data's
         logs = cut_train_step(
             g=run_g,
-            f=f,
+            f=run_f,
             d=run_d,
             real_x=real_x,
             real_y=real_y,

@@ -158,18 +158,16 @@ def fit_m3_unpaired(
     scalers = {"scaler_g": scaler_g, "scaler_d": scaler_d} if scaler_g else {}  # fp16 only
     # G's and D's forward passes through the compiled wrappers (G's trunk encoding for PatchNCE and F stay eager);
     # the loop's state and the checkpoints keep the networks themselves
-    if (
-        distributed.active()
-    ):  # PatchNCE's MLP F is built on its first forward: no DDP wrapper can hold it yet
-        raise ValueError("CUT / M3 training is not data-parallel yet (its PatchSampleF is created lazily): "
-                         "run it in one process (without torchrun)")  # fmt: skip
-    run_g, run_d = amp.compiled(g, compile), amp.compiled(d, compile)
+    # under torchrun (srlib.distributed): DDP around G, D and F, each rank on its slice (as CUT's fit loop)
+    run_g, run_d = (distributed.wrap(amp.compiled(n, compile), device) for n in (g, d))
+    run_f = distributed.wrap(f, device)
 
     def step_fn(step: int):
         for opt in opts.values():
             training.set_lr(opt, lr_fn(step - 1))
         night_lq, day_hr, day_lq = (
-            amp.layout(t, channels_last=channels_last) for t in data.batch(step, device)
+            amp.layout(t, channels_last=channels_last)
+            for t in distributed.shard(*data.batch(step, device))  # this rank's slice
         )
         gen = training.step_generator(seed, step, stream=training.STREAM_OFFSET, device=device)
         b = night_lq.shape[0]
@@ -186,7 +184,7 @@ def fit_m3_unpaired(
         )
         logs |= m3_unpaired_g_step(
             g=g,
-            f=f,
+            f=run_f,
             d=run_d,
             opt_g=opts["opt_g"],
             opt_f=opts["opt_f"],

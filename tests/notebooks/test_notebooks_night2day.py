@@ -1,12 +1,16 @@
 """Papermill smoke run of the night->day study (notebooks 30-34) in a temporary copy of the project."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from srlib import nb
+from srlib import nb, tracking
 
 pytestmark = pytest.mark.notebooks
 
@@ -112,3 +116,45 @@ def test_night2day_notebooks_run(project):
         "fig7_post_histograms",
     ):
         assert (res / f"figures/night2day_evaluate/{fig}.png").is_file()
+
+
+def _tensors(obj, prefix=""):
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensors(v, f"{prefix}/{k}")
+
+
+def test_m3_stage_under_torchrun_trains_what_one_process_trains(project, tmp_path):
+    """``torchrun --nproc_per_node 2 -m srlib nb night2day_m3``: two gloo ranks each render the notebook; rank 0's
+    rendering, metrics and generators are the run's and match one process's (the tolerance of
+    tests/unit/test_distributed.py); rank 1 leaves nothing behind."""
+    for stage in ("data_prepare", "night2day_data", "night2day_m3"):
+        if not (project / f"results/smoke/metrics/{stage}.json").is_file():
+            nb.run_stage(stage, profile="smoke", overrides=TINY.get(stage))
+    models = project / "models/smoke/night2day_m3"
+    one = models.rename(tmp_path / "one_process")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env |= {"OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "srlib",
+           "nb", "night2day_m3", "--profile", "smoke"]  # fmt: skip
+    cmd += [f"-p{k}={v}" for k, v in TINY["night2day_m3"].items()]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    record = json.loads((project / "results/smoke/metrics/night2day_m3.details.json").read_text())
+    assert record["world_size"] == 2
+    assert res.stdout.strip().splitlines()[-1] == "results/smoke/notebooks/33_night2day_m3.ipynb"
+    assert not [
+        p for p in scratch.iterdir() if p.name.startswith("srlib-rank")
+    ]  # rank 1's scratch, removed
+    for name in ("m3_paired.pth", "m3_unpaired.pth"):
+        a = dict(_tensors(tracking.load_checkpoint(one / name)))
+        b = dict(_tensors(tracking.load_checkpoint(models / name)))
+        assert a.keys() == b.keys() and a
+        for key, t in a.items():
+            if t.is_floating_point():
+                torch.testing.assert_close(b[key], t, rtol=0, atol=5e-5, msg=f"{name}{key}")
+        assert not all(torch.equal(a[k], b[k]) for k in a)  # two runs, not one file
