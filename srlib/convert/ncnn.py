@@ -281,6 +281,143 @@ def convert_srvgg(param: str | Path, bin_: str | Path, **arch) -> dict[str, torc
     return map_onto(net, param, bin_, in_ch=kwargs["num_in_ch"])
 
 
+# ------------------------------------------------------------------------------------------------- writing
+
+
+class _Graph:
+    """An ncnn graph being written: layer lines, their fp32 weights, and the Split layers a reused blob needs."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.weights: list[bytes] = []
+        self.blobs = 0
+
+    def blob(self) -> str:
+        self.blobs += 1
+        return f"b{self.blobs}"
+
+    def layer(self, kind: str, bottoms: list[str], n_out: int = 1, params: str = "") -> list[str]:
+        tops = [self.blob() for _ in range(n_out)]
+        line = f"{kind:<16} l{len(self.lines):<5} {len(bottoms)} {n_out} {' '.join(bottoms + tops)}"
+        self.lines.append(f"{line} {params}".rstrip())
+        return tops
+
+    def split(self, blob: str, n: int) -> list[str]:
+        return [blob] if n == 1 else self.layer("Split", [blob], n)
+
+    def conv(self, conv: torch.nn.Conv2d, blob: str, act: str = "") -> str:
+        w = conv.weight.detach().float().cpu().numpy()  # (out, in, kh, kw): ncnn's order
+        out, _, kh, kw = w.shape
+        if (
+            (kh, kw) != (3, 3)
+            or conv.stride != (1, 1)
+            or conv.padding != (1, 1)
+            or conv.bias is None
+        ):
+            raise ConversionError(
+                f"{conv}: only 3x3 stride-1 pad-1 convolutions with a bias are written"
+            )
+        self.weights += [TAG_FP32.to_bytes(4, "little"), w.astype("<f4").tobytes()]
+        self.weights.append(conv.bias.detach().float().cpu().numpy().astype("<f4").tobytes())
+        return self.layer("Convolution", [blob], params=f"0={out} 1=3 4=1 5=1 6={w.size} {act}")[0]
+
+    def text(self, input_blob: str) -> str:
+        head = [
+            str(MAGIC),
+            f"{len(self.lines) + 1} {self.blobs + 1}",
+            f"{'Input':<16} in     0 1 {input_blob}",
+        ]
+        return "\n".join(head + self.lines) + "\n"
+
+
+_LRELU = "9=2 -23310=1,{:e}"
+
+
+def _rrdbnet_graph(net) -> _Graph:
+    if net.unshuffle != 1:
+        raise ConversionError(
+            f"RRDBNet x{net.scale} starts with a pixel-unshuffle: only x4 / x8 are written"
+        )
+    g, lrelu = _Graph(), _LRELU.format(0.2)
+    g.blobs = 1  # b1: the input
+    feat_body, feat_skip = g.split(g.conv(net.conv_first, "b1"), 2)
+    x = feat_body
+    for rrdb in net.body:
+        x, rrdb_skip = g.split(x, 2)
+        for rdb in (rrdb.rdb1, rrdb.rdb2, rrdb.rdb3):
+            # every feature feeds the later convolutions (dense connections) and x the residual too
+            uses = {0: g.split(x, 6)}
+            outs = []
+            for k, conv in enumerate(
+                (rdb.conv1, rdb.conv2, rdb.conv3, rdb.conv4, rdb.conv5), start=1
+            ):
+                inputs = [uses[0][k - 1]] + [uses[j][k - 1 - j] for j in range(1, k)]
+                cat = inputs[0] if k == 1 else g.layer("Concat", inputs)[0]
+                y = g.conv(conv, cat, act=lrelu if k < 5 else "")
+                if k < 5:
+                    uses[k] = g.split(y, 5 - k)
+                outs.append(y)
+            # x5 * 0.2 + x (ESRGAN's residual scaling)
+            x = g.layer(
+                "Eltwise", [outs[-1], uses[0][5]], params="0=1 -23301=2,2.000000e-01,1.000000e+00"
+            )[0]
+        x = g.layer("Eltwise", [x, rrdb_skip], params="0=1 -23301=2,2.000000e-01,1.000000e+00")[0]
+    feat = g.layer("BinaryOp", [g.conv(net.conv_body, x), feat_skip], params="0=0")[0]
+    ups = [net.conv_up1, net.conv_up2] + ([net.conv_up3] if net.scale == 8 else [])
+    for conv in ups:
+        feat = g.layer("Interp", [feat], params="0=1 1=2.000000e+00 2=2.000000e+00")[0]
+        feat = g.conv(conv, feat, act=lrelu)
+    g.conv(net.conv_last, g.conv(net.conv_hr, feat, act=lrelu))
+    return g
+
+
+def _srvgg_graph(net) -> _Graph:
+    g = _Graph()
+    g.blobs = 1
+    body_in, skip = g.split("b1", 2)
+    x = body_in
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    acts = [m for m in net.body if not isinstance(m, torch.nn.Conv2d)]
+    for k, conv in enumerate(convs):
+        x = g.conv(conv, x)
+        if k == len(convs) - 1:
+            break
+        act = acts[k]
+        if isinstance(act, torch.nn.PReLU):
+            slopes = act.weight.detach().float().cpu().numpy()
+            g.weights.append(slopes.astype("<f4").tobytes())
+            x = g.layer("PReLU", [x], params=f"0={slopes.size}")[0]
+        else:  # ReLU / LeakyReLU(0.1)
+            x = g.layer("ReLU", [x], params=f"0={getattr(act, 'negative_slope', 0.0):e}")[0]
+    x = g.layer("PixelShuffle", [x], params=f"0={net.scale}")[0]
+    up = g.layer("Interp", [skip], params=f"0=1 1={float(net.scale):e} 2={float(net.scale):e}")[0]
+    g.layer("BinaryOp", [x, up], params="0=0")
+    return g
+
+
+def write_ncnn(net, param: str | Path, bin_: str | Path) -> tuple[Path, Path]:
+    """An RRDBNet (x4 / x8) or SRVGGNetCompact as ncnn files: a text ``.param`` graph and an fp32 ``.bin``.
+
+    The inverse of :func:`map_onto` (tests/unit/test_convert_ncnn.py converts the files back and compares, and runs
+    them in ncnn against the torch network); what ``srlib upscale --backend ncnn`` runs.
+    """
+    from srlib.models.esrgan import RRDBNet
+    from srlib.models.srvgg import SRVGGNetCompact
+
+    if isinstance(net, RRDBNet):
+        g = _rrdbnet_graph(net)
+    elif isinstance(net, SRVGGNetCompact):
+        g = _srvgg_graph(net)
+    else:
+        raise ConversionError(
+            f"{type(net).__name__}: only RRDBNet and SRVGGNetCompact are written as ncnn files"
+        )
+    param, bin_ = Path(param), Path(bin_)
+    param.write_text(g.text("b1"))
+    bin_.write_bytes(b"".join(g.weights))
+    return param, bin_
+
+
 # ------------------------------------------------------------------------------------------------- the oracle
 
 

@@ -161,6 +161,10 @@ class Report:
             "(warned on stderr)",
             "postprocess": args.postprocess,
             "stretch_input": args.stretch_input,
+            "threads": args.threads,  # what srlib.runtime.use_threads chose for 'auto'
+            "backend": getattr(
+                args, "backend", "torch"
+            ),  # torch | ncnn | onnx (srlib.inference.cli._backend)
         }
         return cls(args.report, model=model, weights=weights, settings=settings)
 

@@ -9,8 +9,15 @@ behind the SRGAN / ESRGAN / Real-ESRGAN tables:
   of one image.
 * **Output.** One value **per image**: a float64 tensor of shape ``(B,)`` on the input's device, so notebooks can draw
   histograms and report mean ± std. Nothing is averaged over the batch.
-* **Precision.** Everything after the input is float64 (BasicSR computes the metric in float64 as well; its Y
-  conversion runs in float32, ours in float64).
+* **Precision.** SSIM is computed in float64 throughout (BasicSR computes the metric in float64 as well; its Y
+  conversion runs in float32, ours in float64). On the CPU (``precision="auto"``, the default) by OpenCV: the four
+  Gaussian-filtered maps of each plane by ``sepFilter2D`` on float64 planes shifted by 1/2, and the map as
+  ``l * cs`` with ``l = 1 - mu_d^2 / (mu_x^2 + mu_y^2 + C1)``, ``cs = 1 - var(x - y) / (var(x) + var(y) + C2)``
+  (``d = x - y``; algebraically Wang et al.'s formula), within 1e-13 of the torch float64 path, which GPUs and
+  ``precision="float64"`` take. PSNR / RMSE on the CPU for float32 input: OpenCV's ``norm(NORM_L2SQR)`` (float64
+  accumulation of the float32 differences, each rounded once: a relative 6e-8, so PSNR within 1e-6 dB; measured
+  1e-12); the Y differences are combined in float32 (measured: 4e-8 dB). Tests: tests/unit/test_metrics.py, against
+  scikit-image to 1e-6.
 * **Order of operations** (as BasicSR): ``crop_border`` pixels are removed from each of the four edges first (by
   convention ``crop_border = scale``), then the optional Y conversion, then the metric.
 * **Rounding.** The metrics do *not* quantise. BasicSR quantises the network output to uint8 before measuring
@@ -52,8 +59,12 @@ float64, so CPU and CUDA agree to round-off. (MPS has no float64: move tensors t
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
+import cv2
+import numpy as np
 import torch
 
 __all__ = [
@@ -148,8 +159,12 @@ def _diffs(sr: torch.Tensor, gt: torch.Tensor, crop_border: int, y_only: bool):
         yield _scaled(d, y_only, 1.0, offset=False) if y_only else d
 
 
-def _mean_sq(sr, gt, crop_border, y_only) -> torch.Tensor:
+def _mean_sq(sr, gt, crop_border, y_only, precision="float64") -> torch.Tensor:
     """Per-image mean squared difference (float64, input scale)."""
+    if _fast(sr, precision) and _fast(gt, precision):
+        sr, gt = _pair(sr, gt, crop_border, y_only)
+        with _opencv_threads():
+            return _fast_mse(sr, gt, y_only)
     parts = []
     for d in _diffs(sr, gt, crop_border, y_only):
         n = d[0].numel()
@@ -198,6 +213,119 @@ def _ssim_map_sum(x: torch.Tensor, y: torch.Tensor, k: list[float]) -> torch.Ten
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# the CPU fast paths (float32 + OpenCV; see "Precision" above)
+
+
+def _fast(img: torch.Tensor, precision: str, dtypes=(torch.float32,)) -> bool:
+    """Whether ``img`` takes the OpenCV path: CPU tensors of ``dtypes`` under ``precision="auto"``."""
+    if precision not in ("auto", "float64"):
+        raise ValueError(f"precision must be 'auto' or 'float64', got {precision!r}")
+    return precision == "auto" and img.device.type == "cpu" and img.dtype in dtypes
+
+
+def _planes(img: torch.Tensor, y_only: bool) -> np.ndarray:
+    """``(B, C, h, w)`` planes on the [0, 1] scale: numpy views of the float32 images, or their Y / 255 in float64."""
+    x = img.detach().numpy()
+    if not y_only:
+        return x
+    c = [v / 255 for v in Y_COEFFS]
+    y = np.multiply(x[:, 0:1], c[0], dtype=np.float64)
+    y += np.multiply(x[:, 1:2], c[1], dtype=np.float64)
+    y += np.multiply(x[:, 2:3], c[2], dtype=np.float64)
+    y += Y_OFFSET / 255
+    return y
+
+
+def _fast_mse(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
+    """Per-image MSE (float64, input scale) by OpenCV's float64-accumulated squared L2 of the float32 difference."""
+    if y_only:  # Y is affine: Y(sr) - Y(gt) is the coefficient combination of the RGB difference
+        d = torch.sub(sr, gt).numpy()
+        c = [np.float32(v / 255) for v in Y_COEFFS]
+        x = np.multiply(d[:, 0], c[0])
+        x += c[1] * d[:, 1]
+        x += c[2] * d[:, 2]
+        sq = [cv2.norm(x[i], cv2.NORM_L2SQR) for i in range(len(x))]
+        n = x[0].size
+    else:
+        a, b = sr.numpy(), gt.numpy()
+        h = a.shape[1] * a.shape[2]  # (C, h, w) as a (C h, w) matrix: one OpenCV call per image
+        sq = [
+            cv2.norm(a[i].reshape(h, -1), b[i].reshape(h, -1), cv2.NORM_L2SQR)
+            for i in range(len(a))
+        ]
+        n = a[0].size
+    return torch.tensor(sq, dtype=torch.float64) / n
+
+
+class _SSIMWork:
+    """Reused float64 buffers of one plane size (fresh 2 MB arrays cost page faults: ~40 % of the filtering)."""
+
+    def __init__(self, h: int, w: int):
+        self.maps = np.empty((4, h, w), np.float64)  # x', y' (then d = x' - y'), x'^2 + y'^2, d^2
+        self.filt = np.empty((4, h, w), np.float64)
+        self.tmp = np.empty((3, h - _SSIM_WIN + 1, w - _SSIM_WIN + 1), np.float64)
+        self.kernel = np.asarray(_gaussian_1d(), dtype=np.float64).reshape(-1, 1)
+
+
+def _ssim_plane(x: np.ndarray, y: np.ndarray, work: _SSIMWork) -> float:
+    """The mean SSIM over the valid map of two [0, 1]-scale planes (float32 or float64), in float64."""
+    c1, c2 = _K1**2, _K2**2  # the [0, 1] scale: (K L)^2 / 255^2
+    xs, d, ss, dd = work.maps
+    # x' = x - 1/2 (smaller squares, the same statistics); numpy subtracts in float64 (OpenCV would in float32)
+    np.subtract(x, 0.5, out=xs, dtype=np.float64)
+    np.subtract(y, 0.5, out=d, dtype=np.float64)  # y'
+    cv2.multiply(d, d, dst=ss)
+    cv2.accumulateSquare(xs, ss)  # x'^2 + y'^2
+    cv2.subtract(xs, d, dst=d)  # d = x - y
+    cv2.multiply(d, d, dst=dd)
+    for m, f in zip(work.maps, work.filt):  # 'valid' is the centre of OpenCV's same-size output
+        cv2.sepFilter2D(m, -1, work.kernel, work.kernel, dst=f, borderType=cv2.BORDER_REFLECT)
+    r = (_SSIM_WIN - 1) // 2
+    mu_xs, mu_d, e_ss, e_dd = (f[r:-r, r:-r] for f in work.filt)
+    var_d, t, u = work.tmp
+    cv2.multiply(mu_d, mu_d, dst=var_d, scale=-1.0)
+    var_d += e_dd  # var(x - y) = var(x) + var(y) - 2 cov(x, y)
+    cv2.subtract(mu_xs, mu_d, dst=u)  # mu_y'
+    cv2.multiply(u, u, dst=t)
+    cv2.accumulateSquare(mu_xs, t)  # mu_x'^2 + mu_y'^2
+    cv2.addWeighted(e_ss, 1.0, t, -1.0, c2, dst=t)  # S + C2 = var(x) + var(y) + C2
+    cv2.divide(var_d, t, dst=var_d)  # 1 - cs
+    cv2.add(mu_xs, 0.5, dst=t)  # mu_x
+    cv2.add(u, 0.5, dst=u)  # mu_y
+    cv2.multiply(t, t, dst=t)
+    t += c1
+    cv2.accumulateSquare(u, t)  # mu_x^2 + mu_y^2 + C1
+    cv2.multiply(mu_d, mu_d, dst=u)
+    cv2.divide(u, t, dst=u)  # 1 - l
+    cv2.subtract(1.0, u, dst=u)  # l
+    cv2.subtract(1.0, var_d, dst=var_d)  # cs
+    cv2.multiply(u, var_d, dst=t)
+    return cv2.sumElems(t)[0] / t.size
+
+
+def _fast_ssim(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
+    x, y = _planes(sr, y_only), _planes(gt, y_only)
+    b, c, h, w = x.shape
+    work = _SSIMWork(h, w)
+    out = np.empty((b, c))
+    for i in range(b):
+        for j in range(c):
+            out[i, j] = _ssim_plane(x[i, j], y[i, j], work)
+    return torch.from_numpy(out.mean(axis=1))
+
+
+@contextlib.contextmanager
+def _opencv_threads() -> Iterator[None]:
+    """OpenCV's filters and norms on torch's thread count (srlib.runtime sets it), restored afterwards."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(torch.get_num_threads())
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # public API
 
 
@@ -226,6 +354,7 @@ def psnr(
     crop_border: int = 0,
     y_only: bool = False,
     data_range: float = 1.0,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Peak signal-to-noise ratio per image, in dB, on the 255 scale (BasicSR ``calculate_psnr``).
 
@@ -235,32 +364,42 @@ def psnr(
         crop_border: pixels removed from each edge before measuring (``scale`` by convention).
         y_only: measure the BT.601 Y channel only (``psnr_y``); needs RGB input.
         data_range: the range the inputs are in (1.0 for [0, 1] tensors, 255 for 8-bit values).
+        precision: ``"auto"`` (the CPU fast path for float32 input, within 1e-6 dB) or ``"float64"``.
 
     Returns:
         ``(B,)`` float64; ``+inf`` for identical images.
     """
-    mse = _mean_sq(sr, gt, crop_border, y_only) * (255.0 / data_range) ** 2  # on the 255 scale
+    mse = _mean_sq(sr, gt, crop_border, y_only, precision) * (255.0 / data_range) ** 2
     return 10 * torch.log10(255.0**2 / mse)
 
 
 def ssim(
-    sr: torch.Tensor, gt: torch.Tensor, *, crop_border: int = 0, y_only: bool = False
+    sr: torch.Tensor,
+    gt: torch.Tensor,
+    *,
+    crop_border: int = 0,
+    y_only: bool = False,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Structural similarity per image (Wang et al. 2004 / BasicSR ``calculate_ssim``), inputs in [0, 1].
 
     11×11 Gaussian (σ 1.5) window, valid region, K1 = 0.01, K2 = 0.03, L = 255, per-channel map means averaged over
-    channels. Batched float64 separable filtering in cache-sized blocks (images, or rows of large images). The blocks
-    are small, so on a CPU shared with other jobs ``torch.set_num_threads(1)`` is often faster than more threads.
+    channels, in float64. ``precision="auto"``: on the CPU, one plane at a time by OpenCV's separable filter (module
+    docstring); ``"float64"`` (and GPUs): batched torch separable filtering in cache-sized blocks (images, or rows of
+    large images). Both agree to 1e-13.
 
     Args:
         sr: network output, ``(B, C, H, W)`` / ``(C, H, W)``, values in [0, 1].
         gt: ground truth, same shape.
         crop_border: pixels removed from each edge before measuring.
         y_only: measure the BT.601 Y channel only (``ssim_y``).
+        precision: ``"auto"`` (OpenCV on the CPU) or ``"float64"`` (the torch path everywhere).
 
     Returns:
         ``(B,)`` float64.
     """
+    exact = (torch.float32, torch.float64)  # the OpenCV path computes in float64 (module docstring)
+    fast = _fast(sr, precision, exact) and _fast(gt, precision, exact)
     sr, gt = _pair(sr, gt, crop_border, y_only)
     b, c, h, w = sr.shape
     c = 1 if y_only else c
@@ -268,6 +407,9 @@ def ssim(
         raise ValueError(
             f"SSIM needs at least {_SSIM_WIN}x{_SSIM_WIN} pixels after cropping, got {h}x{w}"
         )
+    if fast:
+        with _opencv_threads():
+            return _fast_ssim(sr, gt, y_only)
     k, pad = _gaussian_1d(), _SSIM_WIN - 1
     budget = _CHUNK_PX["cpu" if sr.device.type == "cpu" else "other"]
     sums = torch.zeros(b, c, dtype=torch.float64, device=sr.device)
@@ -300,6 +442,7 @@ def rmse(
     y_only: bool = False,
     data_range: float = 1.0,
     out_range: float = 1.0,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Root-mean-square error per image, in units of ``out_range`` (default: the [0, 1] scale).
 
@@ -309,11 +452,12 @@ def rmse(
         y_only: on the BT.601 Y channel (Y / 255, see :func:`rgb_to_y`).
         data_range: the range the inputs are in.
         out_range: report on the [0, out_range] scale (255 for 8-bit levels).
+        precision: as :func:`psnr`'s.
 
     Returns:
         ``(B,)`` float64.
     """
-    return _mean_sq(sr, gt, crop_border, y_only).sqrt_() * (out_range / data_range)
+    return _mean_sq(sr, gt, crop_border, y_only, precision).sqrt_() * (out_range / data_range)
 
 
 def mae(

@@ -236,3 +236,44 @@ def test_a_conversion_with_another_hash_writes_nothing(torch_home, monkeypatch):
     with pytest.raises(weights.WeightsUnavailable, match="nothing written"):
         weights.fetch(key)
     assert list(torch_home.checkpoints.iterdir()) == []
+
+
+WRITABLE = [
+    (lambda: RRDBNet(num_feat=16, num_block=2, num_grow_ch=8), ncnn.convert_rrdbnet),
+    (
+        lambda: RRDBNet(num_feat=8, num_block=1, num_grow_ch=4, scale=8),
+        None,
+    ),  # the reader takes x4 only
+    (lambda: SRVGGNetCompact(num_feat=16, num_conv=3, upscale=4), ncnn.convert_srvgg),
+    (
+        lambda: SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2, act_type="leakyrelu"),
+        ncnn.convert_srvgg,
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "convert"), WRITABLE)
+def test_written_ncnn_files_hold_the_network(tmp_path, make, convert):
+    """write_ncnn: the files convert back to the same tensors (bit for bit) and ncnn runs them like torch."""
+    torch.manual_seed(0)
+    net = make().eval()
+    param, bin_ = ncnn.write_ncnn(net, tmp_path / "n.param", tmp_path / "n.bin")
+    if convert is not None:
+        back = convert(param, bin_)
+        assert back.keys() == net.state_dict().keys()
+        assert all(torch.equal(back[k], v) for k, v in net.state_dict().items())
+    pytest.importorskip("ncnn")
+    x = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = net(x[None])[0].numpy()
+    assert np.abs(ncnn.run_ncnn(param, bin_, x.numpy()) - ref).max() < 1e-5
+
+
+def test_only_the_supported_families_are_written(tmp_path):
+    from srlib.models import SRResNet
+
+    with pytest.raises(ConversionError, match="only RRDBNet and SRVGGNetCompact"):
+        ncnn.write_ncnn(SRResNet(num_feat=4, num_block=1), tmp_path / "a.param", tmp_path / "a.bin")
+    with pytest.raises(ConversionError, match="pixel-unshuffle: only x4 / x8"):
+        ncnn.write_ncnn(RRDBNet(num_feat=4, num_block=1, num_grow_ch=2, scale=2), tmp_path / "b.param",
+                        tmp_path / "b.bin")  # fmt: skip

@@ -11,12 +11,12 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from srlib.metrics import pixel as M
 
 
-def _pair(b=3, h=40, w=48, noise=30, seed=0):
+def _pair(b=3, h=40, w=48, noise=30, seed=0, dtype=torch.float64):
     """uint8-derived RGB pairs in [0, 1]: gt random levels, sr = gt + integer noise, clipped."""
     g = torch.Generator().manual_seed(seed)
     gt = torch.randint(0, 256, (b, 3, h, w), generator=g).double()
     sr = (gt + torch.randint(-noise, noise + 1, gt.shape, generator=g)).clamp(0, 255)
-    return sr / 255, gt / 255
+    return (sr / 255).to(dtype), (gt / 255).to(dtype)
 
 
 def _np_view(img: torch.Tensor, crop: int, y_only: bool) -> np.ndarray:
@@ -33,13 +33,14 @@ def _np_view(img: torch.Tensor, crop: int, y_only: bool) -> np.ndarray:
 
 @pytest.mark.parametrize("crop_border", [0, 4])
 @pytest.mark.parametrize("y_only", [False, True])
-def test_psnr_ssim_match_skimage(crop_border, y_only):
-    sr, gt = _pair()
-    p = M.psnr(sr, gt, crop_border=crop_border, y_only=y_only)
-    s = M.ssim(sr, gt, crop_border=crop_border, y_only=y_only)
+@pytest.mark.parametrize("precision", ["auto", "float64"])  # auto on float32: the OpenCV paths
+def test_psnr_ssim_match_skimage(crop_border, y_only, precision):
+    sr, gt = _pair(dtype=torch.float32 if precision == "auto" else torch.float64)
+    p = M.psnr(sr, gt, crop_border=crop_border, y_only=y_only, precision=precision)
+    s = M.ssim(sr, gt, crop_border=crop_border, y_only=y_only, precision=precision)
     assert p.shape == s.shape == (3,) and p.dtype == s.dtype == torch.float64
     for i in range(3):
-        a, b = _np_view(sr[i], crop_border, y_only), _np_view(gt[i], crop_border, y_only)
+        a, b = (_np_view(t[i].double(), crop_border, y_only) for t in (sr, gt))
         ref_p = peak_signal_noise_ratio(b, a, data_range=255)
         ref_s = structural_similarity(
             a,
@@ -135,18 +136,55 @@ def test_shapes_and_errors():
 
 
 def test_chunking_is_invisible(monkeypatch):
-    """Groups of small images and row blocks (with their 10-row halo) of large ones give the per-image values."""
+    """The torch path: groups of small images and row blocks (with their 10-row halo) of large ones give the
+    per-image values."""
     sr, gt = _pair(b=70, h=16, w=16, seed=4)
-    batched = M.ssim(sr, gt)
-    single = torch.cat([M.ssim(sr[i], gt[i]) for i in range(0, 70, 23)])
+    batched = M.ssim(sr, gt, precision="float64")
+    single = torch.cat([M.ssim(sr[i], gt[i], precision="float64") for i in range(0, 70, 23)])
     assert torch.allclose(batched[::23], single, atol=1e-14)
     sr, gt = _pair(b=2, h=47, w=33, seed=7)
-    whole = M.ssim(sr, gt, y_only=True), M.ssim(sr, gt)
+    whole = M.ssim(sr, gt, y_only=True, precision="float64"), M.ssim(sr, gt, precision="float64")
     monkeypatch.setitem(
         M._CHUNK_PX, "cpu", 3 * 33 * 30
     )  # -> blocks of 20 output rows + a 17-row remainder
-    assert torch.allclose(M.ssim(sr, gt, y_only=True), whole[0], atol=1e-14)
-    assert torch.allclose(M.ssim(sr, gt), whole[1], atol=1e-14)
+    assert torch.allclose(M.ssim(sr, gt, y_only=True, precision="float64"), whole[0], atol=1e-14)
+    assert torch.allclose(M.ssim(sr, gt, precision="float64"), whole[1], atol=1e-14)
+
+
+def _hard_pairs():
+    """Pairs where float32 statistics would cancel: flat halves far apart, an inverted image, a collapsed (constant)
+    output, a smooth photo-like image with a 1 % offset; float32, as networks write them."""
+    g = torch.Generator().manual_seed(3)
+    smooth = torch.nn.functional.interpolate(
+        torch.rand(2, 3, 9, 9, generator=g), size=(72, 80), mode="bilinear"
+    )
+    halves = torch.zeros(2, 3, 64, 64)
+    halves[..., :32, :] = 0.9
+    halves[..., 32:, :] = 0.05
+    return {
+        "halves": ((halves + 0.01).clamp(0, 1), halves),
+        "inverted": (1 - halves, halves),
+        "collapsed": (torch.full_like(smooth, 0.5), smooth),
+        "offset": ((smooth + 0.01).clamp(0, 1), smooth),
+    }
+
+
+@pytest.mark.parametrize("case", ["halves", "inverted", "collapsed", "offset"])
+def test_opencv_paths_equal_the_float64_paths(case):
+    sr, gt = _hard_pairs()[case]
+    for y_only in (False, True):
+        for crop in (0, 3):
+            kw = dict(y_only=y_only, crop_border=crop)
+            fast, ref = M.ssim(sr, gt, **kw), M.ssim(sr, gt, precision="float64", **kw)
+            assert (fast - ref).abs().max() < 1e-12, (y_only, crop)
+            fast, ref = M.psnr(sr, gt, **kw), M.psnr(sr, gt, precision="float64", **kw)
+            assert (fast - ref).abs().max() < 1e-6, (y_only, crop)
+    sk = structural_similarity(*(t[0].permute(1, 2, 0).double().numpy() * 255 for t in (sr, gt)),
+                               gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
+                               channel_axis=-1)  # fmt: skip
+    assert abs(M.ssim(sr, gt)[0].item() - sk) < 1e-6
+    with pytest.raises(ValueError, match="precision must be 'auto' or 'float64'"):
+        M.ssim(sr, gt, precision="fp16")
 
 
 def test_inputs_are_not_modified():

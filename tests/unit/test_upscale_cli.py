@@ -181,7 +181,11 @@ BAD_OPTIONS = [  # (arguments but --checkpoint, what the message says)
     ([*ONE, "--tile", "32", "--overlap", "32"], "--tile 32 must be larger than --overlap 32"),
     ([*ONE, "--overlap", "-1"], "argument --overlap: -1 is negative"),
     ([*ONE, "--batch", "-1"], "argument --batch: -1 is negative"),
-    ([*ONE, "--threads", "-2"], "argument --threads: -2 is negative"),
+    ([*ONE, "--threads", "0"], "argument --threads: 0 is not >= 1; use 'auto'"),
+    (
+        [*ONE, "--threads", "many"],
+        "argument --threads: 'many' is neither 'auto' nor a whole number",
+    ),
     (
         [*ONE, "--radius", "0", "--postprocess", "lowpass"],
         "argument --radius: 0 must be a number > 0",
@@ -429,3 +433,52 @@ def test_report_of_a_released_model(tmp_path, torch_home, capsys):
     (tmp_path / "dir.json").mkdir()
     assert upscale_cli.main([*argv, "--report", str(tmp_path / "dir.json"), "--overwrite"]) == 2
     assert "is an existing folder" in capsys.readouterr().err
+
+
+def test_the_ncnn_backend_upscales_like_torch(setup, capsys):
+    """``--backend ncnn`` (the default where it applies: an RRDBNet on the CPU) writes what torch writes, to 8-bit
+    rounding; the report says which backend ran; a network ncnn does not run is a usage error."""
+    pytest.importorskip("ncnn")
+    from srlib.models import RRDBNet
+
+    tmp, photos, srgan_ckpt = setup
+    torch.manual_seed(0)
+    ckpt = models.save_generator(tmp / "rrdb.pth", RRDBNet(num_feat=8, num_block=1, num_grow_ch=4))
+    one = [
+        str(photos / "rgb.png"),
+        "--checkpoint",
+        str(ckpt),
+        "--tile",
+        "16",
+        "--overlap",
+        "4",
+        "--no-progress",
+    ]
+    outs = {}
+    for backend in ("torch", "auto"):
+        rep = tmp / f"{backend}.json"
+        argv = [
+            *one,
+            "-o",
+            str(tmp / backend / "rgb.png"),
+            "--backend",
+            backend,
+            "--report",
+            str(rep),
+        ]
+        assert upscale_cli.main(argv) == 0
+        assert json.loads(rep.read_text())["backend"] == {"torch": "torch", "auto": "ncnn"}[backend]
+        outs[backend] = np.asarray(Image.open(tmp / backend / "rgb.png"), dtype=np.int16)
+    assert outs["torch"].shape == (80, 96, 3) and np.abs(outs["torch"] - outs["auto"]).max() <= 1
+    capsys.readouterr()
+    argv = [
+        str(photos / "rgb.png"),
+        "-o",
+        str(tmp / "x"),
+        "--checkpoint",
+        str(srgan_ckpt),
+        "--backend",
+        "ncnn",
+    ]
+    assert upscale_cli.main([*argv, "--no-progress"]) == 2
+    assert "--backend ncnn runs RRDBNet x4 / x8 and SRVGGNetCompact" in capsys.readouterr().err
