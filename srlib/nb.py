@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import logging
 import operator
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +323,30 @@ DATA_PARALLEL = (
 )
 
 
+@contextlib.contextmanager
+def _rank_scratch(stage: str) -> Iterator[Path | None]:
+    """Under torchrun: refuses a stage that does not train data-parallel; on a rank > 0, yields a private scratch
+    folder for its rendering and results (removed afterwards). None in one process and on rank 0."""
+    if not distributed.active():
+        yield None
+        return
+    if stage not in DATA_PARALLEL:
+        raise config.ParamsError(
+            f"stage {stage!r} does not train data-parallel (those that do: {', '.join(DATA_PARALLEL)}): run it in "
+            "one process, without torchrun"
+        )
+    if distributed.is_main():
+        yield None
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=f"srlib-rank{distributed.rank()}-"))
+    os.environ[paths.RANK_RESULTS_ENV] = str(scratch / "results")  # the kernel inherits it
+    try:
+        yield scratch
+    finally:
+        os.environ.pop(paths.RANK_RESULTS_ENV, None)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def run_stage(
     stage: str,
     *,
@@ -336,38 +362,15 @@ def run_stage(
     also removes a ``<name>.failed.ipynb`` left by an earlier failure, so that file always belongs to the latest run.
     Under ``torchrun``, a rank > 0 renders into a scratch folder, removed at the end (its return: the path it used).
     """
-    if not distributed.active():
+    with _rank_scratch(stage) as scratch:
+        if scratch is not None:
+            output, log_output = scratch / Path(STAGES[stage]).name, False
         return _run_stage(stage, profile=profile, overrides=overrides, output=output, kernel=kernel,
                           log_output=log_output)  # fmt: skip
-    if stage not in DATA_PARALLEL:
-        raise config.ParamsError(
-            f"stage {stage!r} does not train data-parallel (those that do: {', '.join(DATA_PARALLEL)}): run it in "
-            "one process, without torchrun"
-        )
-    if distributed.is_main():
-        return _run_stage(stage, profile=profile, overrides=overrides, output=output, kernel=kernel,
-                          log_output=log_output)  # fmt: skip
-    scratch = Path(tempfile.mkdtemp(prefix=f"srlib-rank{distributed.rank()}-"))
-    os.environ[paths.RANK_RESULTS_ENV] = str(scratch / "results")  # the kernel inherits it
-    try:
-        notebook = Path(STAGES[stage]).name
-        return _run_stage(stage, profile=profile, overrides=overrides, output=scratch / notebook,
-                          kernel=kernel, log_output=False)  # fmt: skip
-    finally:
-        os.environ.pop(paths.RANK_RESULTS_ENV, None)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_stage(
-    stage: str,
-    *,
-    profile: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    output: str | Path | None = None,
-    kernel: str = "python3",
-    log_output: bool = False,
-) -> Path:
-    """:func:`run_stage` in one process (or on one rank, writing ``output``)."""
+def _run_stage(stage: str, *, profile, overrides, output, kernel, log_output) -> Path:
+    """:func:`run_stage`'s rendering (one process, or one rank writing ``output``)."""
     import papermill as pm
 
     notebook, params = prepare(stage, profile=profile, overrides=overrides)

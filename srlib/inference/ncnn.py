@@ -1,8 +1,8 @@
 """The ncnn runtime as srlib's CPU backend for Real-ESRGAN's families (``srlib upscale --backend ncnn``).
 
-On a CPU, ncnn runs RRDBNet faster than PyTorch's direct convolution can: its 3x3 convolutions use Winograd F(6, 3),
-which needs ~5x fewer multiplications, while oneDNN's direct kernels already run near the core's FMA peak
-(``benchmarks/ncnn_vs_torch.py`` prints both). :class:`NcnnGenerator` writes a torch RRDBNet (x4 / x8) or
+On a CPU, ncnn runs RRDBNet faster than PyTorch's direct convolution can: its 3x3 convolutions are Winograd
+transforms, which need fewer multiplications, while oneDNN's direct kernels already run near the core's FMA peak
+(``benchmarks/ncnn_vs_torch.py`` prints both: ~1.4x on x4plus at one thread). :class:`NcnnGenerator` writes a torch RRDBNet (x4 / x8) or
 SRVGGNetCompact as ncnn files (:func:`srlib.convert.ncnn.write_ncnn`, fp32), loads them into ``ncnn.Net`` with
 fp16 / bf16 storage and arithmetic off, and runs wherever srlib takes an ``nn.Module`` upscaler (the tiling included).
 Outputs: within 1e-5 of the eager fp32 network (tests/unit/test_convert_ncnn.py).

@@ -316,9 +316,10 @@ def _fast_ssim(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor
 
 @contextlib.contextmanager
 def _opencv_threads() -> Iterator[None]:
-    """OpenCV's filters and norms on torch's thread count (srlib.runtime sets it), restored afterwards."""
+    """OpenCV on one thread for the block, restored afterwards: its row-split threading is slower than one thread on
+    single planes (64 x 512^2 SSIM: 0.87 s on 2 threads, 0.73 s on 1; benchmarks/metrics.py)."""
     before = cv2.getNumThreads()
-    cv2.setNumThreads(torch.get_num_threads())
+    cv2.setNumThreads(1)
     try:
         yield
     finally:
