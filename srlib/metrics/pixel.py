@@ -239,7 +239,7 @@ def _planes(img: torch.Tensor, y_only: bool) -> np.ndarray:
 def _fast_mse(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
     """Per-image MSE (float64, input scale) by OpenCV's float64-accumulated squared L2 of the float32 difference."""
     if y_only:  # Y is affine: Y(sr) - Y(gt) is the coefficient combination of the RGB difference
-        d = torch.sub(sr, gt).numpy()
+        d = torch.sub(sr.detach(), gt.detach()).numpy()
         c = [np.float32(v / 255) for v in Y_COEFFS]
         x = np.multiply(d[:, 0], c[0])
         x += c[1] * d[:, 1]
@@ -247,7 +247,7 @@ def _fast_mse(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
         sq = [cv2.norm(x[i], cv2.NORM_L2SQR) for i in range(len(x))]
         n = x[0].size
     else:
-        a, b = sr.numpy(), gt.numpy()
+        a, b = sr.detach().numpy(), gt.detach().numpy()
         h = a.shape[1] * a.shape[2]  # (C, h, w) as a (C h, w) matrix: one OpenCV call per image
         sq = [
             cv2.norm(a[i].reshape(h, -1), b[i].reshape(h, -1), cv2.NORM_L2SQR)

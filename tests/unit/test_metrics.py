@@ -228,3 +228,11 @@ def test_cuda_matches_cpu():
         assert torch.allclose(
             f(sr.cuda(), gt.cuda(), y_only=True).cpu(), f(sr, gt, y_only=True), atol=1e-10
         )
+
+
+def test_opencv_paths_take_tensors_that_require_grad():
+    sr, gt = _pair(b=1, dtype=torch.float32)
+    sr.requires_grad_(True)
+    for f in (M.psnr, M.ssim, M.rmse):
+        for y_only in (False, True):
+            assert torch.isfinite(f(sr, gt, y_only=y_only)).all()
