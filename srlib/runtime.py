@@ -79,6 +79,24 @@ def free_cores(sample_s: float = 0.1) -> int:
     return max(1, len(allowed & b.keys()) - busy)
 
 
+@contextmanager
+def threads_restored() -> Iterator[None]:
+    """torch's and OpenCV's thread counts as they were before the block, whatever it set (:func:`use_threads`).
+
+    Found the hard way: a test process that ran the CLI kept its 2 threads, and the children it forked afterwards
+    (multiprocessing's fork context) hung in their first OpenMP parallel region."""
+    import cv2
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before[0]:
+            torch.set_num_threads(before[0])
+        if cv2.getNumThreads() != before[1]:
+            cv2.setNumThreads(before[1])
+
+
 def use_threads(threads: int | str = "auto") -> int:
     """The one place inference and measurement set their CPU threads (torch, OpenCV; ONNX Runtime and ncnn take the
     returned count): ``"auto"`` (or 0) = :func:`free_cores`, so another busy process never leaves OpenMP threads

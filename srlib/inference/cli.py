@@ -346,7 +346,17 @@ def main(argv: list[str] | None = None) -> int:
             report.check(ap, args, files)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    from srlib.runtime import threads_restored
 
+    with (
+        threads_restored()
+    ):  # a run inside another program (a notebook, a test) leaves its threads as they were
+        return _upscale(args, files, errors, out, to_file)
+
+
+def _upscale(
+    args: argparse.Namespace, files: list[Path], errors: list[str], out: Path, to_file: bool
+) -> int:
     from tqdm import tqdm
 
     from srlib import models

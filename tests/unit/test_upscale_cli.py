@@ -482,3 +482,27 @@ def test_the_ncnn_backend_upscales_like_torch(setup, capsys):
     ]
     assert upscale_cli.main([*argv, "--no-progress"]) == 2
     assert "--backend ncnn runs RRDBNet x4 / x8 and SRVGGNetCompact" in capsys.readouterr().err
+
+
+def test_a_run_leaves_the_callers_threads_as_they_were(setup, capsys):
+    """--threads sets torch's and OpenCV's counts for the run only (an in-process caller that forks afterwards would
+    otherwise leave its children hanging in OpenMP)."""
+    import cv2
+
+    tmp, photos, ckpt = setup
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        argv = [
+            str(photos / "rgb.png"),
+            "-o",
+            str(tmp / "t" / "rgb.png"),
+            "--checkpoint",
+            str(ckpt),
+        ]
+        assert upscale_cli.main([*argv, "--threads", "2", "--no-progress"]) == 0
+        assert (torch.get_num_threads(), cv2.getNumThreads()) == (1, 1)
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
