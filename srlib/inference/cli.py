@@ -63,15 +63,12 @@ def _backend(model, args: argparse.Namespace, device) -> tuple[object, str]:
             )
         return model, "onnx"
     fits = device.type == "cpu" and args.precision in ("auto", "fp32") and ncnn.supports(model)
-    if args.backend == "ncnn":
-        if not fits:
-            raise ValueError(
-                f"--backend ncnn runs RRDBNet x4 / x8 and SRVGGNetCompact on the CPU in fp32 (got {type(model).__name__}"
-                f", --device {device.type}, --precision {args.precision})"
-            )
-        args.precision = "fp32"
-        return ncnn.NcnnGenerator(model, threads=args.threads), "ncnn"
-    if args.backend == "auto" and fits and ncnn.available():
+    if args.backend == "ncnn" and not fits:
+        raise ValueError(
+            f"--backend ncnn runs RRDBNet x4 / x8 and SRVGGNetCompact on the CPU in fp32 (got {type(model).__name__}"
+            f", --device {device.type}, --precision {args.precision})"
+        )
+    if args.backend == "ncnn" or (args.backend == "auto" and fits and ncnn.available()):
         args.precision = "fp32"
         return ncnn.NcnnGenerator(model, threads=args.threads), "ncnn"
     return model, "torch"
@@ -348,9 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     from srlib.runtime import threads_restored
 
-    with (
-        threads_restored()
-    ):  # a run inside another program (a notebook, a test) leaves its threads as they were
+    # a run inside another program (a notebook, a test) leaves its threads as they were
+    with threads_restored():
         return _upscale(args, files, errors, out, to_file)
 
 

@@ -2,10 +2,10 @@
 
 On a CPU, ncnn runs RRDBNet faster than PyTorch's direct convolution can: its 3x3 convolutions are Winograd
 transforms, which need fewer multiplications, while oneDNN's direct kernels already run near the core's FMA peak
-(``benchmarks/ncnn_vs_torch.py`` prints both: ~1.4x on x4plus at one thread). :class:`NcnnGenerator` writes a torch RRDBNet (x4 / x8) or
-SRVGGNetCompact as ncnn files (:func:`srlib.convert.ncnn.write_ncnn`, fp32), loads them into ``ncnn.Net`` with
-fp16 / bf16 storage and arithmetic off, and runs wherever srlib takes an ``nn.Module`` upscaler (the tiling included).
-Outputs: within 1e-5 of the eager fp32 network (tests/unit/test_convert_ncnn.py).
+(``benchmarks/ncnn_vs_torch.py`` prints both: ~1.4x on x4plus at one thread). :class:`NcnnGenerator` writes a torch
+RRDBNet (x4 / x8) or SRVGGNetCompact as ncnn files (:func:`srlib.convert.ncnn.write_ncnn`, fp32), loads them into
+``ncnn.Net`` with fp16 / bf16 storage and arithmetic off, and runs wherever srlib takes an ``nn.Module`` upscaler (the
+tiling included). Outputs: within 1e-5 of the eager fp32 network (tests/unit/test_convert_ncnn.py).
 """
 
 from __future__ import annotations
