@@ -10,10 +10,11 @@ behind the SRGAN / ESRGAN / Real-ESRGAN tables:
 * **Output.** One value **per image**: a float64 tensor of shape ``(B,)`` on the input's device, so notebooks can draw
   histograms and report mean ± std. Nothing is averaged over the batch.
 * **Precision.** SSIM is computed in float64 throughout (BasicSR computes the metric in float64 as well; its Y
-  conversion runs in float32, ours in float64). On the CPU (``precision="auto"``, the default) by OpenCV: the four
-  Gaussian-filtered maps of each plane by ``sepFilter2D`` on float64 planes shifted by 1/2, and the map as
-  ``l * cs`` with ``l = 1 - mu_d^2 / (mu_x^2 + mu_y^2 + C1)``, ``cs = 1 - var(x - y) / (var(x) + var(y) + C2)``
-  (``d = x - y``; algebraically Wang et al.'s formula), within 1e-13 of the torch float64 path, which GPUs and
+  conversion runs in float32, ours in float64). On the CPU (``precision="auto"``, the default) by one fused pass per
+  plane compiled with Numba (:mod:`srlib.metrics.ssim_kernel`): the four Gaussian-filtered maps of the plane shifted
+  by 1/2 and the map as ``l * cs`` with ``l = 1 - mu_d^2 / (mu_x^2 + mu_y^2 + C1)``,
+  ``cs = 1 - var(x - y) / (var(x) + var(y) + C2)`` (``d = x - y``; algebraically Wang et al.'s formula), within
+  1e-13 of the torch float64 path, which GPUs, a Python without Numba and
   ``precision="float64"`` take. PSNR / RMSE on the CPU for float32 input: OpenCV's ``norm(NORM_L2SQR)`` (float64
   accumulation of the float32 differences, each rounded once: a relative 6e-8, so PSNR within 1e-6 dB; measured
   1e-12); the Y differences are combined in float32 (measured: 4e-8 dB). Tests: tests/unit/test_metrics.py, against
@@ -61,6 +62,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator
 
 import cv2
@@ -213,11 +215,11 @@ def _ssim_map_sum(x: torch.Tensor, y: torch.Tensor, k: list[float]) -> torch.Ten
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# the CPU fast paths (float32 + OpenCV; see "Precision" above)
+# the CPU fast paths (OpenCV for PSNR, the compiled pass for SSIM; see "Precision" above)
 
 
 def _fast(img: torch.Tensor, precision: str, dtypes=(torch.float32,)) -> bool:
-    """Whether ``img`` takes the OpenCV path: CPU tensors of ``dtypes`` under ``precision="auto"``."""
+    """Whether ``img`` takes a CPU fast path: CPU tensors of ``dtypes`` under ``precision="auto"``."""
     if precision not in ("auto", "float64"):
         raise ValueError(f"precision must be 'auto' or 'float64', got {precision!r}")
     return precision == "auto" and img.device.type == "cpu" and img.dtype in dtypes
@@ -257,67 +259,27 @@ def _fast_mse(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
     return torch.tensor(sq, dtype=torch.float64) / n
 
 
-class _SSIMWork:
-    """Reused float64 buffers of one plane size (fresh 2 MB arrays cost page faults: ~40 % of the filtering)."""
-
-    def __init__(self, h: int, w: int):
-        self.maps = np.empty((4, h, w), np.float64)  # x', y' (then d = x' - y'), x'^2 + y'^2, d^2
-        self.filt = np.empty((4, h, w), np.float64)
-        self.tmp = np.empty((3, h - _SSIM_WIN + 1, w - _SSIM_WIN + 1), np.float64)
-        self.kernel = np.asarray(_gaussian_1d(), dtype=np.float64).reshape(-1, 1)
-
-
-def _ssim_plane(x: np.ndarray, y: np.ndarray, work: _SSIMWork) -> float:
-    """The mean SSIM over the valid map of two [0, 1]-scale planes (float32 or float64), in float64."""
-    c1, c2 = _K1**2, _K2**2  # the [0, 1] scale: (K L)^2 / 255^2
-    xs, d, ss, dd = work.maps
-    # x' = x - 1/2 (smaller squares, the same statistics); numpy subtracts in float64 (OpenCV would in float32)
-    np.subtract(x, 0.5, out=xs, dtype=np.float64)
-    np.subtract(y, 0.5, out=d, dtype=np.float64)  # y'
-    cv2.multiply(d, d, dst=ss)
-    cv2.accumulateSquare(xs, ss)  # x'^2 + y'^2
-    cv2.subtract(xs, d, dst=d)  # d = x - y
-    cv2.multiply(d, d, dst=dd)
-    for m, f in zip(work.maps, work.filt):  # 'valid' is the centre of OpenCV's same-size output
-        cv2.sepFilter2D(m, -1, work.kernel, work.kernel, dst=f, borderType=cv2.BORDER_REFLECT)
-    r = (_SSIM_WIN - 1) // 2
-    mu_xs, mu_d, e_ss, e_dd = (f[r:-r, r:-r] for f in work.filt)
-    var_d, t, u = work.tmp
-    cv2.multiply(mu_d, mu_d, dst=var_d, scale=-1.0)
-    var_d += e_dd  # var(x - y) = var(x) + var(y) - 2 cov(x, y)
-    cv2.subtract(mu_xs, mu_d, dst=u)  # mu_y'
-    cv2.multiply(u, u, dst=t)
-    cv2.accumulateSquare(mu_xs, t)  # mu_x'^2 + mu_y'^2
-    cv2.addWeighted(e_ss, 1.0, t, -1.0, c2, dst=t)  # S + C2 = var(x) + var(y) + C2
-    cv2.divide(var_d, t, dst=var_d)  # 1 - cs
-    cv2.add(mu_xs, 0.5, dst=t)  # mu_x
-    cv2.add(u, 0.5, dst=u)  # mu_y
-    cv2.multiply(t, t, dst=t)
-    t += c1
-    cv2.accumulateSquare(u, t)  # mu_x^2 + mu_y^2 + C1
-    cv2.multiply(mu_d, mu_d, dst=u)
-    cv2.divide(u, t, dst=u)  # 1 - l
-    cv2.subtract(1.0, u, dst=u)  # l
-    cv2.subtract(1.0, var_d, dst=var_d)  # cs
-    cv2.multiply(u, var_d, dst=t)
-    return cv2.sumElems(t)[0] / t.size
-
-
-def _fast_ssim(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor:
+def _fast_ssim(sr: torch.Tensor, gt: torch.Tensor, y_only: bool) -> torch.Tensor | None:
+    """Per-image SSIM by the compiled float64 pass (:mod:`srlib.metrics.ssim_kernel`); ``None`` without Numba."""
+    try:
+        from srlib.metrics import ssim_kernel
+    except (
+        ImportError
+    ):  # e.g. a GPU host's own Python: the torch float64 path, same values to 1e-13
+        warnings.warn(
+            "numba is not installed: CPU SSIM takes the slower torch float64 path", stacklevel=3
+        )
+        return None
     x, y = _planes(sr, y_only), _planes(gt, y_only)
-    b, c, h, w = x.shape
-    work = _SSIMWork(h, w)
-    out = np.empty((b, c))
-    for i in range(b):
-        for j in range(c):
-            out[i, j] = _ssim_plane(x[i, j], y[i, j], work)
-    return torch.from_numpy(out.mean(axis=1))
+    kernel = np.asarray(_gaussian_1d(), dtype=np.float64)
+    means = ssim_kernel.plane_means(x, y, kernel, _K1**2, _K2**2, threads=torch.get_num_threads())
+    return torch.from_numpy(means.mean(axis=1))
 
 
 @contextlib.contextmanager
 def _opencv_threads() -> Iterator[None]:
-    """OpenCV on one thread for the block, restored afterwards: its row-split threading is slower than one thread on
-    single planes (64 x 512^2 SSIM: 0.87 s on 2 threads, 0.73 s on 1; benchmarks/metrics.py)."""
+    """OpenCV on one thread for the block (the PSNR norms), restored afterwards: its row-split threading did not pay
+    on single planes (measured on the former OpenCV SSIM, 64 x 512^2: 0.87 s on 2 threads, 0.73 s on 1)."""
     before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
@@ -385,8 +347,8 @@ def ssim(
     """Structural similarity per image (Wang et al. 2004 / BasicSR ``calculate_ssim``), inputs in [0, 1].
 
     11×11 Gaussian (σ 1.5) window, valid region, K1 = 0.01, K2 = 0.03, L = 255, per-channel map means averaged over
-    channels, in float64. ``precision="auto"``: on the CPU, one plane at a time by OpenCV's separable filter (module
-    docstring); ``"float64"`` (and GPUs): batched torch separable filtering in cache-sized blocks (images, or rows of
+    channels, in float64. ``precision="auto"``: on the CPU, one fused compiled pass per plane (module docstring;
+    planes spread over ``torch.get_num_threads()`` threads); ``"float64"`` (and GPUs): batched torch separable filtering in cache-sized blocks (images, or rows of
     large images). Both agree to 1e-13.
 
     Args:
@@ -394,12 +356,15 @@ def ssim(
         gt: ground truth, same shape.
         crop_border: pixels removed from each edge before measuring.
         y_only: measure the BT.601 Y channel only (``ssim_y``).
-        precision: ``"auto"`` (OpenCV on the CPU) or ``"float64"`` (the torch path everywhere).
+        precision: ``"auto"`` (the compiled pass on the CPU) or ``"float64"`` (the torch path everywhere).
 
     Returns:
         ``(B,)`` float64.
     """
-    exact = (torch.float32, torch.float64)  # the OpenCV path computes in float64 (module docstring)
+    exact = (
+        torch.float32,
+        torch.float64,
+    )  # the compiled pass computes in float64 (module docstring)
     fast = _fast(sr, precision, exact) and _fast(gt, precision, exact)
     sr, gt = _pair(sr, gt, crop_border, y_only)
     b, c, h, w = sr.shape
@@ -408,9 +373,8 @@ def ssim(
         raise ValueError(
             f"SSIM needs at least {_SSIM_WIN}x{_SSIM_WIN} pixels after cropping, got {h}x{w}"
         )
-    if fast:
-        with _opencv_threads():
-            return _fast_ssim(sr, gt, y_only)
+    if fast and (value := _fast_ssim(sr, gt, y_only)) is not None:
+        return value
     k, pad = _gaussian_1d(), _SSIM_WIN - 1
     budget = _CHUNK_PX["cpu" if sr.device.type == "cpu" else "other"]
     sums = torch.zeros(b, c, dtype=torch.float64, device=sr.device)

@@ -1,6 +1,10 @@
 """srlib.metrics against scikit-image / an independent BasicSR-style cv2 SSIM / closed forms."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -170,7 +174,7 @@ def _hard_pairs():
 
 
 @pytest.mark.parametrize("case", ["halves", "inverted", "collapsed", "offset"])
-def test_opencv_paths_equal_the_float64_paths(case):
+def test_cpu_fast_paths_equal_the_float64_paths(case):
     sr, gt = _hard_pairs()[case]
     for y_only in (False, True):
         for crop in (0, 3):
@@ -230,9 +234,69 @@ def test_cuda_matches_cpu():
         )
 
 
-def test_opencv_paths_take_tensors_that_require_grad():
+def test_cpu_fast_paths_take_tensors_that_require_grad():
     sr, gt = _pair(b=1, dtype=torch.float32)
     sr.requires_grad_(True)
     for f in (M.psnr, M.ssim, M.rmse):
         for y_only in (False, True):
             assert torch.isfinite(f(sr, gt, y_only=y_only)).all()
+
+
+def test_compiled_ssim_threads_layouts_and_dtypes():
+    """The compiled pass: the same bits on 1 and 3 threads; a cropped (non-contiguous) or float64 input and a plane
+    narrower than tall agree with the torch float64 path; a kernel that is not 11 symmetric taps is refused."""
+    from srlib.metrics import ssim_kernel
+
+    sr, gt = _pair(b=4, h=37, w=29, seed=11, dtype=torch.float32)
+    torch.set_num_threads(1)
+    try:
+        one = M.ssim(sr, gt)
+        torch.set_num_threads(3)
+        assert torch.equal(M.ssim(sr, gt), one)
+    finally:
+        torch.set_num_threads(1)
+    for kw in (dict(crop_border=2), dict(crop_border=3, y_only=True)):
+        assert (
+            M.ssim(sr, gt, **kw) - M.ssim(sr, gt, precision="float64", **kw)
+        ).abs().max() < 1e-13
+    assert (M.ssim(sr.double(), gt.double()) - one).abs().max() < 1e-13
+    x = np.zeros((1, 1, 12, 12))
+    with pytest.raises(ValueError, match="11 symmetric taps"):
+        ssim_kernel.plane_means(x, x, np.arange(11.0), 1e-4, 9e-4)
+
+
+def test_without_numba_ssim_takes_the_torch_path(monkeypatch):
+    import srlib.metrics
+
+    sr, gt = _pair(b=2, dtype=torch.float32)
+    fast = M.ssim(sr, gt)
+    monkeypatch.delattr(srlib.metrics, "ssim_kernel", raising=False)
+    monkeypatch.setitem(sys.modules, "srlib.metrics.ssim_kernel", None)  # import -> ImportError
+    with pytest.warns(UserWarning, match="numba is not installed"):
+        slow = M.ssim(sr, gt)
+    assert (slow - fast).abs().max() < 1e-13
+
+
+def test_compiled_ssim_gives_the_same_bits_on_a_baseline_x86_target(tmp_path):
+    """No fastmath, no FMA contraction: the value must not depend on the vector width. The module is compiled again
+    for numba's 'generic' CPU (SSE2 only) in a fresh process without torch, and must give the same bits."""
+    path = Path(M.__file__).with_name("ssim_kernel.py")
+    code = f"""
+import importlib.util, sys, numpy as np
+spec = importlib.util.spec_from_file_location("k", {str(path)!r}); k = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(k)
+g = np.random.default_rng(5); x = g.random((2, 3, 40, 52)).astype(np.float32)
+y = np.clip(x + g.normal(0, 0.05, x.shape), 0, 1).astype(np.float32)
+w = np.exp(-((np.arange(11) - 5) ** 2) / 4.5); w /= w.sum()
+print(k.plane_means(x, y, w, 1e-4, 9e-4).tobytes().hex())
+"""
+    runs = {}
+    for cpu in ("host", "generic"):
+        env = os.environ | {"NUMBA_CACHE_DIR": str(tmp_path / cpu)}
+        env.pop("NUMBA_CPU_NAME", None)
+        if cpu == "generic":
+            env["NUMBA_CPU_NAME"] = "generic"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        runs[cpu] = out.stdout.strip()
+    assert runs["host"] == runs["generic"] and len(runs["host"]) == 2 * 6 * 8
