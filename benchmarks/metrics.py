@@ -1,9 +1,10 @@
 """Side-by-side timings of srlib's metrics against the reference implementations, measured in one run.
 
-1. PSNR / PSNR-Y / SSIM: ``srlib.metrics`` (the default OpenCV paths, and the float64 torch path) vs scikit-image
-   (one call per image) on ``--pairs`` pairs of ``--size``² RGB images (uint8-derived), at 1 thread (skimage is
-   single-threaded) and at all threads, then again with another process busy on one core (threads ``auto`` and the
-   fixed counts). Prints the median times, the speed ratio skimage / ours, and the max |Δ| of the values.
+1. PSNR / PSNR-Y / SSIM: ``srlib.metrics`` (the default CPU paths: OpenCV for PSNR, the compiled pass for SSIM;
+   and the float64 torch path) vs scikit-image (one call per image) on ``--pairs`` pairs of ``--size``² RGB images
+   (uint8-derived), at 1 thread (skimage is single-threaded) and at all threads, then again with another process
+   busy on one core (threads ``auto`` and the fixed counts). Prints the median times, the speed ratio
+   skimage / ours, and the max |Δ| of the values.
 2. FID end to end: ``srlib.metrics.fid.fid`` vs the pytorch-fid CLI (``python -m pytorch_fid A B --device cpu``), both
    as fresh subprocesses (same interpreter start and torch import) on the same two folders of ``--fid-images`` PNGs
    of ``--fid-size``², with the same random-initialised Inception file placed in a temporary ``TORCH_HOME`` (the

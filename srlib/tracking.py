@@ -227,8 +227,16 @@ class UnsafeCheckpoint(CheckpointError):
     """A checkpoint whose pickle holds objects other than tensors and plain containers (it could run code)."""
 
 
+def torch_save(state: Any, path: str | Path) -> None:
+    """``torch.save`` through an open file: torch names the zip's top folder after a *path*'s file name, which for
+    a temporary file is random, so the same state gave different bytes in every run; a file object gives
+    ``archive/`` and the same bytes."""
+    with open(path, "wb") as f:
+        torch.save(state, f)
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    return _atomic_write(Path(path), lambda p: torch.save(state, p))
+    return _atomic_write(Path(path), lambda p: torch_save(state, p))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

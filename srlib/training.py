@@ -39,6 +39,7 @@ from srlib.tracking import (
     UnsafeCheckpoint,
     load_checkpoint,
     state_dict_difference,
+    torch_save,
 )
 
 log = logging.getLogger("srlib.train")
@@ -161,7 +162,7 @@ def rotate_and_save(run_dir: str | Path, state: dict[str, Any], *, keep: int = 2
     # the copy of last.pth on its way to last.1.pth; a leftover matches remove_stale_temp_files' pattern
     previous = tmp.removesuffix(".tmp") + ".previous.tmp"
     try:
-        torch.save(state, tmp)
+        torch_save(state, tmp)  # the same bytes for the same state
         for older, newer in zip(
             files[:0:-1], files[-2::-1]
         ):  # last.(k-2) -> last.(k-1), ..., last -> last.1

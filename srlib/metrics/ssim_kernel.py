@@ -80,30 +80,29 @@ def _row_filter(row, out, k):
             )  # fmt: skip
 
 
+@numba.njit(inline="always")
+def _column(ring, rows, m, j, k):
+    """The vertical pass of map ``m`` at column ``j`` over the ring rows ``rows`` (top to bottom)."""
+    return _taps(
+        k, ring[rows[0], m, j], ring[rows[1], m, j], ring[rows[2], m, j], ring[rows[3], m, j],
+        ring[rows[4], m, j], ring[rows[5], m, j], ring[rows[6], m, j], ring[rows[7], m, j],
+        ring[rows[8], m, j], ring[rows[9], m, j], ring[rows[10], m, j],
+    )  # fmt: skip
+
+
 @numba.njit(**_JIT)
 def _column_ssim(ring, top, acc, k, c1, c2):
     """The vertical pass over the ring rows top .. top + 10 (mod 11) and the SSIM of that output row, added to acc."""
     n = ring.shape[0]
-    i0, i1, i2, i3 = top % n, (top + 1) % n, (top + 2) % n, (top + 3) % n
-    i4, i5, i6, i7 = (top + 4) % n, (top + 5) % n, (top + 6) % n, (top + 7) % n
-    i8, i9, i10 = (top + 8) % n, (top + 9) % n, (top + 10) % n
+    rows = (
+        top % n, (top + 1) % n, (top + 2) % n, (top + 3) % n, (top + 4) % n, (top + 5) % n,
+        (top + 6) % n, (top + 7) % n, (top + 8) % n, (top + 9) % n, (top + 10) % n,
+    )  # fmt: skip
     for j in range(acc.shape[0]):
-        mu_x = _taps(
-            k, ring[i0, 0, j], ring[i1, 0, j], ring[i2, 0, j], ring[i3, 0, j], ring[i4, 0, j], ring[i5, 0, j],
-            ring[i6, 0, j], ring[i7, 0, j], ring[i8, 0, j], ring[i9, 0, j], ring[i10, 0, j],
-        )  # fmt: skip
-        mu_d = _taps(
-            k, ring[i0, 1, j], ring[i1, 1, j], ring[i2, 1, j], ring[i3, 1, j], ring[i4, 1, j], ring[i5, 1, j],
-            ring[i6, 1, j], ring[i7, 1, j], ring[i8, 1, j], ring[i9, 1, j], ring[i10, 1, j],
-        )  # fmt: skip
-        e_ss = _taps(
-            k, ring[i0, 2, j], ring[i1, 2, j], ring[i2, 2, j], ring[i3, 2, j], ring[i4, 2, j], ring[i5, 2, j],
-            ring[i6, 2, j], ring[i7, 2, j], ring[i8, 2, j], ring[i9, 2, j], ring[i10, 2, j],
-        )  # fmt: skip
-        e_dd = _taps(
-            k, ring[i0, 3, j], ring[i1, 3, j], ring[i2, 3, j], ring[i3, 3, j], ring[i4, 3, j], ring[i5, 3, j],
-            ring[i6, 3, j], ring[i7, 3, j], ring[i8, 3, j], ring[i9, 3, j], ring[i10, 3, j],
-        )  # fmt: skip
+        mu_x = _column(ring, rows, 0, j, k)  # of x' = x - 1/2
+        mu_d = _column(ring, rows, 1, j, k)
+        e_ss = _column(ring, rows, 2, j, k)
+        e_dd = _column(ring, rows, 3, j, k)
         mu_y = mu_x - mu_d  # of y' = y - 1/2
         cs = 1.0 - (e_dd - mu_d * mu_d) / (e_ss - mu_x * mu_x - mu_y * mu_y + c2)
         px, py = mu_x + 0.5, mu_y + 0.5  # mu_x, mu_y of the planes themselves

@@ -320,3 +320,21 @@ def test_upscale_cli_names_a_checkpoint_that_does_not_fit(tmp_path, capsys, case
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and str(ckpt) in err[0], err
     assert not (tmp_path / "out" / "good.png").exists()
+
+
+def test_the_same_state_is_saved_as_the_same_bytes(tmp_path):
+    """Checkpoints go through random temporary names; torch.save would put that name inside the zip, so DVC saw a
+    new file in every run of the same training."""
+    state = {"generator": SRResNet(num_block=1, num_feat=8).state_dict(), "step": 3}
+    a = tracking.save_checkpoint(tmp_path / "a" / "g.pth", state)
+    b = tracking.save_checkpoint(tmp_path / "b" / "g.pth", state)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "d").mkdir()
+    c = training.rotate_and_save(tmp_path / "c", state)
+    d = training.rotate_and_save(tmp_path / "d", state)
+    assert a.read_bytes() == b.read_bytes()
+    assert c.read_bytes() == d.read_bytes()
+    assert torch.equal(
+        tracking.load_checkpoint(c)["generator"]["conv_first.weight"],
+        state["generator"]["conv_first.weight"],
+    )
