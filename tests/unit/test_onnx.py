@@ -37,6 +37,11 @@ def test_every_family_exports_with_dynamic_shapes_and_matches_pytorch(name, tmp_
     assert max(diffs.values()) <= TOLERANCE, diffs
     x = torch.rand(2, 3, 12, 20)  # batch and a non-square input: every axis is dynamic
     assert model(x).shape == (2, 3, 12 * model.scale, 20 * model.scale)
+    assert model.to("cpu") is model and model.to(torch.float32) is model
+    with pytest.raises(
+        ValueError, match=r"\.onnx: ONNX models run on ONNX Runtime's CPU provider, not cuda"
+    ):
+        model.to(device="cuda")
 
 
 def test_export_command_writes_and_checks(tmp_path, capsys):
