@@ -23,12 +23,15 @@ srlib's backend runs (``ncnn_f63`` on AVX-512 CPUs).
 
     python benchmarks/ncnn_vs_torch.py                           # 128² and 256², 1 and 2 threads (~15 min)
     python benchmarks/ncnn_vs_torch.py --sizes 64 --threads 1 --repeats 1
+    python benchmarks/ncnn_vs_torch.py --only x4plus --engines ncnn_f63 srlib --processes 3   # ncnn vs srlib, pooled
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,37 +78,53 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+ENGINES = ("torch", "torch_nhwc", "onnx", "ncnn", "ncnn_f63", "spandrel", "srlib")
+
+
 def contenders(
-    name: str, net, state: dict, param: Path, bin_: Path, threads: int, tmp: Path
+    name: str, net, state: dict, param: Path, bin_: str, threads: int, tmp: Path, engines
 ) -> dict:
-    """name -> callable(x: (1, 3, h, w) tensor) for every engine that runs ``net``."""
-    nhwc = type(net)(**net.arch_kwargs).eval().to(memory_format=torch.channels_last)
-    nhwc.load_state_dict(state)
-    run_ncnn = ncnn.run_ncnn(param, bin_, None, threads=threads)
-    run_f63 = ncnn.run_ncnn(param, bin_, None, threads=threads, winograd="f63")
-    ort = sr_onnx.OnnxGenerator(sr_onnx.export(net, tmp / f"{name}.onnx", arch=name, source=param.stem),
-                                threads=threads)  # fmt: skip
-    fns = {
-        "torch": lambda x: net(x),
-        "torch_nhwc": lambda x: nhwc(x.contiguous(memory_format=torch.channels_last)),
-        "onnx": lambda x: ort(x),
-        "ncnn": lambda x: run_ncnn(x[0].numpy()),
-        "ncnn_f63": lambda x: run_f63(x[0].numpy()),
-    }
-    if name == "x4plus":
+    """name -> callable(x: (1, 3, h, w) tensor) for every engine of ``engines`` that runs ``net`` (ncnn always)."""
+
+    def nhwc():
+        copy = type(net)(**net.arch_kwargs).eval().to(memory_format=torch.channels_last)
+        copy.load_state_dict(state)
+        return lambda x: copy(x.contiguous(memory_format=torch.channels_last))
+
+    def ort():
+        onnx_file = sr_onnx.export(net, tmp / f"{name}.onnx", arch=name, source=param.stem)
+        return sr_onnx.OnnxGenerator(onnx_file, threads=threads)
+
+    def engine(winograd):
+        run = ncnn.run_ncnn(param, bin_, None, threads=threads, winograd=winograd)
+        return lambda x: run(x[0].numpy())
+
+    def spandrel():
         import spandrel
 
-        desc = spandrel.ModelLoader().load_from_state_dict(state)
-        spandrel_net = desc.model.eval()
-        fns["spandrel"] = lambda x: spandrel_net(x)
-    backend = ncnn_backend.NcnnGenerator(net, threads=threads)
-    fns["srlib"] = lambda x: tiling.upscale(
-        backend, x[0]
-    )  # the CLI's defaults: tile 256, overlap 32
-    return fns
+        spandrel_net = spandrel.ModelLoader().load_from_state_dict(state).model.eval()
+        return lambda x: spandrel_net(x)
+
+    def srlib():
+        backend = ncnn_backend.NcnnGenerator(net, threads=threads)
+        return lambda x: tiling.upscale(backend, x[0])  # the CLI's defaults: tile 256, overlap 32
+
+    builders = {
+        "torch": lambda: net,
+        "torch_nhwc": nhwc,
+        "onnx": ort,
+        "ncnn": lambda: engine("ncnn"),
+        "ncnn_f63": lambda: engine("f63"),
+        "spandrel": spandrel if name == "x4plus" else None,
+        "srlib": srlib,
+    }
+    return {k: b() for k, b in builders.items() if b is not None and (k in engines or k == "ncnn")}
 
 
-def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) -> None:
+def bench(
+    name: str, sizes: list[int], repeats: int, threads: int, peak: float, engines
+) -> dict[int, dict[str, list[float]]]:
+    """Print one block of results; return ``{size: {engine: [seconds per round]}}``."""
     stem, convert, cls, factor = NETWORKS[name]
     param, bin_ = MODELS / "models" / f"{stem}.param", MODELS / "models" / f"{stem}.bin"
     arch = (ncnn.rrdbnet_arch if cls is RRDBNet else ncnn.srvgg_arch)(param)
@@ -118,7 +137,8 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
         f"srlib's ncnn backend: winograd {ncnn_backend.default_winograd()!r} =="
     )
     with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-        fns = contenders(name, net, state, param, bin_, threads, Path(tmp))
+        fns = contenders(name, net, state, param, bin_, threads, Path(tmp), engines)
+        times = {}
         for size in sizes:
             x = torch.from_numpy(
                 np.random.default_rng(size).random((3, size, size), dtype=np.float32)
@@ -128,7 +148,9 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
                 k: float(np.abs(ref - np.asarray(f(x)).reshape(ref.shape)).max())
                 for k, f in fns.items()
             }
-            t = interleaved({k: (lambda f=f, x=x: f(x)) for k, f in fns.items()}, n, pause=0.2)
+            t = times[size] = interleaved(
+                {k: (lambda f=f, x=x: f(x)) for k, f in fns.items()}, n, pause=0.2
+            )
             med = {k: statistics.median(v) for k, v in t.items()}
             print(f"{size}² input:")
             for k in fns:
@@ -140,10 +162,35 @@ def bench(name: str, sizes: list[int], repeats: int, threads: int, peak: float) 
                 print(
                     f"  {k:10s} {med[k]:8.3f} s  t_ncnn/t {ratio:5.3f}{rate}  max |Δ| vs torch {delta[k]:.1e}"
                 )
-            engine = {"f63": "ncnn_f63", "ncnn": "ncnn"}[ncnn_backend.default_winograd()]
+            engine = ENGINE_OF_SRLIB[ncnn_backend.default_winograd()]
+            if "srlib" in med and engine in med:
+                print(
+                    f"  tiling overhead of srlib's path (vs {engine}, the engine it wraps): "
+                    f"{med['srlib'] / med[engine] - 1:+.1%}"
+                )
+    return times
+
+
+ENGINE_OF_SRLIB = {"f63": "ncnn_f63", "ncnn": "ncnn"}  # the row that runs what srlib's backend runs
+
+
+def summary(runs: list[dict]) -> None:
+    """Across fresh processes: each engine's median round time and median per-round ``t_ncnn / t`` over all rounds,
+    and that ratio per process. ncnn instances that hold the same graph and weights differ by a few percent from one
+    process (one memory placement) to the next; the pooled ratio does not depend on one draw."""
+    print(f"\n== summary over {len(runs)} processes (fresh instances in each) ==")
+    for key in runs[0]:
+        print(f"{key}:")
+        for k in runs[0][key]:
+            pooled = [a / b for r in runs for a, b in zip(r[key]["ncnn"], r[key][k], strict=True)]
+            each = [
+                statistics.median([a / b for a, b in zip(r[key]["ncnn"], r[key][k], strict=True)])
+                for r in runs
+            ]
+            t = statistics.median([v for r in runs for v in r[key][k]])
             print(
-                f"  tiling overhead of srlib's path (vs {engine}, the engine it wraps): "
-                f"{med['srlib'] / med[engine] - 1:+.1%}"
+                f"  {k:10s} {t:8.3f} s  t_ncnn/t {statistics.median(pooled):5.3f} over {len(pooled)} rounds"
+                f"  (per process: {', '.join(f'{v:.3f}' for v in each)})"
             )
 
 
@@ -155,12 +202,38 @@ def main() -> None:
     )
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", choices=list(NETWORKS), nargs="+", default=list(NETWORKS))
+    ap.add_argument(
+        "--engines", choices=ENGINES, nargs="+", default=list(ENGINES), help="ncnn always runs"
+    )
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run it all in N fresh processes, one after another, and pool",
+    )
+    ap.add_argument(
+        "--times-json", type=Path, help=argparse.SUPPRESS
+    )  # a child's round times, for the pool
     args = ap.parse_args()
+    if args.processes > 1:
+        child = [a for a in sys.argv[1:] if a != "--processes" and a != str(args.processes)]
+        runs = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for p in range(args.processes):
+                print(f"\n######## process {p + 1} of {args.processes}", flush=True)
+                out = Path(tmp) / f"{p}.json"
+                subprocess.run(
+                    [sys.executable, __file__, *child, "--times-json", str(out)], check=True
+                )
+                runs.append(json.loads(out.read_text()))
+        summary(runs)
+        return
     print(
         f"torch {torch.__version__}, ncnn {metadata.version('ncnn')}, onnxruntime {metadata.version('onnxruntime')}, "
         f"spandrel {metadata.version('spandrel')}, CPU; thread policy: each block at the stated count "
         f"(srlib.runtime.use_threads; 'auto' would pick {runtime.free_cores()} here now)"
     )
+    record = {}
     for threads in args.threads:
         runtime.use_threads(threads)
         peak = peak_gflops()
@@ -168,7 +241,12 @@ def main() -> None:
             f"\n-- {threads} thread(s): practical fp32 peak (oneDNN 3x3 conv, 128 ch) {peak:.1f} GFLOP/s --"
         )
         for name in args.only:
-            bench(name, args.sizes, args.repeats, threads, peak)
+            for size, t in bench(
+                name, args.sizes, args.repeats, threads, peak, args.engines
+            ).items():
+                record[f"{name} {size}² {threads} thread(s)"] = t
+    if args.times_json:
+        args.times_json.write_text(json.dumps(record))
 
 
 if __name__ == "__main__":

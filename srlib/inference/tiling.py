@@ -125,6 +125,18 @@ def upscale(
     h, w = lq.shape[-2:]
     ys, xs, (hp, wp) = layout(h, w, tile=tile, overlap=overlap if mode == "blend" else 0, mode=mode)
     H, W = h * scale, w * scale
+    if len(ys) == len(xs) == 1 and (hp, wp) == (h, w):
+        # one tile, the whole image: its blending weights are all 1, so its output is the result (the same bits,
+        # without the band's passes, ~5 % of a small SRVGGNetCompact forward)
+        where = f"the tile at input rows 0-{h}, columns 0-{w}"
+        res = _run(model, _cut(lq, 0, h, 0, w, maxv, prepare)[None], device, dtype, where)[0]
+        if on_tiles is not None:
+            on_tiles(1)
+        if sink is None:
+            return res.contiguous()
+        for r0 in range(0, H, 256):
+            sink(r0, res[:, r0 : r0 + 256].contiguous())
+        return None
     out = None
     if sink is None:
         out = torch.empty(3, H, W)

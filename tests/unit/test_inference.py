@@ -72,6 +72,21 @@ def test_tiles_are_placed_and_normalised_exactly(mode, tile, overlap):
     torch.testing.assert_close(out, F.interpolate(lq[None], scale_factor=2, mode="nearest")[0])
 
 
+def test_one_tile_is_the_network_output_and_reaches_a_sink_in_order():
+    """An image that is one tile (``tile=0``, or not larger than the tile): the network's output, bit for bit, in
+    300 rows > the 256-row slices a sink gets."""
+    lq = _smooth(150, 70)
+    net = SmallRF().eval()
+    with torch.no_grad():
+        ref = net(lq[None])[0]
+    for tile in (0, 256):
+        assert torch.equal(tiling.upscale(net, lq, tile=tile), ref)
+    rows, counts = [], []
+    tiling.upscale(net, lq, sink=lambda r0, b: rows.append((r0, b.clone())), on_tiles=counts.append)
+    assert [r0 for r0, _ in rows] == [0, 256] and counts == [1]
+    assert torch.equal(torch.cat([b for _, b in rows], dim=1), ref)
+
+
 def test_blended_tiles_match_untiled_inference():
     lq = _smooth(60, 90)
     net = SmallRF().eval()
