@@ -216,7 +216,12 @@ def main() -> None:
     )  # a child's round times, for the pool
     args = ap.parse_args()
     if args.processes > 1:
-        child = [a for a in sys.argv[1:] if a != "--processes" and a != str(args.processes)]
+        child, argv = [], iter(sys.argv[1:])
+        for a in argv:  # the same command line without --processes N
+            if a == "--processes":
+                next(argv)
+            elif not a.startswith("--processes="):
+                child.append(a)
         runs = []
         with tempfile.TemporaryDirectory() as tmp:
             for p in range(args.processes):

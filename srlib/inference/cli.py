@@ -70,7 +70,9 @@ def _backend(model, args: argparse.Namespace, device) -> tuple[object, str]:
         )
     if args.backend == "ncnn" or (args.backend == "auto" and fits and ncnn.available()):
         args.precision = "fp32"
-        return ncnn.NcnnGenerator(model, threads=args.threads), "ncnn"
+        runner = ncnn.NcnnGenerator(model, threads=args.threads)
+        args.ncnn_winograd = runner.winograd  # for the report
+        return runner, "ncnn"
     return model, "torch"
 
 

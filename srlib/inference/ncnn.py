@@ -44,9 +44,9 @@ def default_winograd() -> str:
 
     ncnn's selection rules were profiled on an AVX2 i7-7700 (``test_prefer_winograd63`` in its ``convolution_x86.cpp``)
     and never take F(6,3) for 64 channels in or more. With AVX-512's 16-wide packing F(6,3) runs x4plus faster:
-    1.05-1.18x ncnn's choice on this project's AMD Zen 5 host at 128² / 256², 1 and 2 threads
-    (``benchmarks/ncnn_vs_torch.py``, row ``ncnn_f63``). It was not measured on an AVX2 CPU, so there ncnn's own rule
-    stays."""
+    1.06-1.18x ncnn's choice on this project's AMD Zen 5 host at 128² / 256², 1 and 2 threads (3 processes pooled;
+    ``benchmarks/ncnn_vs_torch.py``, row ``ncnn_f63``); SRVGGNetCompact 1.00-1.08x there, but 0.82x at 32². It was
+    not measured on an AVX2 CPU, so there ncnn's own rule stays."""
     return "f63" if torch.backends.cpu.get_cpu_capability() == "AVX512" else "ncnn"
 
 

@@ -165,6 +165,8 @@ class Report:
             "backend": getattr(
                 args, "backend", "torch"
             ),  # torch | ncnn | onnx (srlib.inference.cli._backend)
+            # the ncnn backend's 3x3 transform: f63 | ncnn (srlib.inference.ncnn.default_winograd); None otherwise
+            "ncnn_winograd": getattr(args, "ncnn_winograd", None),
         }
         return cls(args.report, model=model, weights=weights, settings=settings)
 

@@ -437,8 +437,10 @@ def test_report_of_a_released_model(tmp_path, torch_home, capsys):
 
 def test_the_ncnn_backend_upscales_like_torch(setup, capsys):
     """``--backend ncnn`` (the default where it applies: an RRDBNet on the CPU) writes what torch writes, to 8-bit
-    rounding; the report says which backend ran; a network ncnn does not run is a usage error."""
+    rounding; the report says which backend ran, with which 3x3 transform; a network ncnn does not run is a usage
+    error."""
     pytest.importorskip("ncnn")
+    from srlib.inference.ncnn import default_winograd
     from srlib.models import RRDBNet
 
     tmp, photos, srgan_ckpt = setup
@@ -467,7 +469,9 @@ def test_the_ncnn_backend_upscales_like_torch(setup, capsys):
             str(rep),
         ]
         assert upscale_cli.main(argv) == 0
-        assert json.loads(rep.read_text())["backend"] == {"torch": "torch", "auto": "ncnn"}[backend]
+        run = json.loads(rep.read_text())
+        assert run["backend"] == {"torch": "torch", "auto": "ncnn"}[backend]
+        assert run["ncnn_winograd"] == {"torch": None, "auto": default_winograd()}[backend]
         outs[backend] = np.asarray(Image.open(tmp / backend / "rgb.png"), dtype=np.int16)
     assert outs["torch"].shape == (80, 96, 3) and np.abs(outs["torch"] - outs["auto"]).max() <= 1
     capsys.readouterr()
