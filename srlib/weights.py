@@ -276,9 +276,14 @@ def fetch(key: str, *, progress: bool = True, timeout: float | None = None) -> P
     if path.is_file():
         return path
     if isinstance(w, ConvertedFile):
+        import torch
+
         from srlib.convert import releases
 
-        return releases.convert_into(w, path)
+        # a converter builds networks with random initial weights: the caller's RNG is kept as it was, so a run that
+        # converts on first need (a fresh machine) trains like one that finds the file cached
+        with torch.random.fork_rng(devices=[]):
+            return releases.convert_into(w, path)
     try:
         download(w.url, path, timeout=timeout, sha256=w.sha256, progress=progress)
     except DownloadError as exc:
