@@ -127,7 +127,7 @@ def upscale(
     H, W = h * scale, w * scale
     if len(ys) == len(xs) == 1 and (hp, wp) == (h, w):
         # one tile, the whole image: its blending weights are all 1, so its output is the result (the same bits,
-        # without the band's passes, ~5 % of a small SRVGGNetCompact forward)
+        # without the band's passes: 1-24 ms, 5-9 % of a 128²-256² SRVGGNetCompact forward)
         where = f"the tile at input rows 0-{h}, columns 0-{w}"
         res = _run(model, _cut(lq, 0, h, 0, w, maxv, prepare)[None], device, dtype, where)[0]
         if on_tiles is not None:
