@@ -82,7 +82,7 @@ ENGINES = ("torch", "torch_nhwc", "onnx", "ncnn", "ncnn_f63", "spandrel", "srlib
 
 
 def contenders(
-    name: str, net, state: dict, param: Path, bin_: str, threads: int, tmp: Path, engines
+    name: str, net, state: dict, param: Path, bin_: Path, threads: int, tmp: Path, engines
 ) -> dict:
     """name -> callable(x: (1, 3, h, w) tensor) for every engine of ``engines`` that runs ``net`` (ncnn always)."""
 
